@@ -38,19 +38,19 @@ struct hs_sbx;
 
 /* Sizes of the seeded world (0 means "use the default"). */
 struct hs_sbx_sizes {
-    unsigned companies; /* CRM companies (default 40) */
-    unsigned contacts;  /* CRM contacts (default 2 per company) */
-    unsigned products;  /* products (default 20) */
-    unsigned deals;     /* deals (default 30) */
-    unsigned customers; /* accounting customers that are NOT in the CRM (default 10) */
+    unsigned companies;   /* CRM companies (default 40) */
+    unsigned contacts;    /* CRM contacts (default 2 per company) */
+    unsigned products;    /* products (default 20) */
+    unsigned deals;       /* deals (default 30) */
+    unsigned customers;   /* accounting customers that are NOT in the CRM (default 10) */
     unsigned overlap_pct; /* % of CRM companies that also exist in accounting (default 50) */
 };
 
 /* ---- the seeded world: what "really exists", from which each module builds its data ---- */
 struct hs_sbx_company {
-    char name[128];     /* as the CRM spells it, UTF-8 (may be accented) */
-    char acct_name[128]; /* as the accounting system spells it ("ACME Inc" vs "Acme, Inc.") */
-    char domain[96];    /* CRM website domain */
+    char name[128];       /* as the CRM spells it, UTF-8 (may be accented) */
+    char acct_name[128];  /* as the accounting system spells it ("ACME Inc" vs "Acme, Inc.") */
+    char domain[96];      /* CRM website domain */
     char acct_email[128]; /* accounting billing email (may have another domain) */
     char phone[32];
     char street[128];
@@ -81,20 +81,20 @@ struct hs_sbx_product {
 };
 
 struct hs_sbx_deal_line {
-    size_t product;      /* index into products */
-    int64_t quantity;    /* whole units */
-    int64_t price_minor; /* unit price (may differ from the product's) */
+    size_t product;       /* index into products */
+    int64_t quantity;     /* whole units */
+    int64_t price_minor;  /* unit price (may differ from the product's) */
     int32_t discount_pct; /* 0..100 */
 };
 
 struct hs_sbx_deal {
     char name[160];
-    size_t company;      /* index into companies */
-    size_t contact;      /* index into persons */
+    size_t company; /* index into companies */
+    size_t contact; /* index into persons */
     char currency[4];
-    int stage;           /* index into hs_sbx_deal_stages */
-    int64_t close_ms;    /* close date, ms since epoch */
-    size_t n_lines;      /* 1..6 */
+    int stage;        /* index into hs_sbx_deal_stages */
+    int64_t close_ms; /* close date, ms since epoch */
+    size_t n_lines;   /* 1..6 */
     struct hs_sbx_deal_line lines[6];
 };
 
@@ -142,8 +142,8 @@ struct hs_sbx_module_ops {
     int (*unauthorized)(void *state, struct hs_http_response *resp, const char *why);
     /* Builds one webhook delivery (body, headers incl. signature) for events to url signed
      * with secret. Optional. */
-    int (*webhook_request)(void *state, const json_t *events, const char *secret,
-                           const char *url, struct hs_http_request *out);
+    int (*webhook_request)(void *state, const json_t *events, const char *secret, const char *url,
+                           struct hs_http_request *out);
 };
 
 extern const struct hs_sbx_module_ops hs_sbx_hubspot_ops;
@@ -151,16 +151,16 @@ extern const struct hs_sbx_module_ops hs_sbx_quickbooks_ops;
 
 /* ---- the emulator ---- */
 struct hs_sbx_options {
-    uint64_t seed;           /* world seed (default 1) */
-    bool seeded;             /* generate seeded data at start */
+    uint64_t seed; /* world seed (default 1) */
+    bool seeded;   /* generate seeded data at start */
     struct hs_sbx_sizes sizes;
     const char *static_token; /* bearer token accepted for every tenant, or NULL */
-    bool no_rate_limits;     /* switch provider rate limits off (benchmarks) */
-    uint32_t time_scale;     /* rate-limit windows are divided by this (>= 1; 60 = a minute
-                                of limits per second) */
-    const char *faults;      /* fault spec, see hs_sbx_set_faults */
-    const char *data_file;   /* persist state here (loaded at open, saved at close) */
-    int64_t start_ms;        /* initial clock (0 = real time) */
+    bool no_rate_limits;      /* switch provider rate limits off (benchmarks) */
+    uint32_t time_scale;      /* rate-limit windows are divided by this (>= 1; 60 = a minute
+                                 of limits per second) */
+    const char *faults;       /* fault spec, see hs_sbx_set_faults */
+    const char *data_file;    /* persist state here (loaded at open, saved at close) */
+    int64_t start_ms;         /* initial clock (0 = real time) */
     const struct hs_env *env; /* log and rng (NULL = system) */
 };
 
@@ -173,8 +173,7 @@ int hs_sbx_handle(void *ud, const struct hs_http_request *req, struct hs_http_re
 /* Registers a module route. pattern starts after the module prefix ("/crm/v3/objects/{t}"),
  * the core prepends "/<name>". `endpoint` names the route in stats; NULL uses the pattern. */
 HS_MUST_CHECK int hs_sbx_route(struct hs_sbx *sbx, const struct hs_sbx_module_ops *mod,
-                               const char *method, const char *pattern, hs_route_fn fn,
-                               void *ud);
+                               const char *method, const char *pattern, hs_route_fn fn, void *ud);
 
 /* Current emulated time (ms since epoch). Call with the state lock held (handlers are). */
 int64_t hs_sbx_now_ms(struct hs_sbx *sbx);
@@ -197,10 +196,10 @@ bool hs_sbx_auth_ok(struct hs_sbx *sbx, const struct hs_sbx_module_ops *mod,
 
 /* OAuth2 emulation shared by modules. */
 struct hs_sbx_oauth_profile {
-    int64_t access_ttl_s;   /* HubSpot 1800, QBO 3600, Xero 1800 */
-    int64_t refresh_ttl_s;  /* 0 = no expiry */
-    bool rotate_refresh;    /* issue a new refresh token on every refresh (old one dies) */
-    bool qbo_extras;        /* add x_refresh_token_expires_in (QuickBooks) */
+    int64_t access_ttl_s;  /* HubSpot 1800, QBO 3600, Xero 1800 */
+    int64_t refresh_ttl_s; /* 0 = no expiry */
+    bool rotate_refresh;   /* issue a new refresh token on every refresh (old one dies) */
+    bool qbo_extras;       /* add x_refresh_token_expires_in (QuickBooks) */
 };
 /* Authorization endpoint: answers 302 to redirect_uri?code=...&state=... for tenant. */
 int hs_sbx_oauth_authorize(struct hs_sbx *sbx, const struct hs_sbx_module_ops *mod,

@@ -8,8 +8,8 @@
 #define HOOPSYNC_COMMON_H
 
 #if defined(__GNUC__) || defined(__clang__)
-#define HS_API        __attribute__((visibility("default")))
-#define HS_MUST_CHECK __attribute__((warn_unused_result))
+#define HS_API          __attribute__((visibility("default")))
+#define HS_MUST_CHECK   __attribute__((warn_unused_result))
 #define HS_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define HS_API

@@ -14,21 +14,21 @@
 
 enum hs_err {
     HS_OK = 0,
-    HS_ENOMEM = -1,     /* out of memory */
-    HS_EINVAL = -2,     /* invalid argument or input */
-    HS_EIO = -3,        /* I/O error (file, socket, database) */
-    HS_EPROTO = -4,     /* peer broke the protocol (bad JSON, unexpected shape) */
-    HS_ENOTFOUND = -5,  /* no such object */
-    HS_EEXIST = -6,     /* object already exists */
-    HS_ERANGE = -7,     /* value out of range (overflow) */
-    HS_ECONFLICT = -8,  /* concurrent modification (stale version) */
-    HS_EAUTH = -9,      /* authentication or authorization failed */
-    HS_ERATELIMIT = -10, /* provider rate limit hit */
-    HS_ETIMEOUT = -11,  /* operation timed out */
-    HS_ECRYPTO = -12,   /* encryption, decryption or key error */
-    HS_ESTATE = -13,    /* object is in a failed state or wrong state for the call */
+    HS_ENOMEM = -1,        /* out of memory */
+    HS_EINVAL = -2,        /* invalid argument or input */
+    HS_EIO = -3,           /* I/O error (file, socket, database) */
+    HS_EPROTO = -4,        /* peer broke the protocol (bad JSON, unexpected shape) */
+    HS_ENOTFOUND = -5,     /* no such object */
+    HS_EEXIST = -6,        /* object already exists */
+    HS_ERANGE = -7,        /* value out of range (overflow) */
+    HS_ECONFLICT = -8,     /* concurrent modification (stale version) */
+    HS_EAUTH = -9,         /* authentication or authorization failed */
+    HS_ERATELIMIT = -10,   /* provider rate limit hit */
+    HS_ETIMEOUT = -11,     /* operation timed out */
+    HS_ECRYPTO = -12,      /* encryption, decryption or key error */
+    HS_ESTATE = -13,       /* object is in a failed state or wrong state for the call */
     HS_EUNSUPPORTED = -14, /* operation not supported */
-    HS_ETOOBIG = -15,   /* input exceeds a size limit */
+    HS_ETOOBIG = -15,      /* input exceeds a size limit */
 };
 
 #define HS_ERRMSG_MAX 256

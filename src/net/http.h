@@ -44,11 +44,11 @@ HS_API const char *hs_http_headers_get(const struct hs_http_headers *h, const ch
 HS_API void hs_http_headers_release(struct hs_http_headers *h);
 
 struct hs_http_request {
-    char *method;  /* "GET", "POST", ... */
-    char *url;     /* client side: absolute URL; the server side leaves it NULL */
-    char *path;    /* server side: path without the query, percent-decoded */
-    char *query;   /* server side: raw query string without '?', NULL when absent */
-    char *peer;    /* server side: remote address, e.g. "127.0.0.1" */
+    char *method; /* "GET", "POST", ... */
+    char *url;    /* client side: absolute URL; the server side leaves it NULL */
+    char *path;   /* server side: path without the query, percent-decoded */
+    char *query;  /* server side: raw query string without '?', NULL when absent */
+    char *peer;   /* server side: remote address, e.g. "127.0.0.1" */
     struct hs_http_headers headers;
     struct hs_buf body;
     long timeout_ms; /* client side: whole-request timeout, 0 = transport default */
@@ -82,8 +82,8 @@ HS_API HS_MUST_CHECK int hs_http_response_json_take(struct hs_http_response *r, 
 HS_API HS_MUST_CHECK int hs_http_response_text(struct hs_http_response *r, int status,
                                                const char *content_type, const char *text);
 /* Parses the response body as JSON (new reference in *out). */
-HS_API HS_MUST_CHECK int hs_http_response_parse_json(const struct hs_http_response *r,
-                                                     json_t **out, struct hs_error *err);
+HS_API HS_MUST_CHECK int hs_http_response_parse_json(const struct hs_http_response *r, json_t **out,
+                                                     struct hs_error *err);
 
 /*
  * A handler answers one request by filling resp (status defaults to 200 after init). It
@@ -122,8 +122,7 @@ HS_API HS_MUST_CHECK int hs_http_curl_open(const struct hs_http_curl_options *op
 
 /* In-process transport: parses req->url into path/query and calls handler directly. */
 HS_API HS_MUST_CHECK int hs_http_inproc_open(hs_http_handler_fn handler, void *ud,
-                                             struct hs_http_transport *out,
-                                             struct hs_error *err);
+                                             struct hs_http_transport *out, struct hs_error *err);
 
 /* HTTP server on libmicrohttpd. */
 struct hs_http_server_config {

@@ -18,8 +18,8 @@ struct inproc {
     void *ud;
 };
 
-static int inproc_send(void *self, const struct hs_http_request *req,
-                       struct hs_http_response *out, struct hs_error *err)
+static int inproc_send(void *self, const struct hs_http_request *req, struct hs_http_response *out,
+                       struct hs_error *err)
 {
     struct inproc *t = self;
     struct hs_http_request sreq;

@@ -18,9 +18,9 @@
 #define MAX_SEGS 32
 
 struct seg {
-    char *text;  /* literal text, or the parameter name */
-    bool param;  /* "{name}" */
-    bool rest;   /* "{name*}": matches the remaining path */
+    char *text; /* literal text, or the parameter name */
+    bool param; /* "{name}" */
+    bool rest;  /* "{name*}": matches the remaining path */
 };
 
 struct route {
@@ -130,8 +130,7 @@ void hs_router_set_fallback(struct hs_router *r, hs_http_handler_fn fn, void *ud
 }
 
 /* Matches path against rt; records capture positions (start, len) in caps. */
-static bool route_match(const struct route *rt, const char *path, size_t caps[][2],
-                        size_t *n_caps)
+static bool route_match(const struct route *rt, const char *path, size_t caps[][2], size_t *n_caps)
 {
     const char *p = path;
     if (*p != '/')
@@ -185,8 +184,8 @@ static int not_matched(struct hs_router *r, const struct hs_http_request *req,
     return hs_http_response_json_take(
         resp, method_mismatch ? 405 : 404,
         json_pack("{s:s, s:s, s:s}", "status", "error", "message",
-                  method_mismatch ? "method not allowed" : "no route matches this path",
-                  "path", req->path ? req->path : ""));
+                  method_mismatch ? "method not allowed" : "no route matches this path", "path",
+                  req->path ? req->path : ""));
 }
 
 int hs_router_handle(void *ud, const struct hs_http_request *req, struct hs_http_response *resp)

@@ -32,8 +32,8 @@ struct hs_router;
 HS_API HS_MUST_CHECK int hs_router_new(struct hs_router **out);
 HS_API void hs_router_free(struct hs_router *r);
 /* method "*" matches any method. pattern is copied. ud is borrowed (owned by the caller). */
-HS_API HS_MUST_CHECK int hs_router_add(struct hs_router *r, const char *method,
-                                       const char *pattern, hs_route_fn fn, void *ud);
+HS_API HS_MUST_CHECK int hs_router_add(struct hs_router *r, const char *method, const char *pattern,
+                                       hs_route_fn fn, void *ud);
 /* Called for unmatched requests instead of the built-in 404/405 JSON answers. */
 HS_API void hs_router_set_fallback(struct hs_router *r, hs_http_handler_fn fn, void *ud);
 /* hs_http_handler_fn: dispatches req (ud is the struct hs_router *). */

@@ -86,10 +86,8 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 static enum MHD_Result send_response(struct MHD_Connection *conn,
                                      const struct hs_http_response *resp)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(resp->body.len,
-                                                             resp->body.data ? resp->body.data
-                                                                             : (char *)"",
-                                                             MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        resp->body.len, resp->body.data ? resp->body.data : (char *)"", MHD_RESPMEM_MUST_COPY);
     if (r == NULL)
         return MHD_NO;
     for (size_t i = 0; i < resp->headers.n; i++)
@@ -141,8 +139,8 @@ static int fill_request(struct MHD_Connection *conn, const char *url, const char
             inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, addr,
                       sizeof addr);
         else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-                      addr, sizeof addr);
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr,
+                      sizeof addr);
         req->peer = hs_strdup(addr);
         if (req->peer == NULL)
             c.rc = HS_ENOMEM;
@@ -154,9 +152,8 @@ static int fill_request(struct MHD_Connection *conn, const char *url, const char
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     struct hs_http_server *s = cls;
@@ -254,8 +251,8 @@ int hs_http_server_open(const struct hs_http_server_config *cfg, hs_http_handler
     s->handler = handler;
     s->ud = ud;
     s->max_body = cfg->max_body ? cfg->max_body : DEFAULT_MAX_BODY;
-    int rc = listen_on(cfg->bind_addr ? cfg->bind_addr : "127.0.0.1", cfg->port, &s->fd,
-                       &s->port, err);
+    int rc =
+        listen_on(cfg->bind_addr ? cfg->bind_addr : "127.0.0.1", cfg->port, &s->fd, &s->port, err);
     if (rc != HS_OK) {
         hs_free(s);
         return rc;
@@ -263,9 +260,8 @@ int hs_http_server_open(const struct hs_http_server_config *cfg, hs_http_handler
     unsigned threads = cfg->threads ? cfg->threads : 2;
     s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
                               on_request, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
-                              MHD_OPTION_THREAD_POOL_SIZE, threads,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+                              MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED,
+                              on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
     if (s->mhd == NULL) {
         close(s->fd);

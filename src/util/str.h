@@ -14,8 +14,8 @@
 
 #include "hoopsync/common.h"
 
-HS_API bool hs_str_eq(const char *a, const char *b);          /* NULL-safe equality */
-HS_API bool hs_str_ieq(const char *a, const char *b);         /* ASCII case-insensitive */
+HS_API bool hs_str_eq(const char *a, const char *b);  /* NULL-safe equality */
+HS_API bool hs_str_ieq(const char *a, const char *b); /* ASCII case-insensitive */
 HS_API bool hs_str_starts(const char *s, const char *prefix);
 HS_API bool hs_str_ends(const char *s, const char *suffix);
 /* ASCII lower-case copy; NULL on ENOMEM. */

@@ -26,10 +26,10 @@ static int echo_route(void *ud, const struct hs_http_request *req, const struct 
     const char *id = hs_route_param(m, "id");
     const char *rest = hs_route_param(m, "rest");
     char *limit = hs_http_request_query(req, "limit");
-    json_t *body = json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:i, s:s?}", "method", req->method,
-                             "type", type, "id", id, "rest", rest, "limit", limit, "body_len",
-                             (json_int_t)req->body.len, "x_test",
-                             hs_http_headers_get(&req->headers, "X-Test"));
+    json_t *body =
+        json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:i, s:s?}", "method", req->method, "type", type,
+                  "id", id, "rest", rest, "limit", limit, "body_len", (json_int_t)req->body.len,
+                  "x_test", hs_http_headers_get(&req->headers, "X-Test"));
     hs_free(limit);
     int rc = hs_http_response_json_take(resp, 200, body);
     if (rc == HS_OK)
@@ -44,8 +44,7 @@ static struct hs_router *make_router(void)
     assert_int_equal(hs_router_add(r, "GET", "/crm/v3/objects/{type}/{id}", echo_route, NULL),
                      HS_OK);
     assert_int_equal(
-        hs_router_add(r, "POST", "/crm/v3/objects/{type}/batch/create", echo_route, NULL),
-        HS_OK);
+        hs_router_add(r, "POST", "/crm/v3/objects/{type}/batch/create", echo_route, NULL), HS_OK);
     assert_int_equal(hs_router_add(r, "*", "/files/{rest*}", echo_route, NULL), HS_OK);
     return r;
 }
