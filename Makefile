@@ -31,7 +31,7 @@ build-asan: deps
 build-fuzz: deps
 	@[ -f $(FUZZ_BUILD)/CMakeCache.txt ] || CC=$(CLANG) cmake -S . -B $(FUZZ_BUILD) -DHS_WERROR=ON \
 		-DHS_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_targets
 
 test-plain: build
 	cd $(BUILD) && ctest $(CTEST_FLAGS)
