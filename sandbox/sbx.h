@@ -90,7 +90,7 @@ struct hs_sbx_deal_line {
 struct hs_sbx_deal {
     char name[160];
     size_t company; /* index into companies */
-    size_t contact; /* index into persons */
+    size_t contact; /* index into persons (a person of the same company) */
     char currency[4];
     int stage;        /* index into hs_sbx_deal_stages */
     int64_t close_ms; /* close date, ms since epoch */
@@ -162,16 +162,30 @@ struct hs_sbx_options {
     const char *data_file;    /* persist state here (loaded at open, saved at close) */
     int64_t start_ms;         /* initial clock (0 = real time) */
     const struct hs_env *env; /* log and rng (NULL = system) */
+    /* Modules to load, in order (NULL = every built-in module that is linked in). Tests pass
+     * their own fake modules here. */
+    const struct hs_sbx_module_ops *const *modules;
+    size_t n_modules;
 };
 
 HS_MUST_CHECK int hs_sbx_open(const struct hs_sbx_options *opt, struct hs_sbx **out,
                               struct hs_error *err);
+/* Stops the webhook sender, saves to --data (failures are logged) and frees. NULL is fine. */
 void hs_sbx_close(struct hs_sbx *sbx);
+/* Wakes every request held by injected latency or timeout faults and makes later ones return
+ * at once; call before closing the HTTP server so that shutdown is prompt. */
+void hs_sbx_stop(struct hs_sbx *sbx);
+/* Writes the state to the --data file now (temp file + rename). HS_EINVAL without --data. */
+HS_MUST_CHECK int hs_sbx_save(struct hs_sbx *sbx, struct hs_error *err);
+/* Takes and releases the state lock, for callers outside a handler (tests, benchmarks). */
+void hs_sbx_lock(struct hs_sbx *sbx);
+void hs_sbx_unlock(struct hs_sbx *sbx);
 /* The request handler for the whole sandbox (modules + /_sandbox + 404). ud = sbx. */
 int hs_sbx_handle(void *ud, const struct hs_http_request *req, struct hs_http_response *resp);
 
 /* Registers a module route. pattern starts after the module prefix ("/crm/v3/objects/{t}"),
- * the core prepends "/<name>". `endpoint` names the route in stats; NULL uses the pattern. */
+ * the core prepends "/<name>". Stats name the route "<name> <METHOD> <pattern>". Every call
+ * of fn runs with the state lock held, after faults were applied. */
 HS_MUST_CHECK int hs_sbx_route(struct hs_sbx *sbx, const struct hs_sbx_module_ops *mod,
                                const char *method, const char *pattern, hs_route_fn fn, void *ud);
 
@@ -200,11 +214,17 @@ struct hs_sbx_oauth_profile {
     int64_t refresh_ttl_s; /* 0 = no expiry */
     bool rotate_refresh;   /* issue a new refresh token on every refresh (old one dies) */
     bool qbo_extras;       /* add x_refresh_token_expires_in (QuickBooks) */
+    bool hubspot_extras;   /* add token_use and hub_id (tenant); errors also carry HubSpot's
+                              status/message/correlationId/category fields */
 };
 /* Authorization endpoint: answers 302 to redirect_uri?code=...&state=... for tenant. */
 int hs_sbx_oauth_authorize(struct hs_sbx *sbx, const struct hs_sbx_module_ops *mod,
                            const char *tenant, const struct hs_http_request *req,
                            struct hs_http_response *resp);
+/* Same, adding "&<tenant_param>=<tenant>" to the redirect (QuickBooks sends realmId). */
+int hs_sbx_oauth_authorize_param(struct hs_sbx *sbx, const struct hs_sbx_module_ops *mod,
+                                 const char *tenant, const char *tenant_param,
+                                 const struct hs_http_request *req, struct hs_http_response *resp);
 /* Token endpoint (form body: grant_type=authorization_code|refresh_token, ...). Answers the
  * standard JSON token response or {"error":"invalid_grant",...} with 400. */
 int hs_sbx_oauth_token(struct hs_sbx *sbx, const struct hs_sbx_module_ops *mod,
@@ -215,6 +235,9 @@ int hs_sbx_oauth_token(struct hs_sbx *sbx, const struct hs_sbx_module_ops *mod,
  * of module mod; the sender batches, signs (mod->webhook_request) and delivers them, with
  * duplicate/reorder faults applied. */
 void hs_sbx_emit(struct hs_sbx *sbx, const struct hs_sbx_module_ops *mod, const json_t *event);
+/* Waits (lock NOT held) until every queued webhook event was delivered or given up, at most
+ * timeout_ms of real time. HS_OK or HS_ETIMEOUT. */
+HS_MUST_CHECK int hs_sbx_webhook_drain(struct hs_sbx *sbx, int64_t timeout_ms);
 
 /* Applies a fault spec "5xx=0.1,latency=50,timeout=0.01,429=0.05,dup=0.2,reorder=0.2"
  * (rates 0..1, latency in ms; empty string clears). */
