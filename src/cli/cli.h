@@ -1,0 +1,99 @@
+/*
+ * cli/cli.h - what every `hoopsync` subcommand shares: the context, exit codes, option parsing.
+ *
+ * Design:     main.c holds a sorted table of { name, hs_cli_cmd_<name>, flags, summary }. A
+ *             command is one file cmd_<name>.c defining hs_cli_cmd_<name>(argc, argv, cli)
+ *             (argv[0] is the command name) and its usage text. Flags name the setup main()
+ *             does before calling it (HS_CLI_NEEDS_CONFIG loads the configuration into
+ *             cli->config), so commands never repeat it. Adding a command: its file, one row
+ *             in main.c, a prototype below, docs/cli/hoopsync-<name>.md and a test
+ *             (tests/cli/test_cli_help.sh checks every command's usage against its doc).
+ *             Options are parsed by hs_cli_next_opt: long (--name, --name=value, --name
+ *             value) and short (-x, -x value) options before the operands, "--" ends them,
+ *             -h/--help is built in.
+ *             Output: results on stdout (`--json` where offered is the stable machine form),
+ *             diagnostics on stderr prefixed "hoopsync: ".
+ * Ownership:  struct hs_cli lives in main(); cli->config belongs to it (freed by main).
+ * Not here:   the library (this directory only calls include/hoopsync/ and src/ APIs).
+ */
+#ifndef HS_CLI_CLI_H
+#define HS_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "hoopsync/common.h"
+
+/* Exit codes, documented in `hoopsync --help` and docs/cli/hoopsync.md. */
+enum hs_cli_exit {
+    HS_CLI_EXIT_OK = 0,    /* success */
+    HS_CLI_EXIT_FAIL = 1,  /* the operation failed */
+    HS_CLI_EXIT_USAGE = 2, /* unknown command or option, bad or missing argument */
+};
+
+/* Setup a command needs before it runs (the flags column of the command table). */
+enum hs_cli_flags {
+    HS_CLI_NEEDS_CONFIG = 1 << 0, /* load cli->config_path into cli->config, exit 1 on error */
+};
+
+struct hs_config;
+
+struct hs_cli {
+    FILE *out;                /* results (stdout) */
+    FILE *err;                /* diagnostics (stderr) */
+    const char *config_path;  /* -c/--config, else $HOOPSYNC_CONFIG, else "hoopsync.yaml" */
+    bool config_explicit;     /* config_path came from -c/--config or $HOOPSYNC_CONFIG */
+    struct hs_config *config; /* loaded for HS_CLI_NEEDS_CONFIG commands, else NULL */
+};
+
+/* Prints "hoopsync: <message>\n" on cli->err. Returns HS_CLI_EXIT_FAIL. */
+int hs_cli_fail(struct hs_cli *cli, const char *fmt, ...) HS_PRINTF(2, 3);
+
+/*
+ * Prints "hoopsync: <message>\n" and the first line of usage (the "usage: ..." line) on
+ * cli->err, then "Try 'hoopsync ... --help'". Returns HS_CLI_EXIT_USAGE.
+ */
+int hs_cli_usage_error(struct hs_cli *cli, const char *usage, const char *fmt, ...) HS_PRINTF(3, 4);
+
+/* Prints usage (the full help text) on cli->out. Returns HS_CLI_EXIT_OK. */
+int hs_cli_help(struct hs_cli *cli, const char *usage);
+
+/* One option of a command. The table ends with an entry whose name is NULL. */
+struct hs_cli_opt {
+    const char *name; /* long name without "--" */
+    char short_name;  /* 0 if none */
+    bool has_arg;
+    int id; /* > 0, returned by hs_cli_next_opt */
+};
+
+#define HS_CLI_OPT_HELP 1000 /* id returned for -h/--help */
+
+struct hs_cli_args {
+    int argc;
+    char **argv;
+    int ind;           /* next argument to look at; the first operand once options end */
+    const char *arg;   /* the value of the option just returned (has_arg options) */
+    const char *usage; /* for usage errors */
+};
+
+/* Starts parsing argv[1..argc) (argv[0] is the command name). */
+void hs_cli_args_init(struct hs_cli_args *a, int argc, char **argv, const char *usage);
+
+/*
+ * Returns the id of the next option (HS_CLI_OPT_HELP for -h/--help), 0 when the options end
+ * (a->ind is then the first operand), or -1 after printing a usage error (unknown option,
+ * missing or unexpected value).
+ */
+int hs_cli_next_opt(struct hs_cli *cli, struct hs_cli_args *a, const struct hs_cli_opt *opts);
+
+/* The example hoopsync.yaml (examples/hoopsync.yaml), written by `hoopsync init`. */
+extern const char *const hs_cli_example_config[];
+extern const size_t hs_cli_example_config_lines;
+
+/* Commands (alphabetical, as in the table in main.c). */
+int hs_cli_cmd_config(int argc, char **argv, struct hs_cli *cli);
+int hs_cli_cmd_init(int argc, char **argv, struct hs_cli *cli);
+int hs_cli_cmd_version(int argc, char **argv, struct hs_cli *cli);
+
+#endif

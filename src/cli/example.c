@@ -1,0 +1,95 @@
+/*
+ * cli/example.c - the example hoopsync.yaml that `hoopsync init` writes.
+ *
+ * Design:     a copy of examples/hoopsync.yaml, one string per line (a single literal would
+ *             exceed the 4095 characters ISO C guarantees). tests/cli/test_cli_help.sh fails
+ *             when the two differ, so edit both together.
+ */
+#include <stddef.h>
+
+#include "cli/cli.h"
+
+// clang-format off
+const char *const hs_cli_example_config[] = {
+    "# hoopsync.yaml - which systems to connect and what to keep in agreement.\n",
+    "# Every key is described in docs/config.md. Check this file with: hoopsync config check\n",
+    "version: 1\n",
+    "\n",
+    "# Where hoopsync keeps links, snapshots, jobs and the audit trail. Relative paths are\n",
+    "# relative to this file. For several `hoopsync serve` nodes: postgres://user@host/hoopsync\n",
+    "store: sqlite:hoopsync.db\n",
+    "\n",
+    "# 32-byte key that encrypts stored OAuth tokens, created by `hoopsync init` (mode 0600).\n",
+    "# HOOPSYNC_MASTER_KEY in the environment takes precedence.\n",
+    "master_key_file: hoopsync.key\n",
+    "\n",
+    "connections:\n",
+    "  crm:\n",
+    "    provider: hubspot                 # hubspot | highlevel\n",
+    "    client_id: your-hubspot-client-id\n",
+    "    client_secret_env: HUBSPOT_CLIENT_SECRET  # the secret itself never goes in this file\n",
+    "    redirect_uri: http://127.0.0.1:8750/oauth/callback\n",
+    "    scopes: crm.objects.companies.read crm.objects.companies.write crm.objects.contacts.read crm.objects.deals.read crm.objects.line_items.read\n",
+    "    # base_url: http://127.0.0.1:8780/hubspot   # to use hoopsync-sandbox instead\n",
+    "  accounting:\n",
+    "    provider: quickbooks              # quickbooks | xero | zohobooks\n",
+    "    client_id: your-quickbooks-client-id\n",
+    "    client_secret_env: QUICKBOOKS_CLIENT_SECRET\n",
+    "    redirect_uri: http://127.0.0.1:8750/oauth/callback\n",
+    "    scopes: [com.intuit.quickbooks.accounting]\n",
+    "    # tenant_id: \"9130350000000000\"   # QuickBooks realm id; set by `hoopsync connect`\n",
+    "    # base_url: http://127.0.0.1:8780/quickbooks\n",
+    "\n",
+    "flows:\n",
+    "  - name: customers\n",
+    "    objects: customers\n",
+    "    direction: both\n",
+    "    mappings:\n",
+    "      - {crm: name, accounting: DisplayName, transform: trim}\n",
+    "      - {crm: email, accounting: PrimaryEmailAddr.Address, transform: lower}\n",
+    "      - {crm: phone, accounting: PrimaryPhone.FreeFormNumber}\n",
+    "      - {crm: country, accounting: BillAddr.Country, transform: upper}\n",
+    "      - crm: hs_payment_terms\n",
+    "        accounting: SalesTermRef\n",
+    "        transform: map\n",
+    "        args: {\"Net 30\": \"3\", \"Net 60\": \"4\", \"Due on receipt\": \"1\"}\n",
+    "    authority:\n",
+    "      default: manual\n",
+    "      name: crm\n",
+    "      email: crm\n",
+    "      SalesTermRef: accounting\n",
+    "    matching:\n",
+    "      link: 0.9\n",
+    "      review: 0.6\n",
+    "\n",
+    "  - name: products\n",
+    "    objects: items\n",
+    "    direction: crm_to_accounting\n",
+    "    enforce: false\n",
+    "    mappings:\n",
+    "      - {crm: name, accounting: Name}\n",
+    "      - {crm: price, accounting: UnitPrice}\n",
+    "      - {crm: hs_sku, accounting: Sku, transform: upper}\n",
+    "\n",
+    "  - name: invoices\n",
+    "    objects: invoices\n",
+    "    direction: crm_to_accounting\n",
+    "    filter:\n",
+    "      dealstage: closedwon\n",
+    "    mappings:\n",
+    "      - {crm: dealname, accounting: PrivateNote}\n",
+    "      - {crm: deal_currency_code, accounting: CurrencyRef, transform: default, args: USD}\n",
+    "\n",
+    "  - name: payments\n",
+    "    objects: payments\n",
+    "    direction: accounting_to_crm\n",
+    "\n",
+    "sync:\n",
+    "  interval: 5m\n",
+    "  read_batch: 100\n",
+    "  write_batch: 30\n",
+};
+// clang-format on
+
+const size_t hs_cli_example_config_lines =
+    sizeof hs_cli_example_config / sizeof hs_cli_example_config[0];
