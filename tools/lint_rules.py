@@ -82,7 +82,7 @@ def main(paths):
                                           r"[A-Za-z_][\w\s\*]*[\s\*]\w+\s*(\[[^\]]*\])*\s*(=|;)",
                                           stripped)
                                  and "const" not in stripped.split("=")[0]
-                                 and not re.match(r"(__extension__\s+)?(typedef|extern|return|struct\s+\w+\s*;|enum|goto|case)\b", stripped)
+                                 and not re.match(r"(__extension__\s+)?((typedef|extern|return|enum|goto|case)\b|struct\s+\w+\s*;)", stripped)
                                  and "(" not in stripped.split("=")[0])
                 if depth == 0 and is_static_var and not marker:
                     report(path, i + 1, "mutable global without a '/* GLOBAL: why */' marker")
