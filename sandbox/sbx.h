@@ -49,7 +49,8 @@ struct hs_sbx_sizes {
 /* ---- the seeded world: what "really exists", from which each module builds its data ---- */
 struct hs_sbx_company {
     char name[128];       /* as the CRM spells it, UTF-8 (may be accented) */
-    char acct_name[128];  /* as the accounting system spells it ("ACME Inc" vs "Acme, Inc.") */
+    char acct_name[128];  /* as the accounting system spells it ("ACME Inc" vs "Acme, Inc."),
+                             "" when !in_accounting */
     char domain[96];      /* CRM website domain */
     char acct_email[128]; /* accounting billing email (may have another domain) */
     char phone[32];
@@ -93,7 +94,7 @@ struct hs_sbx_deal {
     size_t contact; /* index into persons (a person of the same company) */
     char currency[4];
     int stage;        /* index into hs_sbx_deal_stages */
-    int64_t close_ms; /* close date, ms since epoch */
+    int64_t close_ms; /* close date, ms since epoch (within 180 days of 2025-01-01) */
     size_t n_lines;   /* 1..6 */
     struct hs_sbx_deal_line lines[6];
 };
@@ -119,6 +120,12 @@ extern const size_t hs_sbx_n_deal_stages;
 HS_MUST_CHECK int hs_sbx_world_generate(uint64_t seed, const struct hs_sbx_sizes *sizes,
                                         struct hs_sbx_world *out);
 void hs_sbx_world_release(struct hs_sbx_world *w);
+
+/* The world's exchange rates: currencies it uses, and micro-units of each per 1 USD
+ * (0 when the currency is not in the table). */
+size_t hs_sbx_fx_count(void);
+const char *hs_sbx_fx_code(size_t i);
+int64_t hs_sbx_fx_per_usd_micro(const char *code);
 
 /* ---- provider modules ---- */
 struct hs_sbx_module_ops {

@@ -93,6 +93,7 @@ extern const size_t hs_cli_example_config_lines;
 
 /* Commands (alphabetical, as in the table in main.c). */
 int hs_cli_cmd_config(int argc, char **argv, struct hs_cli *cli);
+int hs_cli_cmd_demo(int argc, char **argv, struct hs_cli *cli);
 int hs_cli_cmd_init(int argc, char **argv, struct hs_cli *cli);
 int hs_cli_cmd_version(int argc, char **argv, struct hs_cli *cli);
 

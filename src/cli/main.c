@@ -27,6 +27,7 @@ struct command {
 /* Sorted by name (tests/cli/test_cli_help.sh checks the order of `hoopsync --help`). */
 static const struct command commands[] = {
     {"config", hs_cli_cmd_config, 0, "check the configuration file"},
+    {"demo", hs_cli_cmd_demo, 0, "tour the provider sandbox with seeded data (no account)"},
     {"init", hs_cli_cmd_init, 0, "create a workspace: hoopsync.yaml, master key, database"},
     {"version", hs_cli_cmd_version, 0, "print the version"},
 };
