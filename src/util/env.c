@@ -30,6 +30,14 @@ static uint64_t system_rand(void *ud)
     return hs_rng_next(&r);
 }
 
+static void system_sleep(void *ud, int64_t ms)
+{
+    (void)ud;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
 static void system_log(void *ud, enum hs_log_level level, const char *msg)
 {
     (void)ud;
@@ -44,6 +52,7 @@ void hs_env_system(struct hs_env *out, enum hs_log_level min_level)
     out->log = system_log;
     out->ud = NULL;
     out->min_level = min_level;
+    out->sleep_ms = system_sleep;
 }
 
 int64_t hs_env_now_ms(const struct hs_env *env)
@@ -54,6 +63,16 @@ int64_t hs_env_now_ms(const struct hs_env *env)
 uint64_t hs_env_rand(const struct hs_env *env)
 {
     return env->rand64(env->ud);
+}
+
+void hs_env_sleep_ms(const struct hs_env *env, int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    if (env != NULL && env->sleep_ms != NULL)
+        env->sleep_ms(env->ud, ms);
+    else
+        system_sleep(NULL, ms);
 }
 
 void hs_env_log(const struct hs_env *env, enum hs_log_level level, const char *fmt, ...)

@@ -21,6 +21,8 @@ typedef void (*hs_log_fn)(void *ud, enum hs_log_level level, const char *msg);
 typedef int64_t (*hs_now_ms_fn)(void *ud);
 /* 64 random bits. */
 typedef uint64_t (*hs_rand_fn)(void *ud);
+/* Waits ms milliseconds (a test env advances its fake clock instead). */
+typedef void (*hs_sleep_ms_fn)(void *ud, int64_t ms);
 
 struct hs_env {
     hs_now_ms_fn now_ms;
@@ -28,12 +30,15 @@ struct hs_env {
     hs_log_fn log;
     void *ud;
     enum hs_log_level min_level;
+    hs_sleep_ms_fn sleep_ms; /* NULL: hs_env_sleep_ms uses the real clock */
 };
 
 /* The real clock, a CSPRNG-seeded xorshift, and logging to stderr at min_level. */
 HS_API void hs_env_system(struct hs_env *out, enum hs_log_level min_level);
 HS_API int64_t hs_env_now_ms(const struct hs_env *env);
 HS_API uint64_t hs_env_rand(const struct hs_env *env);
+/* Sleeps through env->sleep_ms, or for real when it is NULL. ms <= 0 returns at once. */
+HS_API void hs_env_sleep_ms(const struct hs_env *env, int64_t ms);
 HS_API void hs_env_log(const struct hs_env *env, enum hs_log_level level, const char *fmt, ...)
     HS_PRINTF(3, 4);
 

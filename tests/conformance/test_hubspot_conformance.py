@@ -46,6 +46,15 @@ def skip(why):
     sys.exit(77)
 
 
+def missing_tool(why):
+    """A tool scripts/deps.sh installs is missing: a skip on a user's machine, a failure in CI
+    (where deps.sh always runs), so that conformance can never be skipped silently there."""
+    if os.environ.get("CI"):
+        print(f"FAIL: {why}")
+        sys.exit(1)
+    skip(why)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -206,7 +215,7 @@ def main():
         skip(f"HubSpot specs not found at {specs} (shared/specs is absent in a user's own clone)")
     prism = os.environ.get("HS_PRISM") or os.path.join(a.source, "build/tools/prism/node_modules/.bin/prism")
     if not os.access(prism, os.X_OK):
-        skip(f"Prism not found at {prism} (scripts/deps.sh installs it with npm)")
+        missing_tool(f"Prism not found at {prism} (scripts/deps.sh installs it with npm)")
     binary = os.path.join(a.build, "bin", "hoopsync-sandbox")
     if not os.access(binary, os.X_OK):
         skip(f"{binary} not built")
