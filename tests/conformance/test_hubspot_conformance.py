@@ -122,6 +122,17 @@ class Client:
         return resp.status, doc, hdrs
 
 
+def admin(port, method, path, body):
+    """Calls the sandbox's admin API directly (not through Prism: it is not HubSpot's)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request(method, path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+    r = conn.getresponse()
+    raw = r.read()
+    conn.close()
+    if r.status != 200:
+        failures.append(f"admin {method} {path}: {r.status} {raw[:200]!r}")
+
+
 def start_sandbox(binary):
     proc = subprocess.Popen(
         # rate limits stay on (their headers are checked too), with windows 20 times shorter
@@ -276,6 +287,25 @@ def main():
         c.req("POST", "/crm/v3/objects/companies", {"properties": {"name": "D", "hoopsync_id": "ext-1"},
                                                     "associations": []}, want=409)
         c.req("GET", "/crm/v3/objects/companies/ext-1", want=200, query={"idProperty": "hoopsync_id"})
+
+        # rate limits: every answer carries HubSpot's X-HubSpot-RateLimit-* headers, and a 429
+        # (injected through the admin API, so it does not depend on timing) has HubSpot's body,
+        # validated against the spec's error response by Prism like every other answer
+        _, _, hdrs = c.req("GET", "/crm/v3/objects/companies", want=200, query={"limit": "1"})
+        for h in ("x-hubspot-ratelimit-max", "x-hubspot-ratelimit-remaining",
+                  "x-hubspot-ratelimit-interval-milliseconds"):
+            if not str(hdrs.get(h, "")).isdigit():
+                failures.append(f"rate-limit header {h} missing or not a number: {hdrs.get(h)!r}")
+        admin(sbx_port, "POST", "/_sandbox/faults", {"spec": "429=1"})
+        try:
+            _, doc, hdrs = c.req("GET", "/crm/v3/objects/companies", want=429, query={"limit": "1"})
+        finally:
+            admin(sbx_port, "POST", "/_sandbox/faults", {"spec": ""})
+        if not (isinstance(doc, dict) and doc.get("errorType") == "RATE_LIMIT"
+                and doc.get("status") == "error" and doc.get("message")):
+            failures.append(f"429 body is not HubSpot's RATE_LIMIT error: {doc!r}")
+        if not str(hdrs.get("retry-after", "1")).isdigit():
+            failures.append(f"429 Retry-After is not a number of seconds: {hdrs.get('retry-after')!r}")
 
         # pipelines
         pl = cl["pipelines"]
