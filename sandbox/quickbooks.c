@@ -1006,6 +1006,39 @@ static void strip_server_fields(json_t *obj)
         json_object_del(obj, server_fields[i]);
 }
 
+/* Stamps a new record (Id unless the entity has none, SyncToken 0, MetaData, domain) and adds
+ * it to its table and name index. Takes obj (NULL: HS_ENOMEM). Shared by creates and seeding. */
+static int add_record(struct hs_qbo_ctx *c, enum hs_qbo_ent e, json_t *obj, const char *id)
+{
+    if (obj == NULL)
+        return HS_ENOMEM;
+    struct hs_qbo_table *t = &c->realm->t[e];
+    char idbuf[24];
+    snprintf(idbuf, sizeof idbuf, "%zu", t->n + 1);
+    int rc = HS_OK;
+    if (!(defs[e].flags & F_NOID))
+        rc = set_str(obj, "Id", id != NULL ? id : idbuf);
+    if (rc == HS_OK)
+        rc = set_str(obj, "SyncToken", "0");
+    if (rc == HS_OK)
+        rc = meta_set(obj, c->now_ms, c->now_ms);
+    if (rc == HS_OK)
+        rc = set_str(obj, "domain", "QBO");
+    if (rc == HS_OK)
+        rc = set_new(obj, "sparse", json_false());
+    if (rc != HS_OK) {
+        json_decref(obj);
+        return rc;
+    }
+    size_t index;
+    rc = hs_qbo_table_add(t, obj, c->now_ms, &index);
+    if (rc == HS_OK && defs[e].name_field != NULL)
+        rc =
+            hs_qbo_names_put(&t->names, json_string_value(json_object_get(obj, defs[e].name_field)),
+                             (uint32_t)index);
+    return rc;
+}
+
 static int do_create(struct hs_qbo_ctx *c, enum hs_qbo_ent e, const json_t *body, json_t **out)
 {
     if (!(defs[e].flags & F_CREATE))
@@ -1022,30 +1055,9 @@ static int do_create(struct hs_qbo_ctx *c, enum hs_qbo_ent e, const json_t *body
     }
     char id[24];
     snprintf(id, sizeof id, "%zu", t->n + 1);
-    rc = set_str(obj, "Id", id);
-    if (rc == HS_OK)
-        rc = set_str(obj, "SyncToken", "0");
-    if (rc == HS_OK)
-        rc = meta_set(obj, c->now_ms, c->now_ms);
-    if (rc == HS_OK)
-        rc = set_str(obj, "domain", "QBO");
-    if (rc == HS_OK)
-        rc = set_new(obj, "sparse", json_false());
-    if (rc != HS_OK) {
-        json_decref(obj);
-        return rc;
-    }
-    size_t index;
-    rc = hs_qbo_table_add(t, obj, c->now_ms, &index);
+    rc = add_record(c, e, obj, id);
     if (rc != HS_OK)
         return rc;
-    if (defs[e].name_field != NULL) {
-        rc =
-            hs_qbo_names_put(&t->names, json_string_value(json_object_get(obj, defs[e].name_field)),
-                             (uint32_t)index);
-        if (rc != HS_OK)
-            return rc;
-    }
     if (e == HS_QBO_INVOICE) {
         const char *cur = ref_value(obj, "CurrencyRef");
         int64_t bal = 0;
@@ -2305,37 +2317,6 @@ static int h_settings(void *ud, const struct hs_http_request *req, const struct 
 }
 
 /* ---- seeding ---- */
-
-static int add_record(struct hs_qbo_ctx *c, enum hs_qbo_ent e, json_t *obj, const char *id)
-{
-    if (obj == NULL)
-        return HS_ENOMEM;
-    struct hs_qbo_table *t = &c->realm->t[e];
-    char idbuf[24];
-    snprintf(idbuf, sizeof idbuf, "%zu", t->n + 1);
-    int rc = HS_OK;
-    if (!(defs[e].flags & F_NOID))
-        rc = set_str(obj, "Id", id != NULL ? id : idbuf);
-    if (rc == HS_OK)
-        rc = set_str(obj, "SyncToken", "0");
-    if (rc == HS_OK)
-        rc = meta_set(obj, c->now_ms, c->now_ms);
-    if (rc == HS_OK)
-        rc = set_str(obj, "domain", "QBO");
-    if (rc == HS_OK)
-        rc = set_new(obj, "sparse", json_false());
-    if (rc != HS_OK) {
-        json_decref(obj);
-        return rc;
-    }
-    size_t index;
-    rc = hs_qbo_table_add(t, obj, c->now_ms, &index);
-    if (rc == HS_OK && defs[e].name_field != NULL)
-        rc =
-            hs_qbo_names_put(&t->names, json_string_value(json_object_get(obj, defs[e].name_field)),
-                             (uint32_t)index);
-    return rc;
-}
 
 static int seed_base(struct hs_qbo_ctx *c)
 {
