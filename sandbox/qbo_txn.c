@@ -630,7 +630,9 @@ int hs_qbo_invoice_compute(struct hs_qbo_ctx *c, json_t *inv, int64_t paid)
                      json_string_value(json_object_get(term->obj, "Name")));
         if (rc != HS_OK)
             goto done;
-    } else if (due != NULL) {
+    }
+    /* an explicit DueDate wins over the one the terms would give, as in QuickBooks */
+    if (due != NULL) {
         if (hs_qbo_date_parse(due, strlen(due), &due_days) != HS_OK) {
             rc = hs_qbo_fail(c, "2010", "DueDate", "Request has invalid or unsupported property",
                              "Property Name:DueDate specified is unsupported or invalid: %s", due);

@@ -423,6 +423,13 @@ static void test_sbx_quickbooks_invoice_totals_usd(void **state)
     assert_body_has(t, "\"TotalAmt\":2.33");
     assert_string_equal(jstr(t->json, "Invoice.DocNumber"), "1002");
     assert_string_equal(jstr(t->json, "Invoice.DueDate"), "2026-12-08");
+    /* an explicit DueDate wins over the customer's Net 30, as in QuickBooks */
+    new_invoice(t, "{\"CustomerRef\":{\"value\":\"1\"},\"DueDate\":\"2027-01-31\","
+                   "\"Line\":[{\"DetailType\":\"SalesItemLineDetail\",\"SalesItemLineDetail\":{"
+                   "\"ItemRef\":{\"value\":\"1\"},\"Qty\":1,\"UnitPrice\":5,"
+                   "\"TaxCodeRef\":{\"value\":\"NON\"}}}]}");
+    assert_string_equal(jstr(t->json, "Invoice.DueDate"), "2027-01-31");
+    assert_string_equal(jstr(t->json, "Invoice.SalesTermRef.value"), "3");
     /* wrong Amount for Qty * UnitPrice */
     assert_int_equal(api(t, "POST", "invoice",
                          "{\"CustomerRef\":{\"value\":\"1\"},\"Line\":[{\"DetailType\":"
