@@ -79,6 +79,7 @@ struct hs_connector_limits {
 
 /* One id that changed since the cursor. */
 struct hs_change {
+    enum hs_kind kind; /* the record's kind (a webhook delivery mixes kinds) */
     char *id;
     int64_t updated_at; /* ms since the epoch, 0 unknown */
     bool deleted;

@@ -935,10 +935,12 @@ static void test_conn_quickbooks_webhook_verification(void **state)
         print_error("webhook: %s\n", err.msg);
     assert_int_equal(rc, HS_OK);
     assert_int_equal(ch.n_items, 2); /* the Vendor and the other realm are skipped */
-    assert_string_equal(ch.items[0].id, "customer:1");
+    assert_string_equal(ch.items[0].id, "1");
+    assert_int_equal(ch.items[0].kind, HS_KIND_CUSTOMER);
     assert_false(ch.items[0].deleted);
     assert_int_equal(ch.items[0].updated_at, START_MS);
-    assert_string_equal(ch.items[1].id, "invoice:7");
+    assert_string_equal(ch.items[1].id, "7");
+    assert_int_equal(ch.items[1].kind, HS_KIND_INVOICE);
     assert_true(ch.items[1].deleted);
     hs_changes_release(&ch);
     /* wrong verifier, tampered body, missing or garbled signature */

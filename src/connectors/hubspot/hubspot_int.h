@@ -223,9 +223,9 @@ HS_MUST_CHECK int hs_hubspot_verify_signature(const char *secret, const char *me
                                               int64_t now_ms, struct hs_error *err);
 
 /*
- * Parses a webhook delivery (a JSON array of HubSpot v3 events) into changes: company.* ->
- * "customer:<objectId>", deal.* -> "invoice:<objectId>", product.* -> "item:<objectId>"
- * (other subscription types are skipped); *.deletion sets deleted. updated_at = occurredAt.
+ * Parses a webhook delivery (a JSON array of HubSpot v3 events) into changes with kind and
+ * objectId: company.* -> customer, deal.* -> invoice, product.* -> item (other subscription
+ * types are skipped); *.deletion sets deleted. updated_at = occurredAt.
  * Same codes as hs_hubspot_parse_page; out is empty on failure.
  */
 HS_MUST_CHECK int hs_hubspot_parse_events(const uint8_t *buf, size_t len, struct hs_changes *out,

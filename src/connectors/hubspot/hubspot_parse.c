@@ -1481,10 +1481,13 @@ int hs_hubspot_parse_events(const uint8_t *buf, size_t len, struct hs_changes *o
         if (idrc != HS_OK)
             continue; /* empty or oversized id: skip the event */
         struct hs_change *c = &out->items[out->n_items];
-        c->id = hs_asprintf("%s:%s", kind, id);
-        hs_free(id);
-        if (c->id == NULL)
-            goto oom;
+        enum hs_kind k = HS_KIND_NONE;
+        if (hs_kind_parse(kind, &k, NULL) != HS_OK) {
+            hs_free(id);
+            continue;
+        }
+        c->kind = k;
+        c->id = id;
         out->n_items++;
         c->deleted = hs_str_ends(type, ".deletion");
         json_t *at = json_object_get(ev, "occurredAt");

@@ -119,8 +119,8 @@ bool hs_quickbooks_parse_fault(const uint8_t *buf, size_t len, char *code, size_
 /*
  * A webhook payload {"eventNotifications":[{"realmId":..,"dataChangeEvent":{"entities":
  * [{"name":"Customer","id":"1","operation":"Update","lastUpdated":".."}]}}]} -> changes of
- * the kinds we carry in realm (others skipped). Each change id is "<kind>:<id>"
- * ("customer:42") because struct hs_change has no kind; operation Delete sets deleted.
+ * the kinds we carry in realm (others skipped), each with its kind and plain id; operation
+ * Delete sets deleted.
  * HS_OK, HS_EPROTO, HS_ETOOBIG, HS_ENOMEM; out is empty on failure.
  */
 HS_MUST_CHECK int hs_quickbooks_parse_webhook(const uint8_t *buf, size_t len, const char *realm,

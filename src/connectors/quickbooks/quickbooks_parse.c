@@ -24,8 +24,8 @@
  *             Writing builds the entity from the record; a sparse update keeps only the
  *             top-level elements the changed field paths map to (table per kind) and
  *             blanks those whose value went away.
- * Invariants: every record returned passes hs_record_validate; ids of webhook changes are
- *             "<kind>:<id>".
+ * Invariants: every record returned passes hs_record_validate; webhook changes carry their
+ *             kind and the plain QuickBooks id.
  * Ownership:  see quickbooks_int.h.
  */
 #include <stdio.h>
@@ -875,9 +875,10 @@ static int changes_add(struct hs_changes *out, enum hs_kind kind, const char *id
     if (v == NULL)
         return HS_ENOMEM;
     out->items = v;
-    char *s = hs_asprintf("%s:%s", hs_kind_name(kind), id);
+    char *s = hs_strdup(id);
     if (s == NULL)
         return HS_ENOMEM;
+    v[out->n_items].kind = kind;
     v[out->n_items].id = s;
     v[out->n_items].updated_at = at;
     v[out->n_items].deleted = deleted;
