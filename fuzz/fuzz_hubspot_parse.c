@@ -76,7 +76,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct hs_changes ch;
     if (hs_hubspot_parse_events(data, size, &ch, NULL) == HS_OK) {
         for (size_t i = 0; i < ch.n_items; i++)
-            check(ch.items[i].id != NULL && strchr(ch.items[i].id, ':') != NULL);
+            check(ch.items[i].id != NULL && ch.items[i].id[0] != '\0' &&
+                  (ch.items[i].kind == HS_KIND_CUSTOMER || ch.items[i].kind == HS_KIND_ITEM ||
+                   ch.items[i].kind == HS_KIND_INVOICE));
         hs_changes_release(&ch);
     }
     int64_t ms, id;
