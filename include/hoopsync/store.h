@@ -420,4 +420,118 @@ HS_API HS_MUST_CHECK int hs_store_audit_verify(struct hs_store *store,
                                                struct hs_store_audit_report *out,
                                                struct hs_error *err);
 
+/* ---- queues: conflicts, errors, review items (migration 3) ------------------------------ */
+
+enum hs_store_item_kind {
+    HS_STORE_ITEM_CONFLICT = 1, /* both sides changed one field differently; authority manual */
+    HS_STORE_ITEM_ERROR = 2,    /* a record that cannot be written (validation, provider error) */
+    HS_STORE_ITEM_REVIEW = 3,   /* a grey-zone match waiting for a person */
+};
+
+enum hs_store_item_state {
+    HS_STORE_ITEM_OPEN = 0,     /* waiting for a person or a retry */
+    HS_STORE_ITEM_RESOLVED = 1, /* settled: resolution says how */
+    HS_STORE_ITEM_RETRY = 2,    /* a person asked for a retry; the next pass picks it up */
+};
+
+/* "conflict"/"error"/"review" and "open"/"resolved"/"retry"; "?" otherwise. Static. */
+HS_API const char *hs_store_item_kind_name(enum hs_store_item_kind kind);
+HS_API const char *hs_store_item_state_name(enum hs_store_item_state state);
+
+/*
+ * One queue item. An item is identified by (kind, flow, object, side, remote_id, field): a
+ * repeat of the same problem updates the open item (count + 1) instead of adding a row.
+ */
+struct hs_store_item {
+    int64_t id;
+    enum hs_store_item_kind kind;
+    enum hs_store_item_state state;
+    char *flow;              /* flow name from hoopsync.yaml */
+    char *object;            /* "customer", ... */
+    enum hs_store_side side; /* side of remote_id */
+    char *remote_id;         /* the record the item is about */
+    char *other_id;          /* linked / candidate record on the other side; NULL when none */
+    char *field;             /* field path for conflicts; "" otherwise */
+    char *message;           /* for a finance user: what is wrong and why */
+    char *detail;            /* JSON object (values of both sides, candidates, reasons) */
+    char *resolution;        /* how it was settled; NULL while open */
+    int64_t count;           /* times the problem was raised */
+    int64_t created_at;
+    int64_t updated_at;
+};
+
+/* Frees the strings of it (not it itself). */
+HS_API void hs_store_item_release(struct hs_store_item *it);
+/* Called per item (borrowed); a non-zero return stops the iteration and is returned. */
+typedef int (*hs_store_item_fn)(void *ud, const struct hs_store_item *it);
+
+/*
+ * Raises an item: inserts it, or when the same (kind, flow, object, side, remote_id, field)
+ * exists, replaces its other_id, message and detail, reopens it (state open, resolution
+ * cleared) and counts the repeat. In reads kind, flow, object, side, remote_id, other_id
+ * (may be NULL), field (NULL = ""), message, detail (NULL = "{}"); other members are ignored.
+ * *out_id (may be NULL) receives the item id. HS_EINVAL for a missing or malformed argument.
+ */
+HS_API HS_MUST_CHECK int hs_store_item_raise(struct hs_store *store, const struct hs_store_item *in,
+                                             int64_t *out_id, struct hs_error *err);
+/* Reads item id into *out (release it). HS_ENOTFOUND when absent. */
+HS_API HS_MUST_CHECK int hs_store_item_get(struct hs_store *store, int64_t id,
+                                           struct hs_store_item *out, struct hs_error *err);
+/*
+ * Calls cb for each item matching the filters, ordered by id: kind 0 = any, flow NULL = any,
+ * state < 0 = any. The callback may call into the store.
+ */
+HS_API HS_MUST_CHECK int hs_store_item_each(struct hs_store *store, enum hs_store_item_kind kind,
+                                            const char *flow, int state, hs_store_item_fn cb,
+                                            void *ud, struct hs_error *err);
+/* Number of items matching the filters (as hs_store_item_each), or a negative code. */
+HS_API HS_MUST_CHECK int hs_store_item_count(struct hs_store *store, enum hs_store_item_kind kind,
+                                             const char *flow, int state, struct hs_error *err);
+/*
+ * Moves item id to state with resolution (NULL clears it). HS_ENOTFOUND when absent.
+ */
+HS_API HS_MUST_CHECK int hs_store_item_set_state(struct hs_store *store, int64_t id,
+                                                 enum hs_store_item_state state,
+                                                 const char *resolution, struct hs_error *err);
+/*
+ * Marks every open item of (kind, flow, object, side, remote_id) resolved with resolution
+ * (the problem went away, e.g. the record now validates). field NULL = every field.
+ * Returns the number of items resolved (>= 0).
+ */
+HS_API HS_MUST_CHECK int hs_store_item_settle(struct hs_store *store, enum hs_store_item_kind kind,
+                                              const char *flow, const char *object,
+                                              enum hs_store_side side, const char *remote_id,
+                                              const char *field, const char *resolution,
+                                              struct hs_error *err);
+
+/* ---- create intents (idempotency) ------------------------------------------------------- */
+
+/*
+ * Records that a create with idempotency key `key` (of object, toward side, for source record
+ * source_id on the other side) is about to be sent, before the call, so a crash between the
+ * provider's create and our link is visible and healed on the next pass. Returns 1 when the
+ * intent is new, 0 when it was already recorded (a previous attempt may have succeeded).
+ */
+HS_API HS_MUST_CHECK int hs_store_intent_put(struct hs_store *store, const char *key,
+                                             const char *object, enum hs_store_side side,
+                                             const char *source_id, struct hs_error *err);
+/* HS_OK when an intent with key exists (*out_created_at, may be NULL, gets its time),
+ * HS_ENOTFOUND when not. */
+HS_API HS_MUST_CHECK int hs_store_intent_get(struct hs_store *store, const char *key,
+                                             int64_t *out_created_at, struct hs_error *err);
+/* Removes the intent once its create is linked. Absent keys are not an error. */
+HS_API HS_MUST_CHECK int hs_store_intent_delete(struct hs_store *store, const char *key,
+                                                struct hs_error *err);
+/* Number of pending intents (>= 0), or a negative code. */
+HS_API HS_MUST_CHECK int hs_store_intent_count(struct hs_store *store, struct hs_error *err);
+
+/* ---- run records (status) --------------------------------------------------------------- */
+
+/* Stores the JSON summary of the last run of flow (replacing the previous one). */
+HS_API HS_MUST_CHECK int hs_store_run_put(struct hs_store *store, const char *flow,
+                                          const char *json, struct hs_error *err);
+/* Reads it into *out (caller hs_free()s). HS_ENOTFOUND when the flow never ran. */
+HS_API HS_MUST_CHECK int hs_store_run_get(struct hs_store *store, const char *flow, char **out,
+                                          struct hs_error *err);
+
 #endif

@@ -93,8 +93,31 @@ extern const size_t hs_cli_example_config_lines;
 
 /* Commands (alphabetical, as in the table in main.c). */
 int hs_cli_cmd_config(int argc, char **argv, struct hs_cli *cli);
+int hs_cli_cmd_conflicts(int argc, char **argv, struct hs_cli *cli);
+int hs_cli_cmd_connect(int argc, char **argv, struct hs_cli *cli);
 int hs_cli_cmd_demo(int argc, char **argv, struct hs_cli *cli);
+int hs_cli_cmd_errors(int argc, char **argv, struct hs_cli *cli);
 int hs_cli_cmd_init(int argc, char **argv, struct hs_cli *cli);
+int hs_cli_cmd_plan(int argc, char **argv, struct hs_cli *cli);
+int hs_cli_cmd_status(int argc, char **argv, struct hs_cli *cli);
+int hs_cli_cmd_sync(int argc, char **argv, struct hs_cli *cli);
 int hs_cli_cmd_version(int argc, char **argv, struct hs_cli *cli);
+
+/* The workspace of plan, sync, status, conflicts and errors (cli/cmd_sync.c): the store and,
+ * when connectors is true, both connectors and the sync engine over them. Prints the reason
+ * and returns HS_CLI_EXIT_FAIL when something cannot be opened. */
+struct hs_cli_ws;
+struct hs_engine;
+struct hs_engine_report;
+struct hs_store;
+int hs_cli_ws_open(struct hs_cli *cli, bool connectors, struct hs_cli_ws **out);
+void hs_cli_ws_close(struct hs_cli_ws *ws);
+struct hs_store *hs_cli_ws_store(struct hs_cli_ws *ws);
+struct hs_engine *hs_cli_ws_engine(struct hs_cli_ws *ws);
+/* Clears the progress line (terminal only). */
+void hs_cli_ws_progress_done(struct hs_cli_ws *ws, struct hs_cli *cli);
+/* Prints an engine report as a table (title: "plan", "sync") or JSON. */
+int hs_cli_print_report(struct hs_cli *cli, const struct hs_engine_report *r, bool json,
+                        const char *title);
 
 #endif

@@ -27,8 +27,16 @@ struct command {
 /* Sorted by name (tests/cli/test_cli_help.sh checks the order of `hoopsync --help`). */
 static const struct command commands[] = {
     {"config", hs_cli_cmd_config, 0, "check the configuration file"},
+    {"conflicts", hs_cli_cmd_conflicts, 0, "list, show and resolve sync conflicts"},
+    {"connect", hs_cli_cmd_connect, 0,
+     "authorize hoopsync on a CRM or accounting account (OAuth2)"},
     {"demo", hs_cli_cmd_demo, 0, "tour the provider sandbox with seeded data (no account)"},
+    {"errors", hs_cli_cmd_errors, 0, "list records that could not be synced, retry them"},
     {"init", hs_cli_cmd_init, 0, "create a workspace: hoopsync.yaml, master key, database"},
+    {"plan", hs_cli_cmd_plan, 0, "show what a sync would do, touching nothing (dry run)"},
+    {"status", hs_cli_cmd_status, 0,
+     "per flow: last run, records in sync, pending, errors, conflicts"},
+    {"sync", hs_cli_cmd_sync, 0, "run one sync pass (--once)"},
     {"version", hs_cli_cmd_version, 0, "print the version"},
 };
 

@@ -80,6 +80,14 @@ enum sq_id {
     Q_JOB_RESCHEDULE,
     Q_AUDIT_LAST,
     Q_AUDIT_INSERT,
+    Q_ITEM_RAISE,
+    Q_ITEM_GET,
+    Q_ITEM_STATE,
+    Q_ITEM_SETTLE,
+    Q_INTENT_PUT,
+    Q_INTENT_GET,
+    Q_INTENT_DELETE,
+    Q_INTENT_COUNT,
     Q_COUNT
 };
 
@@ -95,6 +103,14 @@ enum sq_id {
 #define MIRROR_EACH_SQL                                                                            \
     "SELECT remote_id, data, hash, remote_updated_at, seen_at FROM mirror "                        \
     "WHERE conn = ?1 AND object = ?2 ORDER BY remote_id"
+#define ITEM_COLS                                                                                  \
+    "id, kind, state, flow, object, side, remote_id, other_id, field, message, detail, "           \
+    "resolution, count, created_at, updated_at"
+#define ITEM_FILTER                                                                                \
+    " WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR flow = ?2) AND (?3 IS NULL OR state = "   \
+    "?3)"
+#define ITEM_EACH_SQL  "SELECT " ITEM_COLS " FROM items" ITEM_FILTER " ORDER BY id"
+#define ITEM_COUNT_SQL "SELECT COUNT(*) FROM items" ITEM_FILTER
 #define AUDIT_EACH_SQL                                                                             \
     "SELECT id, ts, actor, action, object, detail, prev_hash, hash FROM audit WHERE id > ?1 "      \
     "ORDER BY id"
@@ -176,6 +192,23 @@ static const char *const SQL[Q_COUNT] = {
     [Q_AUDIT_LAST] = "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
     [Q_AUDIT_INSERT] = "INSERT INTO audit(id, ts, actor, action, object, detail, prev_hash, hash) "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [Q_ITEM_RAISE] = "INSERT INTO items(kind, flow, object, side, remote_id, other_id, field, "
+                     "message, detail, created_at, updated_at) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) "
+                     "ON CONFLICT(kind, flow, object, side, remote_id, field) DO UPDATE SET "
+                     "other_id = excluded.other_id, message = excluded.message, "
+                     "detail = excluded.detail, state = 'open', resolution = NULL, "
+                     "count = count + 1, updated_at = excluded.updated_at RETURNING id",
+    [Q_ITEM_GET] = "SELECT " ITEM_COLS " FROM items WHERE id = ?1",
+    [Q_ITEM_STATE] = "UPDATE items SET state = ?2, resolution = ?3, updated_at = ?4 WHERE id = ?1",
+    [Q_ITEM_SETTLE] = "UPDATE items SET state = 'resolved', resolution = ?7, updated_at = ?8 "
+                      "WHERE kind = ?1 AND flow = ?2 AND object = ?3 AND side = ?4 "
+                      "AND remote_id = ?5 AND (?6 IS NULL OR field = ?6) AND state <> 'resolved'",
+    [Q_INTENT_PUT] = "INSERT INTO intents(key, object, side, source_id, created_at) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(key) DO NOTHING",
+    [Q_INTENT_GET] = "SELECT created_at FROM intents WHERE key = ?1",
+    [Q_INTENT_DELETE] = "DELETE FROM intents WHERE key = ?1",
+    [Q_INTENT_COUNT] = "SELECT COUNT(*) FROM intents",
 };
 
 /* Migration N is MIGRATIONS[N - 1]. Append only: never edit a released migration. */
@@ -245,6 +278,23 @@ static const char *const MIGRATIONS[] = {
     " BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;"
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
     " BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;",
+    /* 3: the engine's queues (conflicts, errors, review items) and create intents */
+    "CREATE TABLE items("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " kind TEXT NOT NULL CHECK (kind IN ('conflict', 'error', 'review')),"
+    " state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'resolved', 'retry')),"
+    " flow TEXT NOT NULL, object TEXT NOT NULL,"
+    " side TEXT NOT NULL CHECK (side IN ('crm', 'accounting')),"
+    " remote_id TEXT NOT NULL, other_id TEXT, field TEXT NOT NULL DEFAULT '',"
+    " message TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '{}', resolution TEXT,"
+    " count INTEGER NOT NULL DEFAULT 1,"
+    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    " UNIQUE (kind, flow, object, side, remote_id, field));"
+    "CREATE INDEX items_state ON items(state, kind, flow);"
+    "CREATE TABLE intents("
+    " key TEXT PRIMARY KEY, object TEXT NOT NULL,"
+    " side TEXT NOT NULL CHECK (side IN ('crm', 'accounting')),"
+    " source_id TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
@@ -1602,6 +1652,248 @@ static int sq_audit_each(void *b, int64_t after_id, hs_store_audit_fn cb, void *
     return r;
 }
 
+/* ---- queues and intents (migration 3) --------------------------------------------------- */
+
+static const char *item_kind_db(enum hs_store_item_kind kind)
+{
+    return kind == 0 ? NULL : hs_store_item_kind_name(kind);
+}
+
+static const char *item_state_db(int state)
+{
+    return state < 0 ? NULL : hs_store_item_state_name((enum hs_store_item_state)state);
+}
+
+static int read_item(sqlite3_stmt *st, struct hs_store_item *it)
+{
+    memset(it, 0, sizeof *it);
+    it->id = sqlite3_column_int64(st, 0);
+    const char *k = (const char *)sqlite3_column_text(st, 1);
+    const char *s = (const char *)sqlite3_column_text(st, 2);
+    it->kind = k == NULL                    ? HS_STORE_ITEM_ERROR
+               : strcmp(k, "conflict") == 0 ? HS_STORE_ITEM_CONFLICT
+               : strcmp(k, "review") == 0   ? HS_STORE_ITEM_REVIEW
+                                            : HS_STORE_ITEM_ERROR;
+    it->state = s == NULL                    ? HS_STORE_ITEM_OPEN
+                : strcmp(s, "resolved") == 0 ? HS_STORE_ITEM_RESOLVED
+                : strcmp(s, "retry") == 0    ? HS_STORE_ITEM_RETRY
+                                             : HS_STORE_ITEM_OPEN;
+    it->side = col_side(st, 5);
+    it->count = sqlite3_column_int64(st, 12);
+    it->created_at = sqlite3_column_int64(st, 13);
+    it->updated_at = sqlite3_column_int64(st, 14);
+    if (col_str(st, 3, &it->flow) != HS_OK || col_str(st, 4, &it->object) != HS_OK ||
+        col_str(st, 6, &it->remote_id) != HS_OK || col_str(st, 7, &it->other_id) != HS_OK ||
+        col_str(st, 8, &it->field) != HS_OK || col_str(st, 9, &it->message) != HS_OK ||
+        col_str(st, 10, &it->detail) != HS_OK || col_str(st, 11, &it->resolution) != HS_OK) {
+        hs_store_item_release(it);
+        return HS_ENOMEM;
+    }
+    return HS_OK;
+}
+
+static int sq_item_raise(void *b, const struct hs_store_item *in, int64_t now, int64_t *out_id,
+                         struct hs_error *err)
+{
+    struct sq *q = b;
+    sqlite3_stmt *st = NULL;
+    int rc = query(q, Q_ITEM_RAISE, &st, "ttttttttti", hs_store_item_kind_name(in->kind), in->flow,
+                   in->object, hs_store_side_name(in->side), in->remote_id, in->other_id,
+                   in->field != NULL ? in->field : "", in->message,
+                   in->detail != NULL ? in->detail : "{}", now);
+    if (rc != SQLITE_OK)
+        return sq_fail(q, rc, err, "cannot queue %s item for %s '%s'",
+                       hs_store_item_kind_name(in->kind), in->object, in->remote_id);
+    rc = step(q, st, true);
+    int r = HS_OK;
+    if (rc == SQLITE_ROW) {
+        *out_id = sqlite3_column_int64(st, 0);
+        rc = step(q, st, false);
+    }
+    if (rc != SQLITE_DONE)
+        r = sq_fail(q, rc, err, "cannot queue %s item for %s '%s'",
+                    hs_store_item_kind_name(in->kind), in->object, in->remote_id);
+    done(st);
+    return r;
+}
+
+static int sq_item_get(void *b, int64_t id, struct hs_store_item *out, struct hs_error *err)
+{
+    struct sq *q = b;
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = NULL;
+    int rc = query(q, Q_ITEM_GET, &st, "i", id);
+    if (rc != SQLITE_OK)
+        return sq_fail(q, rc, err, "cannot read item %lld", (long long)id);
+    rc = step(q, st, true);
+    int r = HS_OK;
+    if (rc == SQLITE_ROW) {
+        if (read_item(st, out) != HS_OK)
+            r = hs_error_set(err, HS_ENOMEM, "cannot read item %lld: out of memory", (long long)id);
+    } else if (rc == SQLITE_DONE) {
+        r = hs_error_set(err, HS_ENOTFOUND, "no item %lld", (long long)id);
+    } else {
+        r = sq_fail(q, rc, err, "cannot read item %lld", (long long)id);
+    }
+    done(st);
+    return r;
+}
+
+static int bind_item_filter(sqlite3_stmt *st, enum hs_store_item_kind kind, const char *flow,
+                            int state)
+{
+    const char *k = item_kind_db(kind);
+    const char *s = item_state_db(state);
+    int rc = k != NULL ? sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 1);
+    if (rc == SQLITE_OK)
+        rc = flow != NULL ? sqlite3_bind_text(st, 2, flow, -1, SQLITE_STATIC)
+                          : sqlite3_bind_null(st, 2);
+    if (rc == SQLITE_OK)
+        rc = s != NULL ? sqlite3_bind_text(st, 3, s, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 3);
+    return rc;
+}
+
+static int sq_item_each(void *b, enum hs_store_item_kind kind, const char *flow, int state,
+                        hs_store_item_fn cb, void *ud, struct hs_error *err)
+{
+    struct sq *q = b;
+    sqlite3_stmt *st = NULL;
+    int rc = prep_fresh(q, ITEM_EACH_SQL, &st);
+    if (rc == SQLITE_OK)
+        rc = bind_item_filter(st, kind, flow, state);
+    int r = HS_OK;
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        rc = step(q, st, true);
+        if (rc != SQLITE_ROW)
+            break;
+        struct hs_store_item it;
+        if (read_item(st, &it) != HS_OK) {
+            r = hs_error_set(err, HS_ENOMEM, "cannot list queue items: out of memory");
+            break;
+        }
+        r = cb(ud, &it);
+        hs_store_item_release(&it);
+        if (r != 0)
+            break;
+    }
+    if (r == HS_OK && rc != SQLITE_DONE)
+        r = sq_fail(q, rc, err, "cannot list queue items of store '%s'", q->path);
+    sqlite3_finalize(st);
+    return r;
+}
+
+static int sq_item_count(void *b, enum hs_store_item_kind kind, const char *flow, int state,
+                         struct hs_error *err)
+{
+    struct sq *q = b;
+    sqlite3_stmt *st = NULL;
+    int rc = prep_fresh(q, ITEM_COUNT_SQL, &st);
+    if (rc == SQLITE_OK)
+        rc = bind_item_filter(st, kind, flow, state);
+    if (rc == SQLITE_OK)
+        rc = step(q, st, true);
+    int r;
+    if (rc == SQLITE_ROW) {
+        int64_t n = sqlite3_column_int64(st, 0);
+        r = n > INT32_MAX ? INT32_MAX : (int)n;
+    } else {
+        if (rc == SQLITE_OK || rc == SQLITE_DONE)
+            rc = SQLITE_ERROR;
+        r = sq_fail(q, rc, err, "cannot count queue items of store '%s'", q->path);
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+static int sq_item_set_state(void *b, int64_t id, enum hs_store_item_state state,
+                             const char *resolution, int64_t now, struct hs_error *err)
+{
+    struct sq *q = b;
+    int rc =
+        exec_q(q, Q_ITEM_STATE, true, "itti", id, hs_store_item_state_name(state), resolution, now);
+    if (rc != SQLITE_OK)
+        return sq_fail(q, rc, err, "cannot update item %lld", (long long)id);
+    if (sqlite3_changes(q->db) == 0)
+        return hs_error_set(err, HS_ENOTFOUND, "no item %lld", (long long)id);
+    return HS_OK;
+}
+
+static int sq_item_settle(void *b, enum hs_store_item_kind kind, const char *flow,
+                          const char *object, enum hs_store_side side, const char *remote_id,
+                          const char *field, const char *resolution, int64_t now,
+                          struct hs_error *err)
+{
+    struct sq *q = b;
+    int rc = exec_q(q, Q_ITEM_SETTLE, true, "ttttttti", hs_store_item_kind_name(kind), flow, object,
+                    hs_store_side_name(side), remote_id, field, resolution, now);
+    if (rc != SQLITE_OK)
+        return sq_fail(q, rc, err, "cannot settle %s items of %s '%s'",
+                       hs_store_item_kind_name(kind), object, remote_id);
+    return sqlite3_changes(q->db);
+}
+
+static int sq_intent_put(void *b, const char *key, const char *object, enum hs_store_side side,
+                         const char *source_id, int64_t now, struct hs_error *err)
+{
+    struct sq *q = b;
+    int rc = exec_q(q, Q_INTENT_PUT, true, "tttti", key, object, hs_store_side_name(side),
+                    source_id, now);
+    if (rc != SQLITE_OK)
+        return sq_fail(q, rc, err, "cannot record create intent '%s'", key);
+    return sqlite3_changes(q->db) > 0 ? 1 : 0;
+}
+
+static int sq_intent_get(void *b, const char *key, int64_t *out_created_at, struct hs_error *err)
+{
+    struct sq *q = b;
+    sqlite3_stmt *st = NULL;
+    int rc = query(q, Q_INTENT_GET, &st, "t", key);
+    if (rc != SQLITE_OK)
+        return sq_fail(q, rc, err, "cannot read create intent '%s'", key);
+    rc = step(q, st, true);
+    int r = HS_OK;
+    if (rc == SQLITE_ROW) {
+        if (out_created_at != NULL)
+            *out_created_at = sqlite3_column_int64(st, 0);
+    } else if (rc == SQLITE_DONE) {
+        r = hs_error_set(err, HS_ENOTFOUND, "no create intent '%s'", key);
+    } else {
+        r = sq_fail(q, rc, err, "cannot read create intent '%s'", key);
+    }
+    done(st);
+    return r;
+}
+
+static int sq_intent_delete(void *b, const char *key, struct hs_error *err)
+{
+    struct sq *q = b;
+    int rc = exec_q(q, Q_INTENT_DELETE, true, "t", key);
+    if (rc != SQLITE_OK)
+        return sq_fail(q, rc, err, "cannot remove create intent '%s'", key);
+    return HS_OK;
+}
+
+static int sq_intent_count(void *b, struct hs_error *err)
+{
+    struct sq *q = b;
+    sqlite3_stmt *st = NULL;
+    int rc = query(q, Q_INTENT_COUNT, &st, "");
+    if (rc == SQLITE_OK)
+        rc = step(q, st, true);
+    int r;
+    if (rc == SQLITE_ROW) {
+        int64_t n = sqlite3_column_int64(st, 0);
+        r = n > INT32_MAX ? INT32_MAX : (int)n;
+    } else {
+        if (rc == SQLITE_OK || rc == SQLITE_DONE)
+            rc = SQLITE_ERROR;
+        r = sq_fail(q, rc, err, "cannot count create intents of store '%s'", q->path);
+    }
+    if (st != NULL)
+        done(st);
+    return r;
+}
+
 /* ---- the table -------------------------------------------------------------------------- */
 
 const struct hs_store_ops hs_store_sqlite_ops = {
@@ -1648,6 +1940,16 @@ const struct hs_store_ops hs_store_sqlite_ops = {
     .audit_last = sq_audit_last,
     .audit_insert = sq_audit_insert,
     .audit_each = sq_audit_each,
+    .item_raise = sq_item_raise,
+    .item_get = sq_item_get,
+    .item_each = sq_item_each,
+    .item_count = sq_item_count,
+    .item_set_state = sq_item_set_state,
+    .item_settle = sq_item_settle,
+    .intent_put = sq_intent_put,
+    .intent_get = sq_intent_get,
+    .intent_delete = sq_intent_delete,
+    .intent_count = sq_intent_count,
 };
 
 int hs_store_sqlite_fail_after(struct hs_store *store, int n)

@@ -131,6 +131,28 @@ struct hs_store_ops {
     int (*audit_insert)(void *b, const struct hs_store_audit_row *row, struct hs_error *err);
     int (*audit_each)(void *b, int64_t after_id, hs_store_audit_fn cb, void *ud,
                       struct hs_error *err);
+
+    /* Queues (migration 3). item_raise: upsert on (kind, flow, object, side, remote_id,
+     * field), reopening and counting a repeat. item_settle returns how many it resolved.
+     * kind 0 / flow NULL / state < 0 match anything in item_each and item_count. */
+    int (*item_raise)(void *b, const struct hs_store_item *in, int64_t now, int64_t *out_id,
+                      struct hs_error *err);
+    int (*item_get)(void *b, int64_t id, struct hs_store_item *out, struct hs_error *err);
+    int (*item_each)(void *b, enum hs_store_item_kind kind, const char *flow, int state,
+                     hs_store_item_fn cb, void *ud, struct hs_error *err);
+    int (*item_count)(void *b, enum hs_store_item_kind kind, const char *flow, int state,
+                      struct hs_error *err);
+    int (*item_set_state)(void *b, int64_t id, enum hs_store_item_state state,
+                          const char *resolution, int64_t now, struct hs_error *err);
+    int (*item_settle)(void *b, enum hs_store_item_kind kind, const char *flow, const char *object,
+                       enum hs_store_side side, const char *remote_id, const char *field,
+                       const char *resolution, int64_t now, struct hs_error *err);
+    /* intent_put returns 1 when inserted, 0 when the key existed. */
+    int (*intent_put)(void *b, const char *key, const char *object, enum hs_store_side side,
+                      const char *source_id, int64_t now, struct hs_error *err);
+    int (*intent_get)(void *b, const char *key, int64_t *out_created_at, struct hs_error *err);
+    int (*intent_delete)(void *b, const char *key, struct hs_error *err);
+    int (*intent_count)(void *b, struct hs_error *err);
 };
 
 /* The handle behind the public API. */

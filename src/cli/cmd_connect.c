@@ -1,0 +1,406 @@
+/*
+ * cli/cmd_connect.c - `hoopsync connect crm|accounting`: OAuth2 consent, tokens into the store.
+ *
+ * Design:     the authorization-code flow of net/oauth.h, driven from the terminal:
+ *               1. read the connection from hoopsync.yaml (provider, base_url, client_id,
+ *                  client_secret_env, redirect_uri, scopes) and open the store first, so a
+ *                  missing master key fails before the user is sent to a browser;
+ *               2. start the loopback listener on redirect_uri's port (port 0: a free one),
+ *                  print the consent URL on stdout (instructions on stderr) and wait;
+ *               3. exchange the code (libcurl), then in ONE store transaction record the
+ *                  connection (kind, provider, tenant: QuickBooks realmId from the redirect,
+ *                  HubSpot hub_id from the token answer), the client secret and the tokens,
+ *                  all encrypted by the store;
+ *               4. run the connector's one-time setup() (HubSpot: the hoopsync properties)
+ *                  with a token source over the store (connector_ops_for below is the one
+ *                  place that knows which providers have a connector).
+ *             The store-backed vault (store_vault_*) is how any part of hoopsync turns the
+ *             store into the token source's vault.
+ * Ownership:  everything is local to hs_cli_cmd_connect and freed before it returns.
+ * Not here:   the protocol (net/oauth.c), the store (src/store), provider set-up
+ *             (connectors/<p>/).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "config/config.h"
+#include "connectors/hubspot/hubspot.h"
+#include "connectors/quickbooks/quickbooks.h"
+#include "hoopsync/connector.h"
+#include "hoopsync/error.h"
+#include "hoopsync/store.h"
+#include "net/http.h"
+#include "net/oauth.h"
+#include "util/alloc.h"
+#include "util/env.h"
+#include "util/json.h"
+#include "util/str.h"
+
+static const char usage[] =
+    "usage: hoopsync connect [--timeout SECONDS] [--url-only] [--no-setup] [--json] "
+    "crm|accounting\n"
+    "\n"
+    "Authorize hoopsync on the CRM or accounting account named in hoopsync.yaml (OAuth2\n"
+    "authorization code flow). Prints the consent URL to open in a browser, receives the\n"
+    "provider's redirect on the loopback redirect_uri, exchanges the code and stores the\n"
+    "connection with its tokens, encrypted with the master key. Then runs the connector's\n"
+    "one-time set-up (HubSpot: the hoopsync custom properties).\n"
+    "\n"
+    "options:\n"
+    "  --timeout SECONDS  how long to wait for the consent (default 300)\n"
+    "  --url-only         print only the consent URL on stdout, nothing on stderr until done\n"
+    "  --no-setup         do not run the connector's set-up after connecting\n"
+    "  --json             print the result as JSON\n"
+    "  -h, --help         show this help\n";
+
+enum { OPT_TIMEOUT = 1, OPT_URL_ONLY, OPT_NO_SETUP, OPT_JSON };
+
+/* ---- the store as the token source's vault ---- */
+
+struct store_vault {
+    struct hs_store *store;
+    const char *conn;
+};
+
+static int store_vault_load(void *ud, struct hs_oauth_tokens *out, struct hs_error *err)
+{
+    struct store_vault *v = ud;
+    struct hs_store_secrets s;
+    int rc = hs_store_secrets_get(v->store, v->conn, &s, err);
+    if (rc != HS_OK)
+        return rc;
+    if (s.access_token == NULL) {
+        hs_store_secrets_release(&s);
+        return hs_error_set(err, HS_ENOTFOUND, "connection '%s' has no tokens", v->conn);
+    }
+    out->access_token = s.access_token;
+    out->refresh_token = s.refresh_token;
+    out->expires_at = s.expires_at;
+    s.access_token = NULL;
+    s.refresh_token = NULL;
+    hs_store_secrets_release(&s);
+    return HS_OK;
+}
+
+static int store_vault_save(void *ud, const struct hs_oauth_tokens *t, struct hs_error *err)
+{
+    struct store_vault *v = ud;
+    return hs_store_tokens_set(v->store, v->conn, t->access_token, t->refresh_token, t->expires_at,
+                               err);
+}
+
+static const struct hs_oauth_vault_ops store_vault_ops = {store_vault_load, store_vault_save};
+
+/* The connector of a provider, or NULL while hoopsync has none. */
+static const struct hs_connector_ops *connector_ops_for(const char *provider)
+{
+    if (hs_str_eq(provider, "hubspot"))
+        return &hs_connector_hubspot_ops;
+    if (hs_str_eq(provider, "quickbooks"))
+        return &hs_connector_quickbooks_ops;
+    return NULL;
+}
+
+/* Runs ops->setup with a token source over the store. HS_OK when there is nothing to do. */
+static int run_connector_setup(const char *provider, const char *name, const char *base_url,
+                               const char *tenant, const struct hs_oauth_client *client,
+                               struct hs_store *store, struct hs_error *err)
+{
+    const struct hs_connector_ops *ops = connector_ops_for(provider);
+    if (ops == NULL || ops->setup == NULL)
+        return HS_OK;
+    struct store_vault v = {store, name};
+    struct hs_oauth_source *src = NULL;
+    int rc = hs_oauth_source_new(client, &store_vault_ops, &v, 0, &src, err);
+    if (rc != HS_OK)
+        return rc;
+    struct hs_connector_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.name = name;
+    cfg.base_url = base_url;
+    cfg.tenant = tenant;
+    cfg.http = client->http;
+    cfg.env = client->env;
+    cfg.token = hs_oauth_source_token;
+    cfg.token_ud = src;
+    struct hs_connector *c = NULL;
+    rc = ops->open(&cfg, &c, err);
+    if (rc == HS_OK) {
+        rc = ops->setup(c, err);
+        ops->close(c);
+    }
+    hs_oauth_source_free(src);
+    return rc;
+}
+
+/* The provider's public API base when the config names none. */
+static const char *default_base(const char *provider)
+{
+    if (hs_str_eq(provider, "hubspot"))
+        return "https://api.hubapi.com";
+    if (hs_str_eq(provider, "quickbooks"))
+        return "https://quickbooks.api.intuit.com";
+    return NULL;
+}
+
+/* Existing settings of conn (or {}) with "oauth" replaced. Caller frees. */
+static char *merged_settings(struct hs_store *store, const char *conn, json_t *oauth)
+{
+    struct hs_store_connection old;
+    json_t *obj = NULL;
+    if (hs_store_connection_get(store, conn, &old, NULL) == HS_OK) {
+        if (old.settings != NULL &&
+            hs_json_parse((const uint8_t *)old.settings, strlen(old.settings), "stored settings",
+                          &obj, NULL) != HS_OK)
+            obj = NULL; /* unreadable settings are replaced */
+        hs_store_connection_release(&old);
+    }
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        obj = json_object();
+    }
+    char *out = NULL;
+    if (obj != NULL && json_object_set(obj, "oauth", oauth) == 0)
+        out = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(obj);
+    return out;
+}
+
+static int save_connection(struct hs_store *store, const char *name, enum hs_store_side kind,
+                           const char *provider, const char *tenant, const char *client_id,
+                           const char *secret, const struct hs_oauth_tokens *t,
+                           struct hs_error *err)
+{
+    json_t *oauth = json_pack("{s:s, s:I}", "client_id", client_id, "refresh_expires_at",
+                              (json_int_t)t->refresh_expires_at);
+    char *settings = oauth != NULL ? merged_settings(store, name, oauth) : NULL;
+    json_decref(oauth);
+    if (settings == NULL)
+        return hs_error_set(err, HS_ENOMEM, "cannot store connection '%s': out of memory", name);
+    int rc = hs_store_begin(store, err);
+    if (rc == HS_OK) {
+        rc = hs_store_connection_put(store, name, kind, provider, tenant, settings, err);
+        if (rc == HS_OK)
+            rc = hs_store_client_secret_set(store, name, secret, err);
+        if (rc == HS_OK)
+            rc = hs_store_tokens_set(store, name, t->access_token, t->refresh_token, t->expires_at,
+                                     err);
+        if (rc == HS_OK)
+            rc = hs_store_commit(store, err);
+        else
+            (void)hs_store_rollback(store, NULL);
+    }
+    hs_free(settings); /* json_dumps allocates through hs_malloc (hs_alloc_setup_json) */
+    return rc;
+}
+
+struct run {
+    const char *name;
+    bool url_only;
+    bool no_setup;
+    bool json;
+    int64_t timeout_s;
+};
+
+static int connect_run(struct hs_cli *cli, const struct run *r)
+{
+    struct hs_error cerr = {0};
+    if (hs_config_load_file(cli->config_path, &cli->config, &cerr) != HS_OK)
+        return hs_cli_fail(cli, "%s", cerr.msg);
+    const struct hs_config *cfg = cli->config;
+    const bool crm = strcmp(r->name, "crm") == 0;
+    const struct hs_config_connection *conn = crm ? &cfg->crm : &cfg->accounting;
+    if (!conn->present)
+        return hs_cli_fail(cli, "connection '%s' is not configured in '%s' (connections.%s)",
+                           r->name, cli->config_path, r->name);
+    const char *provider = hs_config_provider_name(conn->provider);
+    const struct hs_oauth_profile *profile = hs_oauth_profile_find(provider);
+    if (profile == NULL)
+        return hs_cli_fail(cli, "connection '%s': provider '%s' cannot be connected yet", r->name,
+                           provider);
+    if (conn->client_id == NULL)
+        return hs_cli_fail(cli, "connection '%s': set connections.%s.client_id in '%s'", r->name,
+                           r->name, cli->config_path);
+    if (conn->redirect_uri == NULL)
+        return hs_cli_fail(cli, "connection '%s': set connections.%s.redirect_uri in '%s'", r->name,
+                           r->name, cli->config_path);
+    const char *secret = conn->client_secret_env != NULL ? getenv(conn->client_secret_env) : NULL;
+    if (secret == NULL || secret[0] == '\0')
+        return hs_cli_fail(cli,
+                           "connection '%s': the client secret is not set; export the variable "
+                           "named by connections.%s.client_secret_env (%s)",
+                           r->name, r->name,
+                           conn->client_secret_env ? conn->client_secret_env : "not set");
+
+    struct hs_env env;
+    hs_env_system(&env, HS_LOG_WARN);
+    struct hs_error err = {0};
+    struct hs_store *store = NULL;
+    struct hs_oauth_listener *listener = NULL;
+    struct hs_http_transport http = {0};
+    struct hs_oauth_consent consent = {0};
+    struct hs_oauth_callback cb = {0};
+    struct hs_oauth_tokens tokens = {0};
+    char *authorize = NULL;
+    char *token_url = NULL;
+    int exit_code = HS_CLI_EXIT_FAIL;
+
+    struct hs_store_options sopt;
+    memset(&sopt, 0, sizeof sopt);
+    sopt.key_file = cfg->master_key_file;
+    if (hs_store_open(cfg->store, &sopt, &store, &err) != HS_OK) {
+        hs_cli_fail(cli, "%s", err.msg);
+        goto done;
+    }
+    if (!hs_store_has_key(store)) {
+        hs_cli_fail(cli, "cannot store tokens: no master key (run 'hoopsync init' or set $%s)",
+                    HS_STORE_KEY_ENV);
+        goto done;
+    }
+    if (hs_oauth_endpoints(profile, conn->base_url, &authorize, &token_url, &err) != HS_OK ||
+        hs_oauth_listen_open(profile, r->name, conn->redirect_uri, "", &env, &listener, &err) !=
+            HS_OK) {
+        hs_cli_fail(cli, "%s", err.msg);
+        goto done;
+    }
+    if (hs_http_curl_open(NULL, &http, &err) != HS_OK) {
+        hs_cli_fail(cli, "%s", err.msg);
+        goto done;
+    }
+    struct hs_oauth_client client;
+    memset(&client, 0, sizeof client);
+    client.profile = profile;
+    client.name = r->name;
+    client.client_id = conn->client_id;
+    client.client_secret = secret;
+    client.redirect_uri = hs_oauth_listener_redirect_uri(listener);
+    client.authorize_url = authorize;
+    client.token_url = token_url;
+    client.http = &http;
+    client.env = &env;
+    if (hs_oauth_consent_build(&client, (const char *const *)conn->scopes, conn->n_scopes, &consent,
+                               &err) != HS_OK) {
+        hs_cli_fail(cli, "%s", err.msg);
+        goto done;
+    }
+    if (hs_oauth_listen_expect(listener, consent.state, &err) != HS_OK) {
+        hs_cli_fail(cli, "%s", err.msg);
+        goto done;
+    }
+    if (!r->url_only)
+        fprintf(cli->err,
+                "hoopsync: open this URL in a browser to authorize hoopsync on %s "
+                "(connection '%s'); waiting up to %lld s on %s\n",
+                provider, r->name, (long long)r->timeout_s, client.redirect_uri);
+    fprintf(cli->out, "%s\n", consent.url);
+    fflush(cli->out);
+    if (hs_oauth_listen_wait(listener, r->timeout_s * 1000, &cb, &err) != HS_OK) {
+        hs_cli_fail(cli, "%s", err.msg);
+        goto done;
+    }
+    /* the listener stays open until the end: client.redirect_uri is its string */
+    if (hs_oauth_exchange(&client, cb.code, consent.verifier, &tokens, &err) != HS_OK) {
+        hs_cli_fail(cli, "%s", err.msg);
+        goto done;
+    }
+    const char *tenant = cb.tenant != NULL       ? cb.tenant
+                         : tokens.tenant != NULL ? tokens.tenant
+                                                 : conn->tenant_id;
+    if (save_connection(store, r->name, crm ? HS_STORE_CRM : HS_STORE_ACCOUNTING, provider, tenant,
+                        conn->client_id, secret, &tokens, &err) != HS_OK) {
+        hs_cli_fail(cli, "cannot store connection '%s': %s", r->name, err.msg);
+        goto done;
+    }
+    bool setup_done = false;
+    if (!r->no_setup) {
+        const char *base = conn->base_url != NULL ? conn->base_url : default_base(provider);
+        if (run_connector_setup(provider, r->name, base, tenant, &client, store, &err) != HS_OK) {
+            hs_cli_fail(cli,
+                        "connected '%s', but its set-up failed: %s; run 'hoopsync connect %s' "
+                        "again",
+                        r->name, err.msg, r->name);
+            goto done;
+        }
+        setup_done = connector_ops_for(provider) != NULL;
+    }
+    if (r->json) {
+        json_t *j = json_pack("{s:s, s:s, s:s?, s:I, s:b}", "connection", r->name, "provider",
+                              provider, "tenant", tenant, "expires_at",
+                              (json_int_t)tokens.expires_at, "setup", setup_done);
+        char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        if (s == NULL) {
+            hs_cli_fail(cli, "out of memory");
+            goto done;
+        }
+        fprintf(cli->out, "%s\n", s);
+        hs_free(s);
+    } else {
+        fprintf(cli->out, "connected '%s' (%s%s%s); tokens stored encrypted in %s%s\n", r->name,
+                provider, tenant != NULL && tenant[0] ? ", tenant " : "", tenant ? tenant : "",
+                cfg->store, setup_done ? "; set-up done" : "");
+    }
+    exit_code = HS_CLI_EXIT_OK;
+done:
+    hs_oauth_tokens_release(&tokens);
+    hs_oauth_callback_release(&cb);
+    hs_oauth_consent_release(&consent);
+    hs_oauth_listen_close(listener);
+    if (http.ops != NULL)
+        hs_http_transport_close(&http);
+    hs_free(authorize);
+    hs_free(token_url);
+    hs_store_close(store);
+    return exit_code;
+}
+
+int hs_cli_cmd_connect(int argc, char **argv, struct hs_cli *cli)
+{
+    static const struct hs_cli_opt opts[] = {
+        {"timeout", 0, true, OPT_TIMEOUT},
+        {"url-only", 0, false, OPT_URL_ONLY},
+        {"no-setup", 0, false, OPT_NO_SETUP},
+        {"json", 0, false, OPT_JSON},
+        {NULL, 0, false, 0},
+    };
+    struct run r;
+    memset(&r, 0, sizeof r);
+    r.timeout_s = 300;
+    struct hs_cli_args a;
+    hs_cli_args_init(&a, argc, argv, usage);
+    for (;;) {
+        int id = hs_cli_next_opt(cli, &a, opts);
+        if (id == 0)
+            break;
+        if (id < 0)
+            return HS_CLI_EXIT_USAGE;
+        if (id == HS_CLI_OPT_HELP)
+            return hs_cli_help(cli, usage);
+        if (id == OPT_TIMEOUT) {
+            int64_t v = 0;
+            if (hs_str_to_i64(a.arg, strlen(a.arg), &v) != HS_OK || v < 1 || v > 86400)
+                return hs_cli_usage_error(cli, usage,
+                                          "option '--timeout' needs seconds from 1 to 86400");
+            r.timeout_s = v;
+        } else if (id == OPT_URL_ONLY) {
+            r.url_only = true;
+        } else if (id == OPT_NO_SETUP) {
+            r.no_setup = true;
+        } else if (id == OPT_JSON) {
+            r.json = true;
+        }
+    }
+    if (a.ind >= argc)
+        return hs_cli_usage_error(cli, usage, "missing connection: crm or accounting");
+    if (argc - a.ind > 1)
+        return hs_cli_usage_error(cli, usage, "unexpected argument '%s'", argv[a.ind + 1]);
+    r.name = argv[a.ind];
+    if (strcmp(r.name, "crm") != 0 && strcmp(r.name, "accounting") != 0)
+        return hs_cli_usage_error(cli, usage, "unknown connection '%s': use crm or accounting",
+                                  r.name);
+    return connect_run(cli, &r);
+}

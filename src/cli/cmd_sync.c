@@ -1,0 +1,400 @@
+/*
+ * cli/cmd_sync.c - `hoopsync sync --once`: one pass of the sync engine; and the workspace
+ *                  helper that plan, sync and conflicts resolve share.
+ *
+ * Design:     hs_cli_ws_open opens what the workspace of hoopsync.yaml names: the store
+ *             (master key from the key file or $HOOPSYNC_MASTER_KEY), and, when asked, one
+ *             connector per side: ops chosen by the provider, base URL from the config (else
+ *             the provider's public API), tenant and settings from the stored connection
+ *             (`hoopsync connect` wrote them), tokens through an OAuth2 token source whose
+ *             vault is the store (refreshes are persisted before use), HTTP through libcurl.
+ *             Then it opens the engine over them. Every failure is printed once, naming what
+ *             to do ("run 'hoopsync connect crm'").
+ *             Progress: on a terminal, long runs redraw one stderr line per stage.
+ * Ownership:  struct hs_cli_ws owns everything it opened; hs_cli_ws_close frees it.
+ * Not here:   the pass itself (engine/engine.c), OAuth consent (cmd_connect.c).
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "config/config.h"
+#include "connectors/hubspot/hubspot.h"
+#include "connectors/quickbooks/quickbooks.h"
+#include "engine/engine.h"
+#include "hoopsync/store.h"
+#include "net/http.h"
+#include "net/oauth.h"
+#include "util/alloc.h"
+#include "util/env.h"
+#include "util/json.h"
+
+struct ws_vault {
+    struct hs_store *store;
+    const char *conn;
+};
+
+struct ws_side {
+    const char *name; /* "crm" / "accounting" */
+    const struct hs_connector_ops *ops;
+    struct hs_connector *conn;
+    struct hs_oauth_source *src;
+    struct ws_vault vault;
+    struct hs_store_connection stored;
+    json_t *settings;
+    char *authorize_url;
+    char *token_url;
+};
+
+struct hs_cli_ws {
+    struct hs_env env;
+    struct hs_store *store;
+    struct hs_http_transport http;
+    bool have_http;
+    struct ws_side crm;
+    struct ws_side acc;
+    struct hs_engine *engine;
+    bool tty;
+};
+
+static int ws_vault_load(void *ud, struct hs_oauth_tokens *out, struct hs_error *err)
+{
+    struct ws_vault *v = ud;
+    struct hs_store_secrets s;
+    int rc = hs_store_secrets_get(v->store, v->conn, &s, err);
+    if (rc != HS_OK)
+        return rc;
+    if (s.access_token == NULL) {
+        hs_store_secrets_release(&s);
+        return hs_error_set(err, HS_ENOTFOUND, "connection '%s' has no tokens", v->conn);
+    }
+    out->access_token = s.access_token;
+    out->refresh_token = s.refresh_token;
+    out->expires_at = s.expires_at;
+    s.access_token = NULL;
+    s.refresh_token = NULL;
+    hs_store_secrets_release(&s);
+    return HS_OK;
+}
+
+static int ws_vault_save(void *ud, const struct hs_oauth_tokens *t, struct hs_error *err)
+{
+    struct ws_vault *v = ud;
+    return hs_store_tokens_set(v->store, v->conn, t->access_token, t->refresh_token, t->expires_at,
+                               err);
+}
+
+static const struct hs_oauth_vault_ops ws_vault_ops = {ws_vault_load, ws_vault_save};
+
+static const struct hs_connector_ops *ops_for(enum hs_config_provider p)
+{
+    switch (p) {
+    case HS_CONFIG_PROVIDER_HUBSPOT:
+        return &hs_connector_hubspot_ops;
+    case HS_CONFIG_PROVIDER_QUICKBOOKS:
+        return &hs_connector_quickbooks_ops;
+    default:
+        return NULL;
+    }
+}
+
+static const char *public_base(enum hs_config_provider p)
+{
+    switch (p) {
+    case HS_CONFIG_PROVIDER_HUBSPOT:
+        return "https://api.hubapi.com";
+    case HS_CONFIG_PROVIDER_QUICKBOOKS:
+        return "https://quickbooks.api.intuit.com";
+    default:
+        return NULL;
+    }
+}
+
+static void progress_cb(void *ud, const char *stage, size_t done, size_t total)
+{
+    struct hs_cli *cli = ud;
+    if (total > 0)
+        fprintf(cli->err, "\rhoopsync: %s %zu/%zu   ", stage, done, total);
+    else
+        fprintf(cli->err, "\rhoopsync: %s...        ", stage);
+    fflush(cli->err);
+}
+
+static void side_close(struct ws_side *s)
+{
+    if (s->conn != NULL)
+        s->ops->close(s->conn);
+    hs_oauth_source_free(s->src);
+    hs_store_connection_release(&s->stored);
+    json_decref(s->settings);
+    hs_free(s->authorize_url);
+    hs_free(s->token_url);
+}
+
+void hs_cli_ws_close(struct hs_cli_ws *ws)
+{
+    if (ws == NULL)
+        return;
+    hs_engine_close(ws->engine);
+    side_close(&ws->crm);
+    side_close(&ws->acc);
+    if (ws->have_http)
+        hs_http_transport_close(&ws->http);
+    hs_store_close(ws->store);
+    hs_free(ws);
+}
+
+struct hs_store *hs_cli_ws_store(struct hs_cli_ws *ws)
+{
+    return ws->store;
+}
+
+struct hs_engine *hs_cli_ws_engine(struct hs_cli_ws *ws)
+{
+    return ws->engine;
+}
+
+static int side_open(struct hs_cli *cli, struct hs_cli_ws *ws, struct ws_side *s,
+                     const struct hs_config_connection *cc, const char *name)
+{
+    struct hs_error err = {0};
+    s->name = name;
+    if (!cc->present)
+        return hs_cli_fail(cli, "connection '%s' is not configured in '%s'", name,
+                           cli->config_path);
+    s->ops = ops_for(cc->provider);
+    if (s->ops == NULL)
+        return hs_cli_fail(cli, "connection '%s': provider '%s' cannot be synced yet", name,
+                           hs_config_provider_name(cc->provider));
+    if (hs_store_connection_get(ws->store, name, &s->stored, &err) != HS_OK)
+        return hs_cli_fail(cli, "connection '%s' is not connected: run 'hoopsync connect %s'", name,
+                           name);
+    if (!s->stored.has_access_token)
+        return hs_cli_fail(cli, "connection '%s' has no tokens: run 'hoopsync connect %s'", name,
+                           name);
+    json_t *settings = NULL;
+    if (s->stored.settings != NULL &&
+        hs_json_parse((const uint8_t *)s->stored.settings, strlen(s->stored.settings),
+                      "connection settings", &settings, &err) == HS_OK)
+        s->settings = settings;
+    const char *base = cc->base_url != NULL ? cc->base_url : public_base(cc->provider);
+    const struct hs_oauth_profile *profile =
+        hs_oauth_profile_find(hs_config_provider_name(cc->provider));
+    if (profile == NULL ||
+        hs_oauth_endpoints(profile, cc->base_url, &s->authorize_url, &s->token_url, &err) != HS_OK)
+        return hs_cli_fail(cli, "connection '%s': %s", name,
+                           err.msg[0] != '\0' ? err.msg : "no OAuth2 profile");
+    const char *secret = cc->client_secret_env != NULL ? getenv(cc->client_secret_env) : NULL;
+    struct hs_oauth_client client = {
+        .profile = profile,
+        .name = name,
+        .client_id = cc->client_id != NULL ? cc->client_id : "",
+        .client_secret = secret != NULL ? secret : "",
+        .redirect_uri = cc->redirect_uri != NULL ? cc->redirect_uri : "",
+        .authorize_url = s->authorize_url,
+        .token_url = s->token_url,
+        .http = &ws->http,
+        .env = &ws->env,
+    };
+    s->vault = (struct ws_vault){ws->store, name};
+    if (hs_oauth_source_new(&client, &ws_vault_ops, &s->vault, 0, &s->src, &err) != HS_OK)
+        return hs_cli_fail(cli, "%s", err.msg);
+    const char *tenant = s->stored.tenant_id != NULL && s->stored.tenant_id[0] != '\0'
+                             ? s->stored.tenant_id
+                             : cc->tenant_id;
+    struct hs_connector_config kc = {
+        .name = name,
+        .base_url = base,
+        .tenant = tenant,
+        .http = &ws->http,
+        .env = &ws->env,
+        .token = hs_oauth_source_token,
+        .token_ud = s->src,
+        .settings = s->settings,
+    };
+    if (s->ops->open(&kc, &s->conn, &err) != HS_OK)
+        return hs_cli_fail(cli, "connection '%s': %s", name, err.msg);
+    return HS_CLI_EXIT_OK;
+}
+
+int hs_cli_ws_open(struct hs_cli *cli, bool connectors, struct hs_cli_ws **out)
+{
+    *out = NULL;
+    struct hs_error err = {0};
+    if (cli->config == NULL && hs_config_load_file(cli->config_path, &cli->config, &err) != HS_OK)
+        return hs_cli_fail(cli, "%s", err.msg);
+    const struct hs_config *cfg = cli->config;
+    struct hs_cli_ws *ws = hs_calloc(1, sizeof *ws);
+    if (ws == NULL)
+        return hs_cli_fail(cli, "out of memory");
+    hs_env_system(&ws->env, HS_LOG_WARN);
+    ws->tty = isatty(fileno(cli->err)) != 0;
+    struct hs_store_options sopt = {.env = &ws->env, .key_file = cfg->master_key_file};
+    if (hs_store_open(cfg->store, &sopt, &ws->store, &err) != HS_OK) {
+        hs_cli_ws_close(ws);
+        return hs_cli_fail(cli, "%s", err.msg);
+    }
+    if (connectors) {
+        int rc = HS_CLI_EXIT_OK;
+        if (hs_http_curl_open(NULL, &ws->http, &err) != HS_OK)
+            rc = hs_cli_fail(cli, "%s", err.msg);
+        else
+            ws->have_http = true;
+        if (rc == HS_CLI_EXIT_OK)
+            rc = side_open(cli, ws, &ws->crm, &cfg->crm, "crm");
+        if (rc == HS_CLI_EXIT_OK)
+            rc = side_open(cli, ws, &ws->acc, &cfg->accounting, "accounting");
+        if (rc == HS_CLI_EXIT_OK) {
+            struct hs_engine_config ec = {
+                .config = cfg,
+                .store = ws->store,
+                .crm = {.ops = ws->crm.ops, .conn = ws->crm.conn, .conn_id = "crm"},
+                .accounting = {.ops = ws->acc.ops, .conn = ws->acc.conn, .conn_id = "accounting"},
+                .env = &ws->env,
+                .progress = ws->tty ? progress_cb : NULL,
+                .progress_ud = cli,
+            };
+            if (hs_engine_open(&ec, &ws->engine, &err) != HS_OK)
+                rc = hs_cli_fail(cli, "%s", err.msg);
+        }
+        if (rc != HS_CLI_EXIT_OK) {
+            hs_cli_ws_close(ws);
+            return rc;
+        }
+    }
+    *out = ws;
+    return HS_CLI_EXIT_OK;
+}
+
+void hs_cli_ws_progress_done(struct hs_cli_ws *ws, struct hs_cli *cli)
+{
+    if (ws->tty)
+        fputs("\r\033[K", cli->err);
+}
+
+/* ---- printing a report (shared with plan) ----------------------------------------------- */
+
+int hs_cli_print_report(struct hs_cli *cli, const struct hs_engine_report *r, bool json,
+                        const char *title)
+{
+    if (json) {
+        json_t *arr = json_array();
+        json_t *o =
+            arr != NULL
+                ? json_pack("{s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "actions", arr,
+                            "counts", "changes_seen", (json_int_t)r->n_changes_seen, "records_read",
+                            (json_int_t)r->n_records_read, "writes", (json_int_t)r->n_writes,
+                            "created", (json_int_t)r->n_created, "updated",
+                            (json_int_t)r->n_updated, "linked", (json_int_t)r->n_linked,
+                            "conflicts", (json_int_t)r->n_conflicts, "errors",
+                            (json_int_t)r->n_errors, "reviews", (json_int_t)r->n_reviews)
+                : NULL;
+        bool ok = o != NULL;
+        for (size_t i = 0; ok && i < r->n_actions; i++) {
+            const struct hs_engine_action *a = &r->actions[i];
+            ok = json_array_append_new(
+                     arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s?,s:s?,s:s}", "action",
+                                    hs_engine_action_name(a->kind), "flow", a->flow, "object",
+                                    hs_kind_name(a->object), "source_side",
+                                    a->source_side == HS_SIDE_CRM ? "crm" : "accounting",
+                                    "source_id", a->source_id, "target_id", a->target_id, "fields",
+                                    a->fields, "reason", a->reason)) == 0;
+        }
+        if (!ok || json_dumpf(o, cli->out, JSON_COMPACT) != 0) {
+            json_decref(o);
+            return hs_cli_fail(cli, "cannot print the report: out of memory");
+        }
+        json_decref(o);
+        fputc('\n', cli->out);
+        return HS_CLI_EXIT_OK;
+    }
+    if (r->n_actions == 0) {
+        fprintf(cli->out, "%s: nothing to do (%zu changes seen)\n", title, r->n_changes_seen);
+        return HS_CLI_EXIT_OK;
+    }
+    fprintf(cli->out, "%-9s %-12s %-9s %-22s %-22s %s\n", "ACTION", "FLOW", "OBJECT", "SOURCE",
+            "TARGET", "REASON");
+    for (size_t i = 0; i < r->n_actions; i++) {
+        const struct hs_engine_action *a = &r->actions[i];
+        char src[64];
+        snprintf(src, sizeof src, "%s:%s", a->source_side == HS_SIDE_CRM ? "crm" : "acc",
+                 a->source_id);
+        fprintf(cli->out, "%-9s %-12s %-9s %-22s %-22s %s%s%s%s\n", hs_engine_action_name(a->kind),
+                a->flow, hs_kind_name(a->object), src, a->target_id != NULL ? a->target_id : "-",
+                a->reason, a->fields != NULL ? " [" : "", a->fields != NULL ? a->fields : "",
+                a->fields != NULL ? "]" : "");
+    }
+    fprintf(cli->out,
+            "%s: %zu created, %zu updated, %zu linked, %zu conflicts, %zu errors, %zu reviews "
+            "(%zu changes seen)\n",
+            title, r->n_created, r->n_updated, r->n_linked, r->n_conflicts, r->n_errors,
+            r->n_reviews, r->n_changes_seen);
+    return HS_CLI_EXIT_OK;
+}
+
+/* ---- the command ------------------------------------------------------------------------ */
+
+static const char usage[] = "usage: hoopsync sync --once [--json]\n"
+                            "\n"
+                            "Run one sync pass: read what changed on both sides since the last "
+                            "pass, link,\n"
+                            "create and update records as the flows of hoopsync.yaml say, queue "
+                            "conflicts and\n"
+                            "errors, then exit (for cron). The daemon (`hoopsync serve`) runs "
+                            "passes continuously.\n"
+                            "\n"
+                            "options:\n"
+                            "  --once      run one pass and exit (required)\n"
+                            "  --json      print what was done as JSON\n"
+                            "  -h, --help  show this help\n";
+
+enum { OPT_ONCE = 1, OPT_JSON };
+
+int hs_cli_cmd_sync(int argc, char **argv, struct hs_cli *cli)
+{
+    static const struct hs_cli_opt opts[] = {
+        {"once", 0, false, OPT_ONCE},
+        {"json", 0, false, OPT_JSON},
+        {NULL, 0, false, 0},
+    };
+    struct hs_cli_args a;
+    hs_cli_args_init(&a, argc, argv, usage);
+    bool once = false, json = false;
+    for (;;) {
+        int id = hs_cli_next_opt(cli, &a, opts);
+        if (id == 0)
+            break;
+        if (id < 0)
+            return HS_CLI_EXIT_USAGE;
+        if (id == HS_CLI_OPT_HELP)
+            return hs_cli_help(cli, usage);
+        if (id == OPT_ONCE)
+            once = true;
+        if (id == OPT_JSON)
+            json = true;
+    }
+    if (a.ind < argc)
+        return hs_cli_usage_error(cli, usage, "unexpected argument '%s'", argv[a.ind]);
+    if (!once)
+        return hs_cli_usage_error(cli, usage,
+                                  "only one pass is supported here: use --once (the daemon is "
+                                  "'hoopsync serve')");
+    struct hs_cli_ws *ws = NULL;
+    int rc = hs_cli_ws_open(cli, true, &ws);
+    if (rc != HS_CLI_EXIT_OK || ws == NULL)
+        return rc != HS_CLI_EXIT_OK ? rc : HS_CLI_EXIT_FAIL;
+    struct hs_engine_report r;
+    hs_engine_report_init(&r);
+    struct hs_error err = {0};
+    int erc = hs_engine_run_once(ws->engine, &r, &err);
+    hs_cli_ws_progress_done(ws, cli);
+    rc = hs_cli_print_report(cli, &r, json, "sync");
+    if (erc != HS_OK)
+        rc = hs_cli_fail(cli, "%s", err.msg);
+    hs_engine_report_release(&r);
+    hs_cli_ws_close(ws);
+    return rc;
+}

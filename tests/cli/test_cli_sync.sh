@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# tests/cli/test_cli_sync.sh BUILD_DIR SOURCE_DIR - plan, sync, status, errors and conflicts
+# end to end: hoopsync-sandbox on a free port, a workspace connected to both sides with
+# `hoopsync connect`, then `plan` (touches nothing), `sync --once` twice (the second has
+# nothing to do), `status`, `errors list`, `conflicts list`.
+set -uo pipefail
+build=${1:?usage: test_cli_sync.sh BUILD_DIR SOURCE_DIR}
+bin="$build/bin/hoopsync"
+sbx="$build/bin/hoopsync-sandbox"
+[ -x "$bin" ] || { echo "skip: $bin not built"; exit 77; }
+[ -x "$sbx" ] || { echo "skip: $sbx not built"; exit 77; }
+command -v curl >/dev/null || { echo "skip: curl not installed"; exit 77; }
+command -v python3 >/dev/null || { echo "skip: python3 not installed"; exit 77; }
+unset HOOPSYNC_CONFIG HOOPSYNC_MASTER_KEY
+
+tmp=$(mktemp -d)
+spid=""
+cpid=""
+cleanup() {
+  for p in $cpid $spid; do
+    if kill -0 "$p" 2>/dev/null; then kill -TERM "$p"; wait "$p" 2>/dev/null; fi
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+
+"$sbx" --port 0 --seed 7 >"$tmp/sbx.out" 2>"$tmp/sbx.err" &
+spid=$!
+for _ in $(seq 100); do
+  grep -q 'listening on' "$tmp/sbx.out" 2>/dev/null && break
+  sleep 0.1
+done
+base=$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$tmp/sbx.out" | head -n 1)
+[ -n "$base" ] || { cat "$tmp/sbx.err" >&2; echo "FAIL: sandbox did not start" >&2; exit 1; }
+
+ws="$tmp/ws"
+mkdir -p "$ws"
+cat >"$ws/hoopsync.yaml" <<EOF
+version: 1
+store: sqlite:hoopsync.db
+master_key_file: hoopsync.key
+connections:
+  crm:
+    provider: hubspot
+    client_id: hoopsync-test-app
+    client_secret_env: TEST_HUBSPOT_SECRET
+    redirect_uri: http://127.0.0.1:0/oauth/callback
+    base_url: $base/hubspot
+  accounting:
+    provider: quickbooks
+    client_id: hoopsync-test-app
+    client_secret_env: TEST_QBO_SECRET
+    redirect_uri: http://127.0.0.1:0/oauth/callback
+    scopes: [com.intuit.quickbooks.accounting]
+    base_url: $base/quickbooks
+flows:
+  - name: customers
+    objects: customers
+    direction: both
+    authority:
+      default: crm
+EOF
+"$bin" init "$ws" >/dev/null 2>"$tmp/init.err" || { cat "$tmp/init.err" >&2; echo "FAIL: init" >&2; exit 1; }
+export TEST_HUBSPOT_SECRET=hub-secret TEST_QBO_SECRET=qbo-secret
+cfg=(-c "$ws/hoopsync.yaml")
+
+# before connecting: a clear message naming the command that fixes it
+"$bin" "${cfg[@]}" plan >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "run 'hoopsync connect crm'" "$tmp/err" &&
+  ok "plan before connect names 'hoopsync connect crm'" || fail "plan before connect: rc $rc, $(cat "$tmp/err")"
+
+for name in crm accounting; do
+  "$bin" "${cfg[@]}" connect --url-only --timeout 30 "$name" >"$tmp/c.out" 2>"$tmp/c.err" &
+  cpid=$!
+  url=""
+  for _ in $(seq 100); do
+    url=$(head -n 1 "$tmp/c.out" 2>/dev/null)
+    [ -n "$url" ] && break
+    kill -0 "$cpid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$url" ] && curl -s -L -o /dev/null "$url"
+  rc=0
+  wait "$cpid" || rc=$?
+  cpid=""
+  [ "$rc" = 0 ] && ok "connect $name" || { fail "connect $name: $(cat "$tmp/c.err")"; exit 1; }
+done
+
+# plan: what sync would do, twice the same (it stores nothing)
+"$bin" "${cfg[@]}" plan >"$tmp/plan1" 2>"$tmp/err" || fail "plan: $(cat "$tmp/err")"
+"$bin" "${cfg[@]}" plan >"$tmp/plan2" 2>"$tmp/err" || fail "plan again: $(cat "$tmp/err")"
+summary=$(tail -n 1 "$tmp/plan1")
+grep -qE '^plan: [0-9]+ created, [0-9]+ updated, [1-9][0-9]* linked, 0 conflicts, 0 errors' <<<"$summary" &&
+  ok "plan: $summary" || fail "plan summary: $summary"
+cmp -s "$tmp/plan1" "$tmp/plan2" && ok "a plan changes nothing (the second is identical)" ||
+  fail "the second plan differs"
+grep -qE "^link +customers +customer +crm:[0-9]+ +[0-9]+ +name '" "$tmp/plan1" &&
+  ok "links show their reason" || fail "no link row with a reason"
+"$bin" "${cfg[@]}" plan --json >"$tmp/plan.json" 2>"$tmp/err"
+python3 - "$tmp/plan.json" <<'EOF' && ok "plan --json is the stable form" || fail "plan --json"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["counts"]["linked"] > 0 and d["counts"]["errors"] == 0, d["counts"]
+assert all(a["reason"] for a in d["actions"])
+assert {a["action"] for a in d["actions"]} <= {"create", "update", "link", "review", "conflict", "settled", "drift", "error"}
+EOF
+
+# sync does what the plan said, then has nothing left to do
+"$bin" "${cfg[@]}" sync --once >"$tmp/sync1" 2>"$tmp/err" || fail "sync: $(cat "$tmp/err")"
+s1=$(tail -n 1 "$tmp/sync1")
+[ "${s1#sync: }" = "${summary#plan: }" ] && ok "sync did what plan showed: $s1" || fail "sync '$s1' vs plan '$summary'"
+"$bin" "${cfg[@]}" sync --once >"$tmp/sync2" 2>"$tmp/err" || fail "second sync: $(cat "$tmp/err")"
+grep -q '^sync: nothing to do' "$tmp/sync2" && ok "second sync --once: $(cat "$tmp/sync2")" ||
+  fail "second sync: $(cat "$tmp/sync2")"
+"$bin" "${cfg[@]}" sync --once --json >"$tmp/sync3.json" 2>"$tmp/err"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["counts"]["writes"]==0, d' "$tmp/sync3.json" &&
+  ok "third sync writes nothing" || fail "third sync: $(cat "$tmp/sync3.json")"
+
+# status, errors, conflicts
+"$bin" "${cfg[@]}" status --json >"$tmp/status.json" 2>"$tmp/err" || fail "status: $(cat "$tmp/err")"
+python3 - "$tmp/status.json" <<'EOF' && ok "status: linked records, last run, nothing pending" || fail "status: $(cat "$tmp/status.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+f = d["flows"][0]
+assert f["flow"] == "customers" and f["in_sync"] > 20 and f["last_run"] and f["pending"] == 0, f
+assert f["errors"] == 0 and f["conflicts"] == 0, f
+EOF
+"$bin" "${cfg[@]}" errors list >"$tmp/out" 2>&1 && grep -q '^no open errors' "$tmp/out" &&
+  ok "errors list" || fail "errors list: $(cat "$tmp/out")"
+"$bin" "${cfg[@]}" conflicts list >"$tmp/out" 2>&1 && grep -q '^no open conflicts' "$tmp/out" &&
+  ok "conflicts list" || fail "conflicts list: $(cat "$tmp/out")"
+"$bin" "${cfg[@]}" conflicts show 99 >"$tmp/out" 2>"$tmp/err"
+[ $? = 1 ] && grep -q "^hoopsync: no conflict 99" "$tmp/err" && ok "conflicts show of an unknown id exits 1" ||
+  fail "conflicts show 99: $(cat "$tmp/err")"
+"$bin" "${cfg[@]}" errors retry >"$tmp/out" 2>&1 && grep -q '^queued 0 records' "$tmp/out" &&
+  ok "errors retry with nothing to retry" || fail "errors retry: $(cat "$tmp/out")"
+
+[ "$fails" = 0 ] && echo "all ok" || { echo "$fails failure(s)" >&2; exit 1; }
