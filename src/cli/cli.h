@@ -91,6 +91,21 @@ int hs_cli_next_opt(struct hs_cli *cli, struct hs_cli_args *a, const struct hs_c
 extern const char *const hs_cli_example_config[];
 extern const size_t hs_cli_example_config_lines;
 
+/* The workspace store as the OAuth token source's vault (cli/vault.c): pass
+ * &hs_cli_vault_ops with a struct hs_cli_vault to hs_oauth_source_new. */
+struct hs_store;
+struct hs_oauth_vault_ops;
+struct hs_cli_vault {
+    struct hs_store *store; /* borrowed */
+    const char *conn;       /* connection id ("crm", "accounting"), borrowed */
+};
+extern const struct hs_oauth_vault_ops hs_cli_vault_ops;
+
+/* The connector of a provider ("hubspot", "quickbooks", ...), or NULL while hoopsync has none
+ * (cli/providers.c). */
+struct hs_connector_ops;
+const struct hs_connector_ops *hs_cli_connector_for(const char *provider);
+
 /* Commands (alphabetical, as in the table in main.c). */
 int hs_cli_cmd_config(int argc, char **argv, struct hs_cli *cli);
 int hs_cli_cmd_conflicts(int argc, char **argv, struct hs_cli *cli);

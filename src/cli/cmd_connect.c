@@ -14,8 +14,7 @@
  *               4. run the connector's one-time setup() (HubSpot: the hoopsync properties)
  *                  with a token source over the store (connector_ops_for below is the one
  *                  place that knows which providers have a connector).
- *             The store-backed vault (store_vault_*) is how any part of hoopsync turns the
- *             store into the token source's vault.
+ *             The token source's vault is the workspace store (cli/vault.c).
  * Ownership:  everything is local to hs_cli_cmd_connect and freed before it returns.
  * Not here:   the protocol (net/oauth.c), the store (src/store), provider set-up
  *             (connectors/<p>/).
@@ -59,63 +58,17 @@ static const char usage[] =
 
 enum { OPT_TIMEOUT = 1, OPT_URL_ONLY, OPT_NO_SETUP, OPT_JSON };
 
-/* ---- the store as the token source's vault ---- */
-
-struct store_vault {
-    struct hs_store *store;
-    const char *conn;
-};
-
-static int store_vault_load(void *ud, struct hs_oauth_tokens *out, struct hs_error *err)
-{
-    struct store_vault *v = ud;
-    struct hs_store_secrets s;
-    int rc = hs_store_secrets_get(v->store, v->conn, &s, err);
-    if (rc != HS_OK)
-        return rc;
-    if (s.access_token == NULL) {
-        hs_store_secrets_release(&s);
-        return hs_error_set(err, HS_ENOTFOUND, "connection '%s' has no tokens", v->conn);
-    }
-    out->access_token = s.access_token;
-    out->refresh_token = s.refresh_token;
-    out->expires_at = s.expires_at;
-    s.access_token = NULL;
-    s.refresh_token = NULL;
-    hs_store_secrets_release(&s);
-    return HS_OK;
-}
-
-static int store_vault_save(void *ud, const struct hs_oauth_tokens *t, struct hs_error *err)
-{
-    struct store_vault *v = ud;
-    return hs_store_tokens_set(v->store, v->conn, t->access_token, t->refresh_token, t->expires_at,
-                               err);
-}
-
-static const struct hs_oauth_vault_ops store_vault_ops = {store_vault_load, store_vault_save};
-
-/* The connector of a provider, or NULL while hoopsync has none. */
-static const struct hs_connector_ops *connector_ops_for(const char *provider)
-{
-    if (hs_str_eq(provider, "hubspot"))
-        return &hs_connector_hubspot_ops;
-    if (hs_str_eq(provider, "quickbooks"))
-        return &hs_connector_quickbooks_ops;
-    return NULL;
-}
-
 /* Runs ops->setup with a token source over the store. HS_OK when there is nothing to do. */
 static int run_connector_setup(const char *provider, const char *name, const char *base_url,
                                const char *tenant, const struct hs_oauth_client *client,
                                struct hs_store *store, struct hs_error *err)
 {
-    const struct hs_connector_ops *ops = connector_ops_for(provider);
+    const struct hs_connector_ops *ops = hs_cli_connector_for(provider);
     if (ops == NULL || ops->setup == NULL)
         return HS_OK;
-    struct store_vault v = {store, name};
+    struct hs_cli_vault v = {store, name};
     struct hs_oauth_source *src = NULL;
-    int rc = hs_oauth_source_new(client, &store_vault_ops, &v, 0, &src, err);
+    int rc = hs_oauth_source_new(client, &hs_cli_vault_ops, &v, 0, &src, err);
     if (rc != HS_OK)
         return rc;
     struct hs_connector_config cfg;
@@ -325,7 +278,7 @@ static int connect_run(struct hs_cli *cli, const struct run *r)
                         r->name, err.msg, r->name);
             goto done;
         }
-        setup_done = connector_ops_for(provider) != NULL;
+        setup_done = hs_cli_connector_for(provider) != NULL;
     }
     if (r->json) {
         json_t *j = json_pack("{s:s, s:s, s:s?, s:I, s:b}", "connection", r->name, "provider",

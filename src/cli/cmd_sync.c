@@ -32,17 +32,12 @@
 #include "util/env.h"
 #include "util/json.h"
 
-struct ws_vault {
-    struct hs_store *store;
-    const char *conn;
-};
-
 struct ws_side {
     const char *name; /* "crm" / "accounting" */
     const struct hs_connector_ops *ops;
     struct hs_connector *conn;
     struct hs_oauth_source *src;
-    struct ws_vault vault;
+    struct hs_cli_vault vault;
     struct hs_store_connection stored;
     json_t *settings;
     char *authorize_url;
@@ -59,47 +54,6 @@ struct hs_cli_ws {
     struct hs_engine *engine;
     bool tty;
 };
-
-static int ws_vault_load(void *ud, struct hs_oauth_tokens *out, struct hs_error *err)
-{
-    struct ws_vault *v = ud;
-    struct hs_store_secrets s;
-    int rc = hs_store_secrets_get(v->store, v->conn, &s, err);
-    if (rc != HS_OK)
-        return rc;
-    if (s.access_token == NULL) {
-        hs_store_secrets_release(&s);
-        return hs_error_set(err, HS_ENOTFOUND, "connection '%s' has no tokens", v->conn);
-    }
-    out->access_token = s.access_token;
-    out->refresh_token = s.refresh_token;
-    out->expires_at = s.expires_at;
-    s.access_token = NULL;
-    s.refresh_token = NULL;
-    hs_store_secrets_release(&s);
-    return HS_OK;
-}
-
-static int ws_vault_save(void *ud, const struct hs_oauth_tokens *t, struct hs_error *err)
-{
-    struct ws_vault *v = ud;
-    return hs_store_tokens_set(v->store, v->conn, t->access_token, t->refresh_token, t->expires_at,
-                               err);
-}
-
-static const struct hs_oauth_vault_ops ws_vault_ops = {ws_vault_load, ws_vault_save};
-
-static const struct hs_connector_ops *ops_for(enum hs_config_provider p)
-{
-    switch (p) {
-    case HS_CONFIG_PROVIDER_HUBSPOT:
-        return &hs_connector_hubspot_ops;
-    case HS_CONFIG_PROVIDER_QUICKBOOKS:
-        return &hs_connector_quickbooks_ops;
-    default:
-        return NULL;
-    }
-}
 
 static const char *public_base(enum hs_config_provider p)
 {
@@ -165,7 +119,7 @@ static int side_open(struct hs_cli *cli, struct hs_cli_ws *ws, struct ws_side *s
     if (!cc->present)
         return hs_cli_fail(cli, "connection '%s' is not configured in '%s'", name,
                            cli->config_path);
-    s->ops = ops_for(cc->provider);
+    s->ops = hs_cli_connector_for(hs_config_provider_name(cc->provider));
     if (s->ops == NULL)
         return hs_cli_fail(cli, "connection '%s': provider '%s' cannot be synced yet", name,
                            hs_config_provider_name(cc->provider));
@@ -199,8 +153,8 @@ static int side_open(struct hs_cli *cli, struct hs_cli_ws *ws, struct ws_side *s
         .http = &ws->http,
         .env = &ws->env,
     };
-    s->vault = (struct ws_vault){ws->store, name};
-    if (hs_oauth_source_new(&client, &ws_vault_ops, &s->vault, 0, &s->src, &err) != HS_OK)
+    s->vault = (struct hs_cli_vault){ws->store, name};
+    if (hs_oauth_source_new(&client, &hs_cli_vault_ops, &s->vault, 0, &s->src, &err) != HS_OK)
         return hs_cli_fail(cli, "%s", err.msg);
     const char *tenant = s->stored.tenant_id != NULL && s->stored.tenant_id[0] != '\0'
                              ? s->stored.tenant_id
