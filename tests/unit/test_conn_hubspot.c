@@ -592,6 +592,60 @@ static void test_conn_hubspot_create_customer_with_contact(void **state)
     hs_record_free(r);
 }
 
+/* A write's result is what HubSpot stored, not an echo of the request: fields a company cannot
+ * hold (currency, payment terms, active) are absent from it, like from the next read, so the
+ * engine's base never holds values the CRM does not have. */
+static void test_conn_hubspot_write_result_is_what_hubspot_stored(void **state)
+{
+    struct fx *f = *state;
+    do_setup(f);
+    struct hs_record *r = NULL;
+    assert_int_equal(hs_record_new(HS_KIND_CUSTOMER, &r), HS_OK);
+    assert_int_equal(hs_record_set_str(&r->customer.display_name, "Stored Only GmbH"), HS_OK);
+    assert_int_equal(hs_record_set_str(&r->customer.email, "ap@stored-only.example"), HS_OK);
+    assert_int_equal(hs_record_set_str(&r->customer.payment_terms, "Net 30"), HS_OK);
+    memcpy(r->customer.currency, "EUR", 4);
+    r->customer.active = HS_TRI_FALSE;
+    struct hs_write w = {0};
+    w.op = HS_WRITE_CREATE;
+    w.record = r;
+    w.idem_key = "stored-only-1";
+    struct hs_error err = {0};
+    assert_int_equal(hs_connector_hubspot_ops.write(f->conn, HS_KIND_CUSTOMER, &w, 1, &err), HS_OK);
+    if (w.status != HS_OK)
+        fail_msg("write status %d: %s", w.status, w.msg);
+    assert_non_null(w.result);
+    assert_string_equal(w.result->customer.display_name, "Stored Only GmbH");
+    assert_string_equal(w.result->customer.email, "ap@stored-only.example");
+    assert_string_equal(w.result->customer.currency, "");
+    assert_null(w.result->customer.payment_terms);
+    assert_int_equal(w.result->customer.active, HS_TRI_UNSET);
+    const char *one[1] = {w.result->id};
+    struct hs_record *back = NULL;
+    assert_int_equal(hs_connector_hubspot_ops.read(f->conn, HS_KIND_CUSTOMER, one, 1, &back, NULL),
+                     HS_OK);
+    struct hs_fields fr;
+    struct hs_fields fb;
+    hs_fields_init(&fr);
+    hs_fields_init(&fb);
+    assert_int_equal(hs_record_to_fields(w.result, &fr, NULL), HS_OK);
+    assert_int_equal(hs_record_to_fields(back, &fb, NULL), HS_OK);
+    /* every field the result claims is what a read returns */
+    size_t pos = 0;
+    const char *name;
+    const char *value;
+    while (hs_fields_iter(&fr, &pos, &name, &value)) {
+        if (!hs_str_eq(hs_fields_get(&fb, name), value))
+            fail_msg("result has %s = '%s', a read has '%s'", name, value,
+                     hs_fields_get(&fb, name) ? hs_fields_get(&fb, name) : "(absent)");
+    }
+    hs_fields_release(&fr);
+    hs_fields_release(&fb);
+    hs_record_free(back);
+    hs_record_free(w.result);
+    hs_record_free(r);
+}
+
 static void test_conn_hubspot_partial_failure(void **state)
 {
     struct fx *f = *state;
@@ -1097,6 +1151,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conn_hubspot_create_twice_is_one_record, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_conn_hubspot_update_customer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conn_hubspot_write_result_is_what_hubspot_stored,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_hubspot_create_customer_with_contact, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_conn_hubspot_partial_failure, setup, teardown),

@@ -490,12 +490,48 @@ static void set_status(struct wstate *s, size_t i, int code, const char *msg)
     s->done[i] = true;
 }
 
+static bool nonempty_object(const json_t *o)
+{
+    return o != NULL && json_object_size(o) > 0;
+}
+
+/*
+ * The write's result is what HubSpot stored, taken from its answer: a property HubSpot cannot
+ * hold (or changed) must not look stored, or the engine's base would drift from what the next
+ * read returns. Customers: the company from the answer plus the contact-side fields as sent
+ * to the primary contact (the company answer has none). Items: the product from the answer.
+ * Deal write-backs: the written record (a deal is rebuilt only with its lines, on read).
+ */
+static int result_of(struct wstate *s, size_t i, const struct hs_hubspot_obj_rec *o,
+                     struct hs_record **out)
+{
+    const struct hs_hubspot_settings *set = &s->c->set;
+    struct hs_error e;
+    switch (s->w[i].record->kind) {
+    case HS_KIND_CUSTOMER: {
+        struct hs_hubspot_obj_rec contact = {NULL, s->contact[i], 0, NULL};
+        return hs_hubspot_to_customer(set, o, nonempty_object(s->contact[i]) ? &contact : NULL, out,
+                                      &e);
+    }
+    case HS_KIND_ITEM:
+        return hs_hubspot_to_item(set, o, out, &e);
+    default:
+        return hs_record_clone(s->w[i].record, out);
+    }
+}
+
 static int set_result(struct wstate *s, size_t i, const struct hs_hubspot_obj_rec *o)
 {
     struct hs_record *r = NULL;
-    int rc = hs_record_clone(s->w[i].record, &r);
-    if (rc != HS_OK)
+    int rc = result_of(s, i, o, &r);
+    if (rc == HS_ENOMEM)
         return rc;
+    if (rc != HS_OK) {
+        /* the answer does not convert: keep what was written, HubSpot accepted it */
+        rc = hs_record_clone(s->w[i].record, &r);
+        if (rc != HS_OK)
+            return rc;
+    }
     if (hs_record_set_str(&r->id, o->id) != HS_OK) {
         hs_record_free(r);
         return HS_ENOMEM;
@@ -632,11 +668,6 @@ static int send_group(struct wstate *s, const char *op, const size_t *idx, size_
         return hs_error_set(err, rc, "%s: cannot record HubSpot write results: out of memory",
                             conn_name(s->c));
     return HS_OK;
-}
-
-static bool nonempty_object(const json_t *o)
-{
-    return o != NULL && json_object_size(o) > 0;
 }
 
 /* Contact fields of customers that were written: to each company's primary contact. */
