@@ -6,87 +6,11 @@
 # created the hoopsync properties; a refused consent and usage errors exit 1 and 2.
 set -uo pipefail
 build=${1:?usage: test_cli_connect.sh BUILD_DIR SOURCE_DIR}
-bin="$build/bin/hoopsync"
-sbx="$build/bin/hoopsync-sandbox"
-[ -x "$bin" ] || { echo "skip: $bin not built"; exit 77; }
-[ -x "$sbx" ] || { echo "skip: $sbx not built"; exit 77; }
-command -v curl >/dev/null || { echo "skip: curl not installed"; exit 77; }
-command -v python3 >/dev/null || { echo "skip: python3 not installed"; exit 77; }
-unset HOOPSYNC_CONFIG HOOPSYNC_MASTER_KEY
+# shellcheck source=tests/cli/lib.sh
+. "$(dirname "$0")/lib.sh"
+hs_test_workspace </dev/null
 
-tmp=$(mktemp -d)
-spid=""
-cpid=""
-cleanup() {
-  for p in $cpid $spid; do
-    if kill -0 "$p" 2>/dev/null; then kill -TERM "$p"; wait "$p" 2>/dev/null; fi
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
-
-"$sbx" --port 0 --seed 7 >"$tmp/sbx.out" 2>"$tmp/sbx.err" &
-spid=$!
-for _ in $(seq 100); do
-  grep -q 'listening on' "$tmp/sbx.out" 2>/dev/null && break
-  sleep 0.1
-done
-base=$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$tmp/sbx.out" | head -n 1)
-[ -n "$base" ] || { cat "$tmp/sbx.err" >&2; echo "FAIL: sandbox did not start" >&2; exit 1; }
-
-ws="$tmp/ws"
-mkdir -p "$ws"
-cat >"$ws/hoopsync.yaml" <<EOF
-version: 1
-store: sqlite:hoopsync.db
-master_key_file: hoopsync.key
-connections:
-  crm:
-    provider: hubspot
-    client_id: hoopsync-test-app
-    client_secret_env: TEST_HUBSPOT_SECRET
-    redirect_uri: http://127.0.0.1:0/oauth/callback
-    base_url: $base/hubspot
-  accounting:
-    provider: quickbooks
-    client_id: hoopsync-test-app
-    client_secret_env: TEST_QBO_SECRET
-    redirect_uri: http://127.0.0.1:0/oauth/callback
-    scopes: [com.intuit.quickbooks.accounting]
-    base_url: $base/quickbooks
-EOF
-"$bin" init "$ws" >/dev/null 2>"$tmp/init.err" || { cat "$tmp/init.err" >&2; echo "FAIL: init" >&2; exit 1; }
-export TEST_HUBSPOT_SECRET=hub-secret TEST_QBO_SECRET=qbo-secret
-
-# connect NAME: runs `hoopsync connect NAME --url-only` in the background, follows the URL
-# with curl, waits; sets rc, out, err
-connect() {
-  local name=$1; shift
-  "$bin" -c "$ws/hoopsync.yaml" connect --url-only --timeout 30 "$@" "$name" \
-    >"$tmp/c.out" 2>"$tmp/c.err" &
-  cpid=$!
-  local url=""
-  for _ in $(seq 100); do
-    url=$(head -n 1 "$tmp/c.out" 2>/dev/null)
-    [ -n "$url" ] && break
-    kill -0 "$cpid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ -n "$url" ]; then
-    curl -s -L -o "$tmp/page.html" -w '%{http_code}' "$url" >"$tmp/curl.code"
-  fi
-  rc=0
-  wait "$cpid" || rc=$?
-  cpid=""
-  out=$(cat "$tmp/c.out")
-  err=$(cat "$tmp/c.err")
-  consent_url=$url
-}
-
-connect crm
+hs_test_connect crm
 if [ "$rc" -eq 0 ]; then ok "connect crm exits 0"; else fail "connect crm exited $rc: $err"; fi
 [[ "$consent_url" == "$base/hubspot/oauth/authorize?response_type=code&client_id=hoopsync-test-app&"* ]] &&
   ok "the consent URL points at the sandbox's HubSpot authorize endpoint" ||
@@ -98,7 +22,7 @@ grep -qE "^connected 'crm' \(hubspot, tenant [0-9]+\); tokens stored encrypted i
   ok "connect crm reports the portal and the set-up" || fail "connect crm printed: $out"
 [ -z "$err" ] && ok "--url-only prints nothing on stderr" || fail "stderr: $err"
 
-connect accounting --json
+hs_test_connect accounting --json
 if [ "$rc" -eq 0 ]; then ok "connect accounting exits 0"; else fail "connect accounting exited $rc: $err"; fi
 realm=$(curl -s "$base/_sandbox/tenants" | python3 -c 'import json,sys; print(json.load(sys.stdin)["quickbooks"]["realmId"])')
 grep -q "\"tenant\":\"$realm\"" <<<"$out" && grep -q '"connection":"accounting"' <<<"$out" &&
@@ -136,7 +60,7 @@ grep -q 'POST /crm/v3/properties' <<<"$stats" && ok "set-up created HubSpot prop
 
 # consent refused: exit 1 with the reason
 curl -s -X POST -d '{"deny":true}' "$base/_sandbox/oauth" >/dev/null
-connect crm
+hs_test_connect crm
 [ "$rc" -eq 1 ] && grep -q "the consent was refused (access_denied" <<<"$err" &&
   ok "a refused consent exits 1 and says so" || fail "refused consent: rc=$rc err=$err"
 curl -s -X POST -d '{"deny":false}' "$base/_sandbox/oauth" >/dev/null

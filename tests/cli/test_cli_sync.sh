@@ -5,57 +5,9 @@
 # nothing to do), `status`, `errors list`, `conflicts list`.
 set -uo pipefail
 build=${1:?usage: test_cli_sync.sh BUILD_DIR SOURCE_DIR}
-bin="$build/bin/hoopsync"
-sbx="$build/bin/hoopsync-sandbox"
-[ -x "$bin" ] || { echo "skip: $bin not built"; exit 77; }
-[ -x "$sbx" ] || { echo "skip: $sbx not built"; exit 77; }
-command -v curl >/dev/null || { echo "skip: curl not installed"; exit 77; }
-command -v python3 >/dev/null || { echo "skip: python3 not installed"; exit 77; }
-unset HOOPSYNC_CONFIG HOOPSYNC_MASTER_KEY
-
-tmp=$(mktemp -d)
-spid=""
-cpid=""
-cleanup() {
-  for p in $cpid $spid; do
-    if kill -0 "$p" 2>/dev/null; then kill -TERM "$p"; wait "$p" 2>/dev/null; fi
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
-
-"$sbx" --port 0 --seed 7 >"$tmp/sbx.out" 2>"$tmp/sbx.err" &
-spid=$!
-for _ in $(seq 100); do
-  grep -q 'listening on' "$tmp/sbx.out" 2>/dev/null && break
-  sleep 0.1
-done
-base=$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$tmp/sbx.out" | head -n 1)
-[ -n "$base" ] || { cat "$tmp/sbx.err" >&2; echo "FAIL: sandbox did not start" >&2; exit 1; }
-
-ws="$tmp/ws"
-mkdir -p "$ws"
-cat >"$ws/hoopsync.yaml" <<EOF
-version: 1
-store: sqlite:hoopsync.db
-master_key_file: hoopsync.key
-connections:
-  crm:
-    provider: hubspot
-    client_id: hoopsync-test-app
-    client_secret_env: TEST_HUBSPOT_SECRET
-    redirect_uri: http://127.0.0.1:0/oauth/callback
-    base_url: $base/hubspot
-  accounting:
-    provider: quickbooks
-    client_id: hoopsync-test-app
-    client_secret_env: TEST_QBO_SECRET
-    redirect_uri: http://127.0.0.1:0/oauth/callback
-    scopes: [com.intuit.quickbooks.accounting]
-    base_url: $base/quickbooks
+# shellcheck source=tests/cli/lib.sh
+. "$(dirname "$0")/lib.sh"
+hs_test_workspace <<EOF
 flows:
   - name: customers
     objects: customers
@@ -63,8 +15,6 @@ flows:
     authority:
       default: crm
 EOF
-"$bin" init "$ws" >/dev/null 2>"$tmp/init.err" || { cat "$tmp/init.err" >&2; echo "FAIL: init" >&2; exit 1; }
-export TEST_HUBSPOT_SECRET=hub-secret TEST_QBO_SECRET=qbo-secret
 cfg=(-c "$ws/hoopsync.yaml")
 
 # before connecting: a clear message naming the command that fixes it
@@ -74,20 +24,8 @@ rc=$?
   ok "plan before connect names 'hoopsync connect crm'" || fail "plan before connect: rc $rc, $(cat "$tmp/err")"
 
 for name in crm accounting; do
-  "$bin" "${cfg[@]}" connect --url-only --timeout 30 "$name" >"$tmp/c.out" 2>"$tmp/c.err" &
-  cpid=$!
-  url=""
-  for _ in $(seq 100); do
-    url=$(head -n 1 "$tmp/c.out" 2>/dev/null)
-    [ -n "$url" ] && break
-    kill -0 "$cpid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [ -n "$url" ] && curl -s -L -o /dev/null "$url"
-  rc=0
-  wait "$cpid" || rc=$?
-  cpid=""
-  [ "$rc" = 0 ] && ok "connect $name" || { fail "connect $name: $(cat "$tmp/c.err")"; exit 1; }
+  hs_test_connect "$name"
+  [ "$rc" = 0 ] && ok "connect $name" || { fail "connect $name: $err"; exit 1; }
 done
 
 # plan: what sync would do, twice the same (it stores nothing)
