@@ -217,6 +217,35 @@ static int add_action(struct hs_engine *e, enum hs_engine_action_kind kind, cons
     return HS_OK;
 }
 
+const struct hs_engine_config *eng_config(const struct hs_engine *e)
+{
+    return &e->cfg;
+}
+
+const struct hs_env *eng_env(const struct hs_engine *e)
+{
+    return &e->env;
+}
+
+int eng_action(struct hs_engine *e, enum hs_engine_action_kind kind, const char *flow,
+               enum hs_kind object, enum hs_side source_side, const char *source_id,
+               const char *target_id, const char *fields, const char *reason, struct hs_error *err)
+{
+    int rc = add_action(e, kind, flow, object, source_side, source_id, target_id, fields, reason);
+    if (rc != HS_OK)
+        return hs_error_set(err, rc, "cannot sync: out of memory");
+    return HS_OK;
+}
+
+void eng_count(struct hs_engine *e, size_t reads, size_t writes, size_t calls_read,
+               size_t calls_write)
+{
+    e->rep->n_records_read += reads;
+    e->rep->n_writes += writes;
+    e->rep->n_calls_read += calls_read;
+    e->rep->n_calls_write += calls_write;
+}
+
 /* ---- idempotency keys ------------------------------------------------------------------- */
 
 void hs_engine_idem_key(const char *flow, enum hs_side to, const char *source_id,
@@ -383,9 +412,12 @@ int hs_engine_open(const struct hs_engine_config *cfg, struct hs_engine **out, s
     for (size_t i = 0; i < c->n_flows; i++) {
         const struct hs_config_flow *cf = &c->flows[i];
         enum hs_kind kind = hs_mapping_kind_of(cf->objects);
-        /* invoices and payments need the invoice builder: not driven by this pass yet */
+        /* invoices and payments are driven by cfg->invoicing (engine/invoices.c) */
         if (kind != HS_KIND_CUSTOMER && kind != HS_KIND_ITEM) {
-            hs_env_log(&e->env, HS_LOG_INFO, "flow '%s': %s are not synced by this engine yet",
+            hs_env_log(&e->env, HS_LOG_INFO,
+                       cfg->invoicing != NULL
+                           ? "flow '%s': %s are synced by the invoice step"
+                           : "flow '%s': %s are not synced: no invoicing settings were given",
                        cf->name, hs_config_object_name(cf->objects));
             continue;
         }
@@ -1960,6 +1992,8 @@ static int run_pass(struct hs_engine *e, struct hs_error *err)
             (void)r;
         }
     }
+    if (rc == HS_OK && !e->dry && e->cfg.invoicing != NULL)
+        rc = eng_invoices_run(e, err);
     if (rc == HS_OK)
         rc = save_runs(e, err);
     pass_release(e, &p);

@@ -25,6 +25,9 @@
  *                  providers' answers), mirror, link, audit rows with field-level before and
  *                  after and the intent's removal, in one transaction; then the dirty entries
  *                  are completed (a record marked again meanwhile stays dirty).
+ *               7. with cfg->invoicing set: closed-won deals become invoices (one per deal,
+ *                  idempotent) and invoices' payment status is written back to the deals
+ *                  (engine/invoices.c).
  *             The plan (hs_engine_plan) runs steps 1-4 read-only: changes are taken from the
  *             stored cursor without storing anything, nothing is claimed, linked, queued or
  *             written; every would-be action is reported with its reason.
@@ -49,6 +52,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "core/invoice.h"
 #include "core/mapping.h"
 #include "hoopsync/common.h"
 #include "hoopsync/connector.h"
@@ -64,6 +68,33 @@ struct hs_engine_side {
     const struct hs_connector_ops *ops;
     struct hs_connector *conn;
     const char *conn_id; /* id of the connection in the store ("crm", "accounting") */
+};
+
+/*
+ * Invoices (closed-won deal -> one accounting invoice) and payments (status back to the deal).
+ * What hoopsync.yaml does not carry yet is handed in here by the caller (the CLI).
+ */
+enum hs_engine_invoice_updates {
+    HS_ENGINE_INVOICE_UPDATES_NEVER = 0, /* default: deal edits after invoicing are conflicts */
+    HS_ENGINE_INVOICE_UPDATES_DRAFT_ONLY = 1,
+    HS_ENGINE_INVOICE_UPDATES_UNPAID = 2,
+};
+
+struct hs_engine_invoicing {
+    const char *flow;              /* name for keys, items and audit; NULL: "invoices" */
+    const char *const *won_stages; /* custom.dealstage values; n 0: the CRM feed decides */
+    size_t n_won_stages;
+    const char *default_item_id;      /* for lines whose product has no item link; may be NULL */
+    const struct hs_tax_map *tax_map; /* may be NULL */
+    const char *untaxed_code;         /* may be NULL */
+    struct hs_tax_policy policy;
+    const struct hs_invoice_term *terms;
+    size_t n_terms;
+    const char *payment_terms;    /* NULL: due on the issue date */
+    const char *default_currency; /* may be NULL */
+    const char *provider;         /* accounting name for messages; NULL: "the accounting system" */
+    int32_t utc_offset_minutes;   /* the company's zone, for today's date */
+    enum hs_engine_invoice_updates updates;
 };
 
 /* Progress callback for long runs (the CLI draws a line on a terminal). */
@@ -82,6 +113,8 @@ struct hs_engine_config {
     hs_mapping_resolve_fn resolve;
     void *resolve_ud;
     hs_engine_progress_fn progress; /* may be NULL */
+    /* NULL: invoices and payments are not synced (see struct hs_engine_invoicing). */
+    const struct hs_engine_invoicing *invoicing;
     void *progress_ud;
 };
 

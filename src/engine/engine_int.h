@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/engine.h"
 #include "hoopsync/error.h"
 #include "hoopsync/model.h"
 
@@ -41,5 +42,24 @@ size_t eng_index_count(const struct eng_index *idx);
 /* Decides for rec of the query side. HS_OK or HS_ENOMEM. */
 int eng_index_find(struct eng_index *idx, const struct hs_record *rec, struct eng_match *out,
                    struct hs_error *err);
+
+/* ---- engine internals shared with invoices.c ---- */
+
+const struct hs_engine_config *eng_config(const struct hs_engine *e);
+const struct hs_env *eng_env(const struct hs_engine *e);
+/* Appends an action to the pass's report. HS_OK or HS_ENOMEM (err set). */
+int eng_action(struct hs_engine *e, enum hs_engine_action_kind kind, const char *flow,
+               enum hs_kind object, enum hs_side source_side, const char *source_id,
+               const char *target_id, const char *fields, const char *reason, struct hs_error *err);
+/* Counts records read / written and connector calls in the pass's report. */
+void eng_count(struct hs_engine *e, size_t reads, size_t writes, size_t calls_read,
+               size_t calls_write);
+
+/*
+ * The invoice and payment step of a pass (engine/invoices.c): runs after the generic flows,
+ * so companies and products synced in the same pass are already linked. HS_OK unless the
+ * store or a whole provider call failed.
+ */
+int eng_invoices_run(struct hs_engine *e, struct hs_error *err);
 
 #endif

@@ -5,7 +5,10 @@
  *
  * Checks: the backfill links the seeded name variants instead of duplicating them and creates
  * the rest both ways; a second pass with nothing changed makes zero writes; an edit on each
- * side of one linked pair (different fields) reaches the other side and both survive.
+ * side of one linked pair (different fields) reaches the other side and both survive; with
+ * invoicing on, seeded closed-won deals become QuickBooks invoices whose TotalAmt equals the
+ * deal's computed total to the cent, each deal gets its invoice number, a rerun makes no second
+ * invoice, and a QuickBooks payment makes the deal partially_paid, then paid.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +23,7 @@
 #include <jansson.h>
 
 #include "config/config.h"
+#include "core/invoice.h"
 #include "connectors/hubspot/hubspot.h"
 #include "connectors/quickbooks/quickbooks.h"
 #include "engine/engine.h"
@@ -46,6 +50,9 @@ struct fx {
     struct hs_store *store;
     struct hs_config *cfg;
     struct hs_engine *e;
+    struct hs_invoice_term terms[1];
+    const char *stages[1];
+    struct hs_engine_invoicing iv;
 };
 
 static int64_t fx_now(void *ud)
@@ -115,6 +122,10 @@ static const char YAML[] = "version: 1\n"
                            "    direction: both\n"
                            "    authority:\n"
                            "      default: crm\n";
+/* with invoicing: products -> items too, so deal lines find their items */
+static const char YAML_ITEMS[] = "  - name: items\n"
+                                 "    objects: items\n"
+                                 "    direction: crm_to_accounting\n";
 
 static int setup(void **state)
 {
@@ -189,7 +200,10 @@ static int setup(void **state)
     assert_int_equal(hs_store_connection_put(x->store, "accounting", HS_STORE_ACCOUNTING,
                                              "quickbooks", x->realm, NULL, &err),
                      HS_OK);
-    if (hs_config_parse((const uint8_t *)YAML, strlen(YAML), "/tmp/hoopsync.yaml", &x->cfg, &err) !=
+    bool invoicing = getenv("HS_TEST_INVOICING") != NULL;
+    char yaml[sizeof YAML + sizeof YAML_ITEMS];
+    snprintf(yaml, sizeof yaml, "%s%s", YAML, invoicing ? YAML_ITEMS : "");
+    if (hs_config_parse((const uint8_t *)yaml, strlen(yaml), "/tmp/hoopsync.yaml", &x->cfg, &err) !=
         HS_OK)
         fail_msg("config: %s", err.msg);
     struct hs_engine_config ec = {
@@ -201,6 +215,20 @@ static int setup(void **state)
                        .conn_id = "accounting"},
         .env = &x->env,
     };
+    /* invoicing only for the invoice case: the other cases count writes of the generic flows */
+    if (invoicing) {
+        x->terms[0] = (struct hs_invoice_term){.name = "Net 30", .due_days = 30};
+        x->stages[0] = "closedwon";
+        x->iv = (struct hs_engine_invoicing){.won_stages = x->stages,
+                                             .n_won_stages = 1,
+                                             .policy = hs_tax_policy_quickbooks(HS_TAX_NONE),
+                                             .terms = x->terms,
+                                             .n_terms = 1,
+                                             .payment_terms = "Net 30",
+                                             .default_currency = "USD",
+                                             .provider = "QuickBooks"};
+        ec.invoicing = &x->iv;
+    }
     if (hs_engine_open(&ec, &x->e, &err) != HS_OK)
         fail_msg("engine: %s", err.msg);
     *state = x;
@@ -370,6 +398,130 @@ static void test_engine_hubspot_qbo_edits_on_both_sides_both_survive(void **stat
     hs_engine_report_release(&r);
 }
 
+static int invoicing_setup(void **state)
+{
+    setenv("HS_TEST_INVOICING", "1", 1);
+    int rc = setup(state);
+    unsetenv("HS_TEST_INVOICING");
+    return rc;
+}
+
+struct links {
+    char crm[64][32];
+    char acc[64][32];
+    size_t n;
+};
+
+static int links_cb(void *ud, const struct hs_store_link *l)
+{
+    struct links *ls = ud;
+    if (ls->n < 64) {
+        snprintf(ls->crm[ls->n], sizeof ls->crm[0], "%s", l->crm_id);
+        snprintf(ls->acc[ls->n], sizeof ls->acc[0], "%s", l->acc_id);
+        ls->n++;
+    }
+    return 0;
+}
+
+static struct hs_record *read_kind(const struct hs_connector_ops *ops, struct hs_connector *c,
+                                   enum hs_kind kind, const char *id)
+{
+    struct hs_record *out = NULL;
+    struct hs_error err = {0};
+    const char *ids[1] = {id};
+    if (ops->read(c, kind, ids, 1, &out, &err) != HS_OK)
+        fail_msg("read: %s", err.msg);
+    assert_non_null(out);
+    return out;
+}
+
+static void
+test_engine_hubspot_qbo_closed_deals_become_invoices_and_payments_come_back(void **state)
+{
+    struct fx *x = *state;
+    struct hs_engine_report r;
+    pass(x, &r);
+    size_t created = 0;
+    for (size_t i = 0; i < r.n_actions; i++)
+        created += r.actions[i].kind == HS_ENGINE_CREATE && r.actions[i].object == HS_KIND_INVOICE;
+    print_message("invoices: %zu created, %zu errors\n", created, r.n_errors);
+    hs_engine_report_release(&r);
+    struct links ls;
+    memset(&ls, 0, sizeof ls);
+    struct hs_error err = {0};
+    assert_int_equal(
+        hs_store_link_each(x->store, "crm", "accounting", "invoice", links_cb, &ls, &err), 0);
+    assert_true(ls.n > 0);
+    assert_int_equal(ls.n, created);
+
+    /* a rerun creates nothing more */
+    pass(x, &r);
+    for (size_t i = 0; i < r.n_actions; i++)
+        assert_false(r.actions[i].kind == HS_ENGINE_CREATE &&
+                     r.actions[i].object == HS_KIND_INVOICE);
+    hs_engine_report_release(&r);
+
+    for (size_t i = 0; i < ls.n; i++) {
+        struct hs_record *deal =
+            read_kind(&hs_connector_hubspot_ops, x->crm, HS_KIND_INVOICE, ls.crm[i]);
+        struct hs_record *inv =
+            read_kind(&hs_connector_quickbooks_ops, x->acc, HS_KIND_INVOICE, ls.acc[i]);
+        /* our computation of the deal, with the invoice's own customer and items */
+        struct hs_invoice_build_opts o = {.customer_id = inv->invoice.customer_ref,
+                                          .default_item_id = "1",
+                                          .policy = x->iv.policy,
+                                          .terms = x->terms,
+                                          .n_terms = 1,
+                                          .payment_terms = "Net 30",
+                                          .issue_date = inv->invoice.issue_date,
+                                          .default_currency = "USD"};
+        struct hs_record *want = NULL;
+        if (hs_invoice_build(deal, &o, &want, &err) != HS_OK)
+            fail_msg("build: %s", err.msg);
+        assert_string_equal(inv->invoice.total.currency, want->invoice.total.currency);
+        assert_int_equal(inv->invoice.total.minor, want->invoice.total.minor);
+        assert_non_null(deal->invoice.number);
+        assert_non_null(inv->invoice.number);
+        assert_string_equal(deal->invoice.number, inv->invoice.number);
+        assert_int_equal(deal->invoice.status, HS_INVOICE_OPEN);
+        hs_record_free(want);
+        hs_record_free(inv);
+        hs_record_free(deal);
+    }
+
+    /* a partial payment in QuickBooks, then the rest */
+    struct hs_record *inv =
+        read_kind(&hs_connector_quickbooks_ops, x->acc, HS_KIND_INVOICE, ls.acc[0]);
+    int64_t total = inv->invoice.total.minor;
+    assert_true(total > 1);
+    int64_t part = total / 2;
+    for (int step = 0; step < 2; step++) {
+        int64_t amt = step == 0 ? part : total - part;
+        char body[512], path[128];
+        snprintf(body, sizeof body,
+                 "{\"CustomerRef\":{\"value\":\"%s\"},\"TotalAmt\":%lld.%02lld,"
+                 "\"Line\":[{\"Amount\":%lld.%02lld,\"LinkedTxn\":[{\"TxnId\":\"%s\","
+                 "\"TxnType\":\"Invoice\"}]}]}",
+                 inv->invoice.customer_ref, (long long)(amt / 100), (long long)(amt % 100),
+                 (long long)(amt / 100), (long long)(amt % 100), ls.acc[0]);
+        snprintf(path, sizeof path, "/quickbooks/v3/company/%s/payment", x->realm);
+        assert_int_equal(sbx_call(x, "POST", path, body, NULL), 200);
+        pass(x, &r);
+        hs_engine_report_release(&r);
+        struct hs_record *deal =
+            read_kind(&hs_connector_hubspot_ops, x->crm, HS_KIND_INVOICE, ls.crm[0]);
+        assert_int_equal(deal->invoice.status,
+                         step == 0 ? HS_INVOICE_PARTIALLY_PAID : HS_INVOICE_PAID);
+        assert_int_equal(deal->invoice.amount_paid.minor, step == 0 ? part : total);
+        hs_record_free(deal);
+    }
+    hs_record_free(inv);
+    /* nothing changed: nothing written */
+    pass(x, &r);
+    assert_int_equal(r.n_writes, 0);
+    hs_engine_report_release(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +529,9 @@ int main(void)
             test_engine_hubspot_qbo_backfill_links_variants_then_is_quiet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_hubspot_qbo_edits_on_both_sides_both_survive,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_engine_hubspot_qbo_closed_deals_become_invoices_and_payments_come_back,
+            invoicing_setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
