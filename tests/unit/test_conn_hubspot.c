@@ -215,8 +215,10 @@ static size_t all_ids(struct fx *f, enum hs_kind kind, char ***out, char **curso
             fail_msg("changes: %s", err.msg);
         ids = hs_reallocarray(ids, n + ch.n_items + 1, sizeof *ids);
         assert_non_null(ids);
-        for (size_t i = 0; i < ch.n_items; i++)
+        for (size_t i = 0; i < ch.n_items; i++) {
+            assert_int_equal(ch.items[i].kind, kind); /* every change names its kind */
             ids[n++] = hs_strdup(ch.items[i].id);
+        }
         hs_free(cur);
         cur = hs_strdup(ch.cursor);
         bool more = ch.more;

@@ -209,6 +209,7 @@ static int hub_changes(struct hs_connector *c, enum hs_kind kind, const char *cu
     for (size_t i = 0; i < page.n_objs; i++) {
         const struct hs_hubspot_obj_rec *o = &page.objs[i];
         struct hs_change *ch = &out->items[out->n_items];
+        ch->kind = kind;
         ch->id = hs_strdup(o->id);
         if (ch->id == NULL)
             goto oom;
