@@ -147,3 +147,14 @@ int hs_cli_next_opt(struct hs_cli *cli, struct hs_cli_args *a, const struct hs_c
     a->arg = a->argv[a->ind++];
     return o->id;
 }
+
+const char *hs_cli_shift_operand(struct hs_cli_args *a)
+{
+    if (a->ind >= a->argc)
+        return NULL;
+    const char *op = a->argv[a->ind];
+    a->argv += a->ind;
+    a->argc -= a->ind;
+    a->ind = 1; /* argv[0] is now the operand, like a command name */
+    return op;
+}

@@ -87,6 +87,13 @@ void hs_cli_args_init(struct hs_cli_args *a, int argc, char **argv, const char *
  */
 int hs_cli_next_opt(struct hs_cli *cli, struct hs_cli_args *a, const struct hs_cli_opt *opts);
 
+/*
+ * After hs_cli_next_opt returned 0 at an operand: returns that operand and restarts option
+ * parsing after it, so options may follow operands ("hoopsync conflicts show 3 --json").
+ * NULL when no operand is left.
+ */
+const char *hs_cli_shift_operand(struct hs_cli_args *a);
+
 /* The example hoopsync.yaml (examples/hoopsync.yaml), written by `hoopsync init`. */
 extern const char *const hs_cli_example_config[];
 extern const size_t hs_cli_example_config_lines;

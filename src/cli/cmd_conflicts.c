@@ -190,20 +190,15 @@ int hs_cli_cmd_conflicts(int argc, char **argv, struct hs_cli *cli)
             take = a.arg;
         if (id != 0)
             continue;
-        if (a.ind >= argc)
+        const char *op = hs_cli_shift_operand(&a);
+        if (op == NULL)
             break;
         if (sub == NULL)
-            sub = argv[a.ind];
+            sub = op;
         else if (ids == NULL)
-            ids = argv[a.ind];
+            ids = op;
         else
-            return hs_cli_usage_error(cli, usage, "unexpected argument '%s'", argv[a.ind]);
-        /* restart option parsing after this operand */
-        a.argv = argv + a.ind;
-        a.argc = argc - a.ind;
-        argv = a.argv;
-        argc = a.argc;
-        a.ind = 1;
+            return hs_cli_usage_error(cli, usage, "unexpected argument '%s'", op);
     }
     if (sub == NULL)
         return hs_cli_usage_error(cli, usage, "missing subcommand (list, show or resolve)");

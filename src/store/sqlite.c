@@ -1523,26 +1523,41 @@ static int sq_job_claim(void *b, const char *owner, int64_t lease_until, int64_t
     return HS_OK;
 }
 
-static int sq_job_get(void *b, int64_t id, struct hs_store_job *out, struct hs_error *err)
+/*
+ * Reads the one row of statement `which` with rowid id into out through read_row (a queue
+ * row: a job or an item). `what` names the row kind in messages ("job", "item").
+ */
+static int get_by_id(struct sq *q, enum sq_id which, int64_t id, const char *what,
+                     int (*read_row)(sqlite3_stmt *st, void *out), void *out, struct hs_error *err)
 {
-    struct sq *q = b;
-    memset(out, 0, sizeof *out);
     sqlite3_stmt *st = NULL;
-    int rc = query(q, Q_JOB_GET, &st, "i", id);
+    int rc = query(q, which, &st, "i", id);
     if (rc != SQLITE_OK)
-        return sq_fail(q, rc, err, "cannot read job %lld", (long long)id);
+        return sq_fail(q, rc, err, "cannot read %s %lld", what, (long long)id);
     rc = step(q, st, true);
     int r = HS_OK;
     if (rc == SQLITE_ROW) {
-        if (read_job(st, out) != HS_OK)
-            r = hs_error_set(err, HS_ENOMEM, "cannot read job %lld: out of memory", (long long)id);
+        if (read_row(st, out) != HS_OK)
+            r = hs_error_set(err, HS_ENOMEM, "cannot read %s %lld: out of memory", what,
+                             (long long)id);
     } else if (rc == SQLITE_DONE) {
-        r = hs_error_set(err, HS_ENOTFOUND, "no job %lld", (long long)id);
+        r = hs_error_set(err, HS_ENOTFOUND, "no %s %lld", what, (long long)id);
     } else {
-        r = sq_fail(q, rc, err, "cannot read job %lld", (long long)id);
+        r = sq_fail(q, rc, err, "cannot read %s %lld", what, (long long)id);
     }
     done(st);
     return r;
+}
+
+static int read_job_row(sqlite3_stmt *st, void *out)
+{
+    return read_job(st, out);
+}
+
+static int sq_job_get(void *b, int64_t id, struct hs_store_job *out, struct hs_error *err)
+{
+    memset(out, 0, sizeof *out);
+    return get_by_id(b, Q_JOB_GET, id, "job", read_job_row, out, err);
 }
 
 static int sq_job_delete(void *b, int64_t id, struct hs_error *err)
@@ -1717,26 +1732,15 @@ static int sq_item_raise(void *b, const struct hs_store_item *in, int64_t now, i
     return r;
 }
 
+static int read_item_row(sqlite3_stmt *st, void *out)
+{
+    return read_item(st, out);
+}
+
 static int sq_item_get(void *b, int64_t id, struct hs_store_item *out, struct hs_error *err)
 {
-    struct sq *q = b;
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = NULL;
-    int rc = query(q, Q_ITEM_GET, &st, "i", id);
-    if (rc != SQLITE_OK)
-        return sq_fail(q, rc, err, "cannot read item %lld", (long long)id);
-    rc = step(q, st, true);
-    int r = HS_OK;
-    if (rc == SQLITE_ROW) {
-        if (read_item(st, out) != HS_OK)
-            r = hs_error_set(err, HS_ENOMEM, "cannot read item %lld: out of memory", (long long)id);
-    } else if (rc == SQLITE_DONE) {
-        r = hs_error_set(err, HS_ENOTFOUND, "no item %lld", (long long)id);
-    } else {
-        r = sq_fail(q, rc, err, "cannot read item %lld", (long long)id);
-    }
-    done(st);
-    return r;
+    return get_by_id(b, Q_ITEM_GET, id, "item", read_item_row, out, err);
 }
 
 static int bind_item_filter(sqlite3_stmt *st, enum hs_store_item_kind kind, const char *flow,
