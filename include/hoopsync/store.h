@@ -524,6 +524,16 @@ HS_API HS_MUST_CHECK int hs_store_intent_delete(struct hs_store *store, const ch
                                                 struct hs_error *err);
 /* Number of pending intents (>= 0), or a negative code. */
 HS_API HS_MUST_CHECK int hs_store_intent_count(struct hs_store *store, struct hs_error *err);
+/* Called per pending intent (borrowed strings); a non-zero return stops the iteration. */
+typedef int (*hs_store_intent_fn)(void *ud, const char *key, const char *source_id);
+/*
+ * Calls cb for each pending intent of object toward side, oldest first: the creates a crash
+ * may have cut off between the provider's answer and our link. The callback must not call
+ * into the store.
+ */
+HS_API HS_MUST_CHECK int hs_store_intent_each(struct hs_store *store, const char *object,
+                                              enum hs_store_side side, hs_store_intent_fn cb,
+                                              void *ud, struct hs_error *err);
 
 /* ---- run records (status) --------------------------------------------------------------- */
 

@@ -237,6 +237,21 @@ int eng_action(struct hs_engine *e, enum hs_engine_action_kind kind, const char 
     return HS_OK;
 }
 
+bool eng_dry(const struct hs_engine *e)
+{
+    return e->dry;
+}
+
+void eng_progress(struct hs_engine *e, const char *stage, size_t done, size_t total)
+{
+    progress(e, stage, done, total);
+}
+
+size_t eng_read_batch(struct hs_engine *e, enum hs_side s, enum hs_kind kind)
+{
+    return read_batch(e, s, kind);
+}
+
 void eng_count(struct hs_engine *e, size_t reads, size_t writes, size_t calls_read,
                size_t calls_write)
 {
@@ -291,8 +306,8 @@ static char *meta_text(const struct hs_fields *meta)
  * paths are what the provider really stored (some providers answer a write with an echo of
  * the request), so they become the base of those paths before merging.
  */
-static int fields_to_json(const struct hs_fields *f, const char *written,
-                          const struct hs_record *answer, char **out)
+int eng_fields_to_json(const struct hs_fields *f, const char *written,
+                       const struct hs_record *answer, char **out)
 {
     *out = NULL;
     json_t *o = json_object();
@@ -330,8 +345,8 @@ static int fields_to_json(const struct hs_fields *f, const char *written,
     return *out != NULL ? HS_OK : HS_ENOMEM;
 }
 
-static int fields_from_json(const char *json, struct hs_fields *out, struct hs_fields *meta,
-                            struct hs_error *err)
+int eng_fields_from_json(const char *json, struct hs_fields *out, struct hs_fields *meta,
+                         struct hs_error *err)
 {
     hs_fields_release(out);
     hs_fields_release(meta);
@@ -462,12 +477,22 @@ void hs_engine_close(struct hs_engine *e)
 
 /* ---- change detection ------------------------------------------------------------------- */
 
-/* Kinds (bit mask) some flow needs from side s. */
-static unsigned kinds_needed(const struct hs_engine *e)
+/* Kinds (bit mask) side s is read for: the flows' kinds, plus invoices (both sides) and
+ * payments (accounting, for the last payment date) when invoicing is on and the side's
+ * connector carries them. */
+static unsigned kinds_needed(const struct hs_engine *e, enum hs_side s)
 {
     unsigned m = 0;
     for (size_t i = 0; i < e->n_flows; i++)
         m |= 1u << e->flows[i].kind;
+    const struct hs_engine_invoicing *iv = e->cfg.invoicing;
+    if (iv != NULL) {
+        unsigned extra = 1u << HS_KIND_INVOICE;
+        if (s == HS_SIDE_ACCOUNTING && !iv->no_payments)
+            extra |= 1u << HS_KIND_PAYMENT;
+        const struct hs_engine_side *sd = side_of(e, s);
+        m |= extra & sd->ops->kinds(sd->conn);
+    }
     return m;
 }
 
@@ -539,8 +564,8 @@ static int detect_one(struct hs_engine *e, enum hs_side s, enum hs_kind kind, st
 
 static int detect(struct hs_engine *e, struct hs_error *err)
 {
-    unsigned need = kinds_needed(e);
     for (int s = HS_SIDE_CRM; s <= HS_SIDE_ACCOUNTING; s++) {
+        unsigned need = kinds_needed(e, (enum hs_side)s);
         for (int k = 1; k <= HS_KIND_MAX; k++) {
             if (!(need & (1u << k)))
                 continue;
@@ -561,15 +586,6 @@ int hs_engine_detect(struct hs_engine *e, struct hs_engine_report *report, struc
 }
 
 /* ---- the pass: data --------------------------------------------------------------------- */
-
-/* Records of one kind on one side handled in this pass. */
-struct group {
-    enum hs_kind kind;
-    enum hs_side side;
-    char **ids;
-    struct hs_record **recs; /* NULL where the record is gone */
-    size_t n, cap;
-};
 
 struct pair {
     struct hs_record *rec[3]; /* current records by side (owned) */
@@ -600,7 +616,7 @@ struct create {
 };
 
 struct pass {
-    struct group *groups;
+    struct eng_group *groups;
     size_t n_groups;
     struct hs_store_dirty *claimed;
     size_t n_claimed;
@@ -608,7 +624,7 @@ struct pass {
     struct hs_fields handled; /* "<side>:<kind>:<id>" merged in this pass */
 };
 
-static void group_release(struct group *g)
+static void group_release(struct eng_group *g)
 {
     for (size_t i = 0; i < g->n; i++) {
         hs_free(g->ids[i]);
@@ -634,23 +650,23 @@ static void pass_release(struct hs_engine *e, struct pass *p)
     memset(p, 0, sizeof *p);
 }
 
-static struct group *group_for(struct pass *p, enum hs_kind kind, enum hs_side side)
+static struct eng_group *group_for(struct pass *p, enum hs_kind kind, enum hs_side side)
 {
     for (size_t i = 0; i < p->n_groups; i++)
         if (p->groups[i].kind == kind && p->groups[i].side == side)
             return &p->groups[i];
-    struct group *n = hs_reallocarray(p->groups, p->n_groups + 1, sizeof *n);
+    struct eng_group *n = hs_reallocarray(p->groups, p->n_groups + 1, sizeof *n);
     if (n == NULL)
         return NULL;
     p->groups = n;
-    struct group *g = &p->groups[p->n_groups++];
+    struct eng_group *g = &p->groups[p->n_groups++];
     memset(g, 0, sizeof *g);
     g->kind = kind;
     g->side = side;
     return g;
 }
 
-static int group_add(struct group *g, const char *id)
+static int group_add(struct eng_group *g, const char *id)
 {
     if (g->n == g->cap) {
         size_t cap = g->cap == 0 ? 64 : g->cap * 2;
@@ -667,9 +683,9 @@ static int group_add(struct group *g, const char *id)
     return HS_OK;
 }
 
-static bool kind_in_flows(const struct hs_engine *e, enum hs_kind kind)
+static bool kind_in_flows(const struct hs_engine *e, enum hs_side s, enum hs_kind kind)
 {
-    return (kinds_needed(e) & (1u << kind)) != 0;
+    return (kinds_needed(e, s) & (1u << kind)) != 0;
 }
 
 /* Fills p->groups from the dirty set (claimed) or, in a plan, from the planned ids. */
@@ -681,7 +697,7 @@ static int collect(struct hs_engine *e, struct pass *p, struct hs_error *err)
                 const struct hs_fields *ids = &e->planned[s][k];
                 if (ids->n_items == 0)
                     continue;
-                struct group *g = group_for(p, (enum hs_kind)k, (enum hs_side)s);
+                struct eng_group *g = group_for(p, (enum hs_kind)k, (enum hs_side)s);
                 if (g == NULL)
                     return hs_error_set(err, HS_ENOMEM, "cannot plan: out of memory");
                 for (size_t i = 0; i < ids->n_items; i++)
@@ -715,12 +731,12 @@ static int collect(struct hs_engine *e, struct pass *p, struct hs_error *err)
         for (size_t i = p->n_claimed - n; i < p->n_claimed; i++) {
             const struct hs_store_dirty *d = &p->claimed[i];
             enum hs_kind kind = HS_KIND_NONE;
-            if (hs_kind_parse(d->object, &kind, NULL) != HS_OK || !kind_in_flows(e, kind))
-                continue; /* no flow for it: completing the entry drops it */
             enum hs_side s = (enum hs_side)d->side;
+            if (hs_kind_parse(d->object, &kind, NULL) != HS_OK || !kind_in_flows(e, s, kind))
+                continue; /* no flow for it: completing the entry drops it */
             if (strcmp(d->conn, side_of(e, s)->conn_id) != 0)
                 continue;
-            struct group *g = group_for(p, kind, s);
+            struct eng_group *g = group_for(p, kind, s);
             if (g == NULL || group_add(g, d->remote_id) != HS_OK)
                 return hs_error_set(err, HS_ENOMEM, "cannot sync: out of memory");
         }
@@ -731,8 +747,8 @@ static int collect(struct hs_engine *e, struct pass *p, struct hs_error *err)
 }
 
 /* Batch-reads ids[0..n) of kind from side s into out[0..n). */
-static int read_records(struct hs_engine *e, enum hs_side s, enum hs_kind kind, char *const *ids,
-                        size_t n, struct hs_record **out, struct hs_error *err)
+int eng_read(struct hs_engine *e, enum hs_side s, enum hs_kind kind, char *const *ids, size_t n,
+             struct hs_record **out, struct hs_error *err)
 {
     const struct hs_engine_side *sd = side_of(e, s);
     size_t batch = read_batch(e, s, kind);
@@ -754,7 +770,7 @@ static int read_records(struct hs_engine *e, enum hs_side s, enum hs_kind kind, 
 }
 
 /* Mirror refresh of a group, one transaction. */
-static int mirror_group(struct hs_engine *e, const struct group *g, struct hs_error *err)
+static int mirror_group(struct hs_engine *e, const struct eng_group *g, struct hs_error *err)
 {
     if (e->dry || g->n == 0)
         return HS_OK;
@@ -954,7 +970,7 @@ static int get_index(struct hs_engine *e, struct pass *p, size_t fi, enum hs_sid
     hs_fields_init(&seen);
     /* records read in this pass first: they are newer than the mirror in a plan */
     for (size_t gi = 0; gi < p->n_groups && rc == HS_OK; gi++) {
-        const struct group *g = &p->groups[gi];
+        const struct eng_group *g = &p->groups[gi];
         if (g->kind != fl->kind || g->side != t)
             continue;
         for (size_t i = 0; i < g->n && rc == HS_OK; i++) {
@@ -1082,7 +1098,7 @@ static int load_base(struct hs_engine *e, int64_t link_id, enum hs_side s, struc
     }
     if (rc != HS_OK)
         return rc;
-    rc = fields_from_json(d.json, out, meta, err);
+    rc = eng_fields_from_json(d.json, out, meta, err);
     hs_store_doc_release(&d);
     if (rc == HS_OK)
         *found = true;
@@ -1342,8 +1358,8 @@ static int prepare_create(struct hs_engine *e, const struct flow_rt *fl, struct 
  * kind stops and returns it (nothing is known about those records: the next pass retries
  * them with the same idempotency keys).
  */
-static int do_writes(struct hs_engine *e, enum hs_side t, enum hs_kind kind, struct hs_write *w,
-                     size_t n, struct hs_error *err)
+int eng_write(struct hs_engine *e, enum hs_side t, enum hs_kind kind, struct hs_write *w, size_t n,
+              struct hs_error *err)
 {
     if (e->dry || n == 0)
         return HS_OK;
@@ -1392,15 +1408,15 @@ static int put_base(struct hs_engine *e, int64_t link_id, enum hs_side s, const 
                     const char *written, const struct hs_record *answer, struct hs_error *err)
 {
     char *json = NULL;
-    if (fields_to_json(f, written, answer, &json) != HS_OK)
+    if (eng_fields_to_json(f, written, answer, &json) != HS_OK)
         return hs_error_set(err, HS_ENOMEM, "cannot store base snapshot: out of memory");
     int rc = hs_store_base_put(e->cfg.store, link_id, (enum hs_store_side)s, json, NULL, err);
     hs_free(json);
     return rc;
 }
 
-static int put_mirror(struct hs_engine *e, enum hs_side s, const struct hs_record *r,
-                      const char *id, struct hs_error *err)
+int eng_mirror_put(struct hs_engine *e, enum hs_side s, const struct hs_record *r, const char *id,
+                   struct hs_error *err)
 {
     char *json = NULL;
     if (hs_record_to_json(r, &json, NULL) != HS_OK)
@@ -1411,21 +1427,20 @@ static int put_mirror(struct hs_engine *e, enum hs_side s, const struct hs_recor
     return rc;
 }
 
-/* Audit row with field-level before/after of a write to side t. */
-static int audit_write(struct hs_engine *e, const struct flow_rt *fl, const char *action,
-                       enum hs_side t, const char *id, const char *source_id,
-                       const struct hs_fields *before, const struct hs_merge_patch *pt,
-                       struct hs_error *err)
+int eng_audit(struct hs_engine *e, const char *flow, enum hs_kind kind, const char *action,
+              enum hs_side t, const char *id, const char *source_id, const struct hs_fields *before,
+              const char *const *paths, size_t n_paths, const struct hs_fields *after,
+              struct hs_error *err)
 {
     json_t *changes = json_array();
-    json_t *d = changes != NULL ? json_pack("{s:s,s:s,s:s,s:o}", "flow", fl->cf->name, "side",
-                                            side_name(t), "source", source_id, "changes", changes)
+    json_t *d = changes != NULL ? json_pack("{s:s,s:s,s:s,s:o}", "flow", flow, "side", side_name(t),
+                                            "source", source_id, "changes", changes)
                                 : NULL;
     bool ok = d != NULL;
-    for (size_t i = 0; ok && pt != NULL && i < pt->n_paths; i++) {
-        const char *path = pt->paths[i];
+    for (size_t i = 0; ok && i < n_paths; i++) {
+        const char *path = paths[i];
         const char *b = before != NULL ? hs_fields_get(before, path) : NULL;
-        const char *a = hs_fields_get(&pt->values, path);
+        const char *a = after != NULL ? hs_fields_get(after, path) : NULL;
         ok = json_array_append_new(changes, json_pack("{s:s,s:s?,s:s?}", "field", path, "before", b,
                                                       "after", a)) == 0;
     }
@@ -1442,10 +1457,21 @@ static int audit_write(struct hs_engine *e, const struct flow_rt *fl, const char
     if (detail == NULL)
         return hs_error_set(err, HS_ENOMEM, "cannot write audit row: out of memory");
     char object[256];
-    snprintf(object, sizeof object, "%s:%s:%s", hs_kind_name(fl->kind), side_name(t), id);
+    snprintf(object, sizeof object, "%s:%s:%s", hs_kind_name(kind), side_name(t), id);
     int rc = hs_store_audit_append(e->cfg.store, "engine", action, object, detail, NULL, err);
     hs_free(detail);
     return rc;
+}
+
+/* Audit row with field-level before/after of a write to side t. */
+static int audit_write(struct hs_engine *e, const struct flow_rt *fl, const char *action,
+                       enum hs_side t, const char *id, const char *source_id,
+                       const struct hs_fields *before, const struct hs_merge_patch *pt,
+                       struct hs_error *err)
+{
+    return eng_audit(e, fl->cf->name, fl->kind, action, t, id, source_id, before,
+                     pt != NULL ? (const char *const *)pt->paths : NULL,
+                     pt != NULL ? pt->n_paths : 0, pt != NULL ? &pt->values : NULL, err);
 }
 
 static int commit_pair(struct hs_engine *e, const struct flow_rt *fl, struct pair *pr,
@@ -1493,7 +1519,7 @@ static int commit_pair(struct hs_engine *e, const struct flow_rt *fl, struct pai
                 rc = hs_merge_base_apply(&base[t], pt, &av);
             hs_fields_release(&av);
             if (rc == HS_OK)
-                rc = put_mirror(e, (enum hs_side)t, pr->ans[t], pr->rec[t]->id, err);
+                rc = eng_mirror_put(e, (enum hs_side)t, pr->ans[t], pr->rec[t]->id, err);
         }
         if (rc == HS_OK)
             rc = audit_write(e, fl, "update", (enum hs_side)t, pr->rec[t]->id,
@@ -1566,7 +1592,7 @@ static int commit_create(struct hs_engine *e, const struct flow_rt *fl, struct c
         if (rc == HS_OK)
             rc = put_base(e, link_id, c->to, &tview, "*", c->ans, err);
         if (rc == HS_OK)
-            rc = put_mirror(e, c->to, c->ans, c->ans->id, err);
+            rc = eng_mirror_put(e, c->to, c->ans, c->ans->id, err);
         if (rc == HS_OK)
             rc = audit_write(e, fl, "create", c->to, c->ans->id, c->src->id, NULL,
                              patch_to(&c->res, c->to), err);
@@ -1683,7 +1709,7 @@ static int write_side(struct hs_engine *e, const struct flow_rt *fl, struct work
             hs_store_rollback(e->cfg.store, NULL);
     }
     if (rc == HS_OK)
-        rc = do_writes(e, t, fl->kind, wr, n, err);
+        rc = eng_write(e, t, fl->kind, wr, n, err);
     /* hand results back */
     j = 0;
     for (size_t i = 0; i < w->n_pairs && rc == HS_OK; i++) {
@@ -1732,7 +1758,7 @@ static int retry_conflicts(struct hs_engine *e, const struct flow_rt *fl, struct
         for (int s = 1; s <= 2; s++) {
             struct hs_record *fresh = NULL;
             char *id = pr->rec[s]->id;
-            int rc = read_records(e, (enum hs_side)s, fl->kind, &id, 1, &fresh, err);
+            int rc = eng_read(e, (enum hs_side)s, fl->kind, &id, 1, &fresh, err);
             if (rc != HS_OK)
                 return rc;
             if (fresh == NULL) {
@@ -1772,7 +1798,7 @@ static int fail_group(struct work *w, char **other_ids, struct hs_error *err)
     return hs_error_set(err, HS_ENOMEM, "cannot sync: out of memory");
 }
 
-static int process_group(struct hs_engine *e, struct pass *p, size_t fi, struct group *g,
+static int process_group(struct hs_engine *e, struct pass *p, size_t fi, struct eng_group *g,
                          struct hs_error *err)
 {
     const struct flow_rt *fl = &e->flows[fi];
@@ -1871,7 +1897,7 @@ static int process_group(struct hs_engine *e, struct pass *p, size_t fi, struct 
         if (others == NULL)
             rc = hs_error_set(err, HS_ENOMEM, "cannot sync: out of memory");
         if (rc == HS_OK)
-            rc = read_records(e, t, fl->kind, other_ids, w.n_pairs, others, err);
+            rc = eng_read(e, t, fl->kind, other_ids, w.n_pairs, others, err);
         for (size_t i = 0; i < w.n_pairs && others != NULL; i++) {
             struct pair *pr = &w.pairs[i];
             pr->rec[t] = others[i];
@@ -1963,13 +1989,13 @@ static int run_pass(struct hs_engine *e, struct hs_error *err)
     if (rc == HS_OK)
         rc = collect(e, &p, err);
     for (size_t gi = 0; gi < p.n_groups && rc == HS_OK; gi++) {
-        struct group *g = &p.groups[gi];
+        struct eng_group *g = &p.groups[gi];
         g->recs = hs_calloc(g->n > 0 ? g->n : 1, sizeof(struct hs_record *));
         if (g->recs == NULL) {
             rc = hs_error_set(err, HS_ENOMEM, "cannot sync: out of memory");
             break;
         }
-        rc = read_records(e, g->side, g->kind, g->ids, g->n, g->recs, err);
+        rc = eng_read(e, g->side, g->kind, g->ids, g->n, g->recs, err);
         if (rc == HS_OK)
             rc = mirror_group(e, g, err);
     }
@@ -1977,12 +2003,15 @@ static int run_pass(struct hs_engine *e, struct hs_error *err)
     for (size_t fi = 0; fi < e->n_flows && rc == HS_OK; fi++) {
         for (int s = HS_SIDE_CRM; s <= HS_SIDE_ACCOUNTING && rc == HS_OK; s++) {
             for (size_t gi = 0; gi < p.n_groups && rc == HS_OK; gi++) {
-                struct group *g = &p.groups[gi];
+                struct eng_group *g = &p.groups[gi];
                 if (g->kind == e->flows[fi].kind && g->side == (enum hs_side)s)
                     rc = process_group(e, &p, fi, g, err);
             }
         }
     }
+    /* invoices and payments (engine/invoices.c), on the groups read above */
+    if (rc == HS_OK && e->cfg.invoicing != NULL)
+        rc = eng_invoices_run(e, p.groups, p.n_groups, err);
     if (!e->dry && p.n_claimed > 0) {
         if (rc == HS_OK) {
             int r = hs_store_dirty_complete(e->cfg.store, e->owner, p.claimed, p.n_claimed, err);
@@ -1992,8 +2021,6 @@ static int run_pass(struct hs_engine *e, struct hs_error *err)
             (void)r;
         }
     }
-    if (rc == HS_OK && !e->dry && e->cfg.invoicing != NULL)
-        rc = eng_invoices_run(e, err);
     if (rc == HS_OK)
         rc = save_runs(e, err);
     pass_release(e, &p);
@@ -2126,7 +2153,7 @@ static int write_literal(struct hs_engine *e, const struct flow_rt *fl, struct h
     }
     const char *fields[1] = {path};
     struct hs_write w = {.op = HS_WRITE_UPDATE, .record = rec, .fields = fields, .n_fields = 1};
-    rc = do_writes(e, HS_SIDE_CRM, fl->kind, &w, 1, err);
+    rc = eng_write(e, HS_SIDE_CRM, fl->kind, &w, 1, err);
     if (rc == HS_OK && w.status != HS_OK)
         rc = hs_error_set(err, w.status, "cannot write '%s' to the crm: %s", value,
                           w.msg[0] != '\0' ? w.msg : hs_strerror(w.status));
@@ -2191,7 +2218,7 @@ int hs_engine_resolve(struct hs_engine *e, int64_t item_id, const char *take,
         acc_field = crm_field;
     char *ids[3] = {NULL, link.crm_id, link.acc_id};
     for (int s = 1; s <= 2 && rc == HS_OK; s++) {
-        rc = read_records(e, (enum hs_side)s, fl->kind, &ids[s], 1, &recs[s], err);
+        rc = eng_read(e, (enum hs_side)s, fl->kind, &ids[s], 1, &recs[s], err);
         if (rc != HS_OK)
             break;
         if (recs[s] == NULL) {

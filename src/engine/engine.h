@@ -25,9 +25,11 @@
  *                  providers' answers), mirror, link, audit rows with field-level before and
  *                  after and the intent's removal, in one transaction; then the dirty entries
  *                  are completed (a record marked again meanwhile stays dirty).
- *               7. with cfg->invoicing set: closed-won deals become invoices (one per deal,
- *                  idempotent) and invoices' payment status is written back to the deals
- *                  (engine/invoices.c).
+ *               7. with cfg->invoicing set, on the invoices (both sides) and payments
+ *                  (accounting) the pass read, before its dirty entries are completed:
+ *                  closed-won deals become invoices (one per deal, idempotent, batched),
+ *                  deal edits follow invoice_updates, and payment status is written back to
+ *                  the deals, batched (engine/invoices.c).
  *             The plan (hs_engine_plan) runs steps 1-4 read-only: changes are taken from the
  *             stored cursor without storing anything, nothing is claimed, linked, queued or
  *             written; every would-be action is reported with its reason.
@@ -71,8 +73,8 @@ struct hs_engine_side {
 };
 
 /*
- * Invoices (closed-won deal -> one accounting invoice) and payments (status back to the deal).
- * What hoopsync.yaml does not carry yet is handed in here by the caller (the CLI).
+ * Invoices (closed-won deal -> one accounting invoice) and payments (status back to the deal),
+ * as the CLI builds them from the `invoicing:` block of hoopsync.yaml's invoices flow.
  */
 enum hs_engine_invoice_updates {
     HS_ENGINE_INVOICE_UPDATES_NEVER = 0, /* default: deal edits after invoicing are conflicts */
@@ -95,6 +97,7 @@ struct hs_engine_invoicing {
     const char *provider;         /* accounting name for messages; NULL: "the accounting system" */
     int32_t utc_offset_minutes;   /* the company's zone, for today's date */
     enum hs_engine_invoice_updates updates;
+    bool no_payments; /* true: payment status is not written back to deals */
 };
 
 /* Progress callback for long runs (the CLI draws a line on a terminal). */

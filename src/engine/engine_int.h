@@ -51,15 +51,69 @@ const struct hs_env *eng_env(const struct hs_engine *e);
 int eng_action(struct hs_engine *e, enum hs_engine_action_kind kind, const char *flow,
                enum hs_kind object, enum hs_side source_side, const char *source_id,
                const char *target_id, const char *fields, const char *reason, struct hs_error *err);
+/* True while the engine runs a plan: nothing may be stored or written. */
+bool eng_dry(const struct hs_engine *e);
+/* Reports progress (stage, done of total) to the caller's callback, if any. */
+void eng_progress(struct hs_engine *e, const char *stage, size_t done, size_t total);
+/* Ids per read() call for kind on side s (the connector's limit, capped by sync.read_batch). */
+size_t eng_read_batch(struct hs_engine *e, enum hs_side s, enum hs_kind kind);
+
+/*
+ * Base snapshots as JSON (engine.c's format): f as {"path":"value",...} plus, with written and
+ * answer, the "@written"/"@updated_at"/"@version" marks; and back (marks into meta).
+ */
+int eng_fields_to_json(const struct hs_fields *f, const char *written,
+                       const struct hs_record *answer, char **out);
+int eng_fields_from_json(const char *json, struct hs_fields *out, struct hs_fields *meta,
+                         struct hs_error *err);
+
+/* Records of one kind on one side read in this pass (by the pass, from the dirty set). */
+struct eng_group {
+    enum hs_kind kind;
+    enum hs_side side;
+    char **ids;
+    struct hs_record **recs; /* NULL where the record is gone */
+    size_t n, cap;
+};
+
+/*
+ * Batch-reads ids[0..n) of kind from side s into out[0..n) (NULL where gone), read_batch ids
+ * per call, counting calls and records. HS_OK or the connector's error (prefixed).
+ */
+int eng_read(struct hs_engine *e, enum hs_side s, enum hs_kind kind, char *const *ids, size_t n,
+             struct hs_record **out, struct hs_error *err);
+/*
+ * Writes w[0..n) to side t in batches of the write limit (capped by sync.write_batch); a
+ * batch refused as too large (HS_ETOOBIG) is halved and retried. Per-record outcomes are in
+ * w[i].status / msg / result. Nothing is sent in a plan. HS_OK or a whole-call failure.
+ */
+int eng_write(struct hs_engine *e, enum hs_side t, enum hs_kind kind, struct hs_write *w, size_t n,
+              struct hs_error *err);
+/* Upserts r (id) into side s's mirror; records that do not serialize are skipped. */
+int eng_mirror_put(struct hs_engine *e, enum hs_side s, const struct hs_record *r, const char *id,
+                   struct hs_error *err);
+/*
+ * Appends an audit row for a write of action ("create", "update") of record id (kind) on side
+ * t from source_id in flow: per path of paths, the field's value before (may be NULL) and
+ * after.
+ */
+int eng_audit(struct hs_engine *e, const char *flow, enum hs_kind kind, const char *action,
+              enum hs_side t, const char *id, const char *source_id, const struct hs_fields *before,
+              const char *const *paths, size_t n_paths, const struct hs_fields *after,
+              struct hs_error *err);
+
 /* Counts records read / written and connector calls in the pass's report. */
 void eng_count(struct hs_engine *e, size_t reads, size_t writes, size_t calls_read,
                size_t calls_write);
 
 /*
  * The invoice and payment step of a pass (engine/invoices.c): runs after the generic flows,
- * so companies and products synced in the same pass are already linked. HS_OK unless the
- * store or a whole provider call failed.
+ * so companies and products synced in the same pass are already linked, and before the dirty
+ * entries are completed. groups[0..n_groups) are the records the pass read (the step uses the
+ * invoice groups of both sides and the accounting payments). In a plan it only reports.
+ * HS_OK unless the store or a whole provider call failed.
  */
-int eng_invoices_run(struct hs_engine *e, struct hs_error *err);
+int eng_invoices_run(struct hs_engine *e, const struct eng_group *groups, size_t n_groups,
+                     struct hs_error *err);
 
 #endif

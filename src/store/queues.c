@@ -213,6 +213,15 @@ int hs_store_intent_delete(struct hs_store *store, const char *key, struct hs_er
     return store->ops->intent_delete(store->impl, key, err);
 }
 
+int hs_store_intent_each(struct hs_store *store, const char *object, enum hs_store_side side,
+                         hs_store_intent_fn cb, void *ud, struct hs_error *err)
+{
+    if (store == NULL || object == NULL || cb == NULL ||
+        (side != HS_STORE_CRM && side != HS_STORE_ACCOUNTING))
+        return hs_error_set(err, HS_EINVAL, "cannot list create intents: missing argument");
+    return store->ops->intent_each(store->impl, object, side, cb, ud, err);
+}
+
 int hs_store_intent_count(struct hs_store *store, struct hs_error *err)
 {
     if (store == NULL)

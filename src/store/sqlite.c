@@ -88,6 +88,7 @@ enum sq_id {
     Q_INTENT_GET,
     Q_INTENT_DELETE,
     Q_INTENT_COUNT,
+    Q_INTENT_EACH,
     Q_COUNT
 };
 
@@ -209,6 +210,8 @@ static const char *const SQL[Q_COUNT] = {
     [Q_INTENT_GET] = "SELECT created_at FROM intents WHERE key = ?1",
     [Q_INTENT_DELETE] = "DELETE FROM intents WHERE key = ?1",
     [Q_INTENT_COUNT] = "SELECT COUNT(*) FROM intents",
+    [Q_INTENT_EACH] = "SELECT key, source_id FROM intents WHERE object = ?1 AND side = ?2 "
+                      "ORDER BY created_at, key",
 };
 
 /* Migration N is MIGRATIONS[N - 1]. Append only: never edit a released migration. */
@@ -1877,6 +1880,30 @@ static int sq_intent_delete(void *b, const char *key, struct hs_error *err)
     return HS_OK;
 }
 
+static int sq_intent_each(void *b, const char *object, enum hs_store_side side,
+                          hs_store_intent_fn cb, void *ud, struct hs_error *err)
+{
+    struct sq *q = b;
+    sqlite3_stmt *st = NULL;
+    int rc = query(q, Q_INTENT_EACH, &st, "tt", object, hs_store_side_name(side));
+    if (rc != SQLITE_OK)
+        return sq_fail(q, rc, err, "cannot list create intents of store '%s'", q->path);
+    int r = HS_OK;
+    while ((rc = step(q, st, true)) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(st, 0);
+        const char *source = (const char *)sqlite3_column_text(st, 1);
+        if (key == NULL || source == NULL)
+            continue;
+        r = cb(ud, key, source);
+        if (r != 0)
+            break;
+    }
+    if (r == HS_OK && rc != SQLITE_DONE)
+        r = sq_fail(q, rc, err, "cannot list create intents of store '%s'", q->path);
+    done(st);
+    return r;
+}
+
 static int sq_intent_count(void *b, struct hs_error *err)
 {
     struct sq *q = b;
@@ -1954,6 +1981,7 @@ const struct hs_store_ops hs_store_sqlite_ops = {
     .intent_get = sq_intent_get,
     .intent_delete = sq_intent_delete,
     .intent_count = sq_intent_count,
+    .intent_each = sq_intent_each,
 };
 
 int hs_store_sqlite_fail_after(struct hs_store *store, int n)

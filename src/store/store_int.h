@@ -153,6 +153,8 @@ struct hs_store_ops {
     int (*intent_get)(void *b, const char *key, int64_t *out_created_at, struct hs_error *err);
     int (*intent_delete)(void *b, const char *key, struct hs_error *err);
     int (*intent_count)(void *b, struct hs_error *err);
+    int (*intent_each)(void *b, const char *object, enum hs_store_side side, hs_store_intent_fn cb,
+                       void *ud, struct hs_error *err);
 };
 
 /* The handle behind the public API. */

@@ -43,6 +43,9 @@ struct fake {
     int lose_answers; /* creates to make and then fail as a whole (no answer) */
     int creates;      /* records created */
     int updates;      /* records updated */
+    int write_calls;  /* write() calls */
+    bool quiet;       /* changes() announces nothing */
+    bool payments;    /* the side carries payments too */
 };
 
 struct hs_connector {
@@ -64,8 +67,7 @@ static void fk_close(struct hs_connector *c)
 
 static unsigned fk_kinds(const struct hs_connector *c)
 {
-    (void)c;
-    return 1u << HS_KIND_INVOICE;
+    return (1u << HS_KIND_INVOICE) | (c->f->payments ? 1u << HS_KIND_PAYMENT : 0u);
 }
 
 static void fk_limits(const struct hs_connector *c, enum hs_kind kind,
@@ -86,6 +88,12 @@ static int find(const struct fake *f, const char *id)
     return -1;
 }
 
+static int find_kind(const struct fake *f, enum hs_kind kind, const char *id)
+{
+    int k = find(f, id);
+    return k >= 0 && f->recs[k]->kind == kind ? k : -1;
+}
+
 static int fk_changes(struct hs_connector *c, enum hs_kind kind, const char *cursor,
                       struct hs_changes *out, struct hs_error *err)
 {
@@ -95,7 +103,9 @@ static int fk_changes(struct hs_connector *c, enum hs_kind kind, const char *cur
     memset(out, 0, sizeof *out);
     out->items = hs_calloc(f->n + 1, sizeof *out->items);
     assert_non_null(out->items);
-    for (size_t i = 0; i < f->n; i++) {
+    for (size_t i = 0; i < f->n && !f->quiet; i++) {
+        if (f->recs[i]->kind != kind)
+            continue;
         out->items[out->n_items].kind = kind;
         out->items[out->n_items].id = hs_strdup(f->recs[i]->id);
         out->n_items++;
@@ -107,10 +117,9 @@ static int fk_changes(struct hs_connector *c, enum hs_kind kind, const char *cur
 static int fk_read(struct hs_connector *c, enum hs_kind kind, const char *const *ids, size_t n,
                    struct hs_record **out, struct hs_error *err)
 {
-    (void)kind;
     (void)err;
     for (size_t i = 0; i < n; i++) {
-        int k = find(c->f, ids[i]);
+        int k = find_kind(c->f, kind, ids[i]);
         out[i] = NULL;
         if (k >= 0)
             assert_int_equal(hs_record_clone(c->f->recs[k], &out[i]), HS_OK);
@@ -118,9 +127,22 @@ static int fk_read(struct hs_connector *c, enum hs_kind kind, const char *const 
     return HS_OK;
 }
 
-/* Copies the paths w->fields of w->record onto the stored record. */
+/* Copies the paths w->fields of w->record onto the stored record; no paths: the whole
+ * record is replaced (an invoice keeps its number and link, and is open again). */
 static void apply_update(struct fake *f, int k, const struct hs_write *w)
 {
+    if (w->n_fields == 0) {
+        struct hs_record *n = NULL;
+        assert_int_equal(hs_record_clone(w->record, &n), HS_OK);
+        assert_int_equal(hs_record_set_str(&n->invoice.number, f->recs[k]->invoice.number), HS_OK);
+        assert_int_equal(hs_fields_copy(&n->meta, &f->recs[k]->meta), HS_OK);
+        n->invoice.status = HS_INVOICE_OPEN;
+        n->invoice.balance = n->invoice.total;
+        hs_record_free(f->recs[k]);
+        f->recs[k] = n;
+        f->updates++;
+        return;
+    }
     struct hs_fields have, src;
     hs_fields_init(&have);
     hs_fields_init(&src);
@@ -151,6 +173,8 @@ static int fk_write(struct hs_connector *c, enum hs_kind kind, struct hs_write *
 {
     (void)kind;
     struct fake *f = c->f;
+    f->write_calls++;
+    assert_true(n <= 2); /* the limit the fake announces */
     for (size_t i = 0; i < n; i++) {
         w[i].status = HS_OK;
         w[i].result = NULL;
@@ -619,6 +643,204 @@ static void test_deal_edit_after_invoicing_raises_one_conflict(void **state)
     assert_int_equal(n, 1);
 }
 
+/* ---- batching, audit, plan, recovery, payments, updates ----------------------------------- */
+
+struct audit_count {
+    int creates;     /* "create" rows on accounting invoices */
+    int updates;     /* "update" rows on CRM deals */
+    bool has_due;    /* a create row holds the due date */
+    bool has_status; /* an update row holds the status before and after */
+};
+
+static int audit_cb(void *ud, const struct hs_store_audit_row *row)
+{
+    struct audit_count *c = ud;
+    if (strcmp(row->action, "create") == 0 &&
+        strncmp(row->object, "invoice:accounting:", 19) == 0) {
+        c->creates++;
+        c->has_due = c->has_due || strstr(row->detail, "\"due_date\"") != NULL;
+    }
+    if (strcmp(row->action, "update") == 0 && strncmp(row->object, "invoice:crm:", 12) == 0) {
+        c->updates++;
+        c->has_status = c->has_status || strstr(row->detail, "\"field\":\"status\"") != NULL;
+    }
+    return 0;
+}
+
+static void test_creates_and_write_backs_are_batched_and_audited(void **state)
+{
+    struct fx *x = *state;
+    put_link(x, "customer", "C1", "Q1");
+    static const char *const ids[] = {"D1", "D2", "D3", "D4", "D5"};
+    for (size_t i = 0; i < 5; i++)
+        put_deal(&x->crm, ids[i], "C1", "closedwon");
+    struct hs_engine_report rep;
+    run(x, &rep);
+    assert_int_equal(x->acc.creates, 5);
+    /* 5 creates at 2 per call, 5 write-backs at 2 per call */
+    assert_int_equal(x->acc.write_calls, 3);
+    assert_int_equal(x->crm.write_calls, 3);
+    assert_int_equal(rep.n_created, 5);
+    hs_engine_report_release(&rep);
+    struct audit_count c;
+    memset(&c, 0, sizeof c);
+    struct hs_error err = {0};
+    assert_int_equal(hs_store_audit_each(x->s, 0, audit_cb, &c, &err), HS_OK);
+    assert_int_equal(c.creates, 5);
+    assert_int_equal(c.updates, 5);
+    assert_true(c.has_due);
+    assert_true(c.has_status);
+    struct hs_store_audit_report ar;
+    assert_int_equal(hs_store_audit_verify(x->s, &ar, &err), HS_OK);
+    assert_int_equal(ar.bad_id, 0);
+
+    /* nothing changed: no write at all */
+    int acc_calls = x->acc.write_calls, crm_calls = x->crm.write_calls;
+    run(x, &rep);
+    assert_int_equal(x->acc.write_calls, acc_calls);
+    assert_int_equal(x->crm.write_calls, crm_calls);
+    assert_int_equal(rep.n_writes, 0);
+    hs_engine_report_release(&rep);
+}
+
+static void test_plan_shows_invoice_creates_and_changes_nothing(void **state)
+{
+    struct fx *x = *state;
+    put_link(x, "customer", "C1", "Q1");
+    put_deal(&x->crm, "D1", "C1", "closedwon");
+    put_deal(&x->crm, "D2", "C7", "closedwon");
+    struct hs_engine_report rep;
+    hs_engine_report_init(&rep);
+    struct hs_error err = {0};
+    if (hs_engine_plan(x->e, &rep, &err) != HS_OK)
+        fail_msg("plan: %s", err.msg);
+    const struct hs_engine_action *a = action(&rep, HS_ENGINE_CREATE);
+    assert_non_null(a);
+    assert_string_equal(a->source_id, "D1");
+    if (strstr(a->reason, "130.00") == NULL || strstr(a->reason, "would be created") == NULL)
+        fail_msg("reason: %s", a->reason);
+    a = action(&rep, HS_ENGINE_ERROR);
+    assert_non_null(a);
+    assert_string_equal(a->source_id, "D2");
+    hs_engine_report_release(&rep);
+    assert_int_equal(x->acc.n, 0);
+    assert_int_equal(x->acc.write_calls + x->crm.write_calls, 0);
+    assert_int_equal(hs_store_intent_count(x->s, &err), 0);
+    assert_int_equal(n_open_errors(x), 0);
+}
+
+/* A pending intent is enough to finish the create: after a SIGKILL the dead process's dirty
+ * entries stay leased, so the deal is not announced again. */
+static void test_pending_intent_is_finished_without_a_change(void **state)
+{
+    struct fx *x = *state;
+    put_link(x, "customer", "C1", "Q1");
+    put_deal(&x->crm, "D1", "C1", "closedwon");
+    x->acc.lose_answers = 1;
+    struct hs_engine_report rep;
+    struct hs_error err = {0};
+    hs_engine_report_init(&rep);
+    assert_int_equal(hs_engine_run_once(x->e, &rep, &err), HS_EIO);
+    hs_engine_report_release(&rep);
+    assert_int_equal(x->acc.creates, 1);
+    x->crm.quiet = true;
+    x->acc.quiet = true;
+    open_engine(x);
+    run(x, &rep);
+    assert_int_equal(x->acc.creates, 1);
+    assert_int_equal(hs_store_intent_count(x->s, &err), 0);
+    char buf[64];
+    assert_string_equal(deal_field(x, "D1", "number", buf, sizeof buf), "1001");
+    hs_engine_report_release(&rep);
+}
+
+static void put_payment(struct fake *f, const char *id, const char *inv, int64_t cents,
+                        const char *date)
+{
+    struct hs_record *r = NULL;
+    assert_int_equal(hs_record_new(HS_KIND_PAYMENT, &r), HS_OK);
+    assert_int_equal(hs_record_set_str(&r->id, id), HS_OK);
+    r->payment.amount = usd(cents);
+    memcpy(r->payment.currency, "USD", 4);
+    struct hs_error err = {0};
+    assert_int_equal(hs_date_parse(date, strlen(date), &r->payment.date, &err), HS_OK);
+    struct hs_payment_applied *a = NULL;
+    assert_int_equal(hs_record_add_applied(r, &a), HS_OK);
+    assert_int_equal(hs_record_set_str(&a->invoice_ref, inv), HS_OK);
+    a->amount = usd(cents);
+    f->recs[f->n++] = r;
+}
+
+static void test_last_payment_date_comes_from_payments(void **state)
+{
+    struct fx *x = *state;
+    x->acc.payments = true;
+    open_engine(x);
+    put_link(x, "customer", "C1", "Q1");
+    put_deal(&x->crm, "D1", "C1", "closedwon");
+    struct hs_engine_report rep;
+    char buf[64];
+    run(x, &rep);
+    hs_engine_report_release(&rep);
+    assert_string_equal(deal_field(x, "D1", "custom.hoopsync_last_payment_date", buf, sizeof buf),
+                        "");
+    pay(x, 4000);
+    put_payment(&x->acc, "PAY1", x->acc.recs[0]->id, 4000, "2023-11-20");
+    run(x, &rep);
+    assert_string_equal(deal_field(x, "D1", "status", buf, sizeof buf), "partially_paid");
+    assert_string_equal(deal_field(x, "D1", "custom.hoopsync_last_payment_date", buf, sizeof buf),
+                        "2023-11-20");
+    hs_engine_report_release(&rep);
+    /* a later payment moves it; the earlier one alone (announced again) does not move it back */
+    pay(x, 13000);
+    put_payment(&x->acc, "PAY2", x->acc.recs[0]->id, 9000, "2023-12-01");
+    run(x, &rep);
+    assert_string_equal(deal_field(x, "D1", "status", buf, sizeof buf), "paid");
+    assert_string_equal(deal_field(x, "D1", "custom.hoopsync_last_payment_date", buf, sizeof buf),
+                        "2023-12-01");
+    hs_engine_report_release(&rep);
+    hs_record_free(x->acc.recs[--x->acc.n]); /* PAY2 gone from the feed */
+    run(x, &rep);
+    assert_string_equal(deal_field(x, "D1", "custom.hoopsync_last_payment_date", buf, sizeof buf),
+                        "2023-12-01");
+    hs_engine_report_release(&rep);
+}
+
+static void test_invoice_updates_unpaid_updates_until_paid(void **state)
+{
+    struct fx *x = *state;
+    x->iv.updates = HS_ENGINE_INVOICE_UPDATES_UNPAID;
+    put_link(x, "customer", "C1", "Q1");
+    put_deal(&x->crm, "D1", "C1", "closedwon");
+    struct hs_engine_report rep;
+    run(x, &rep);
+    hs_engine_report_release(&rep);
+    struct hs_error err = {0};
+    /* quantity 2 -> 5 on an unpaid invoice: the invoice follows (5 x 50.00 + 30.00) */
+    assert_int_equal(hs_decimal_from_int(5, &x->crm.recs[0]->invoice.lines[0].quantity, &err),
+                     HS_OK);
+    run(x, &rep);
+    assert_int_equal(x->acc.n, 1);
+    assert_int_equal(x->acc.recs[0]->invoice.total.minor, 28000);
+    assert_null(action(&rep, HS_ENGINE_CONFLICT));
+    char buf[64];
+    assert_string_equal(deal_field(x, "D1", "balance", buf, sizeof buf), "USD 280.00");
+    hs_engine_report_release(&rep);
+    run(x, &rep);
+    assert_int_equal(rep.n_writes, 0);
+    hs_engine_report_release(&rep);
+    /* once something is paid, an edit is a conflict and the invoice stays */
+    pay(x, 1000);
+    assert_int_equal(hs_decimal_from_int(7, &x->crm.recs[0]->invoice.lines[0].quantity, &err),
+                     HS_OK);
+    run(x, &rep);
+    const struct hs_engine_action *a = action(&rep, HS_ENGINE_CONFLICT);
+    assert_non_null(a);
+    assert_non_null(strstr(a->reason, "invoice_updates: unpaid"));
+    assert_int_equal(x->acc.recs[0]->invoice.total.minor, 28000);
+    hs_engine_report_release(&rep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -630,6 +852,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unmapped_product_is_a_clear_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payments_partial_paid_overdue_void, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deal_edit_after_invoicing_raises_one_conflict, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_creates_and_write_backs_are_batched_and_audited, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_plan_shows_invoice_creates_and_changes_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_pending_intent_is_finished_without_a_change, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_last_payment_date_comes_from_payments, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_invoice_updates_unpaid_updates_until_paid, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

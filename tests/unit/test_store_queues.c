@@ -268,6 +268,52 @@ static void test_store_queues_intents(void **state)
                      HS_EINVAL);
 }
 
+struct intent_seen {
+    char keys[4][16];
+    char sources[4][16];
+    size_t n;
+};
+
+static int intent_cb(void *ud, const char *key, const char *source_id)
+{
+    struct intent_seen *s = ud;
+    if (s->n >= 4)
+        return 1;
+    snprintf(s->keys[s->n], sizeof s->keys[0], "%s", key);
+    snprintf(s->sources[s->n], sizeof s->sources[0], "%s", source_id);
+    s->n++;
+    return 0;
+}
+
+static void test_store_queues_intent_each_filters_and_orders(void **state)
+{
+    struct fixture *f = *state;
+    struct hs_error err = {0};
+    assert_int_equal(hs_store_intent_put(f->s, "k2", "invoice", HS_STORE_ACCOUNTING, "d2", &err),
+                     1);
+    f->now += 5;
+    assert_int_equal(hs_store_intent_put(f->s, "k1", "invoice", HS_STORE_ACCOUNTING, "d1", &err),
+                     1);
+    assert_int_equal(hs_store_intent_put(f->s, "k3", "customer", HS_STORE_ACCOUNTING, "c1", &err),
+                     1);
+    assert_int_equal(hs_store_intent_put(f->s, "k4", "invoice", HS_STORE_CRM, "i9", &err), 1);
+    struct intent_seen seen;
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(
+        hs_store_intent_each(f->s, "invoice", HS_STORE_ACCOUNTING, intent_cb, &seen, &err), HS_OK);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.keys[0], "k2"); /* oldest first */
+    assert_string_equal(seen.sources[0], "d2");
+    assert_string_equal(seen.keys[1], "k1");
+    assert_string_equal(seen.sources[1], "d1");
+    /* a non-zero return stops the iteration and is returned */
+    seen.n = 4;
+    assert_int_equal(
+        hs_store_intent_each(f->s, "invoice", HS_STORE_ACCOUNTING, intent_cb, &seen, &err), 1);
+    assert_int_equal(hs_store_intent_each(f->s, NULL, HS_STORE_CRM, intent_cb, &seen, &err),
+                     HS_EINVAL);
+}
+
 static void test_store_queues_intent_rolls_back_with_caller_transaction(void **state)
 {
     struct fixture *f = *state;
@@ -328,6 +374,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store_queues_filters_and_settle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_queues_intents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_queues_intent_each_filters_and_orders, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_store_queues_intent_rolls_back_with_caller_transaction,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_queues_failed_store_refuses_writes, setup,
