@@ -112,9 +112,11 @@ struct hs_write {
 };
 
 struct hs_connector;
+struct hs_validate_limit; /* core/validate.h */
 
 struct hs_connector_ops {
     const char *provider; /* "hubspot", "quickbooks", ... */
+    const char *label;    /* the product's name in messages ("QuickBooks"); NULL: provider */
     enum hs_side side;
     /* Opens a handle; does no I/O. */
     int (*open)(const struct hs_connector_config *cfg, struct hs_connector **out,
@@ -155,6 +157,14 @@ struct hs_connector_ops {
     /* One-time set-up after connect (HubSpot: the hoopsync property group and properties).
      * Idempotent. May be NULL. */
     int (*setup)(struct hs_connector *c, struct hs_error *err);
+    /*
+     * The limits the provider puts on fields of kind (lengths, forbidden characters, required,
+     * unique: core/validate.h), checked by the engine before any write so a record that would
+     * be refused becomes an error item first. Static table; NULL (*n_out 0) when none. The
+     * op may be NULL. Uniqueness is compared trimmed and without ASCII case.
+     */
+    const struct hs_validate_limit *(*field_limits)(const struct hs_connector *c, enum hs_kind kind,
+                                                    size_t *n_out);
 };
 
 #endif

@@ -40,6 +40,7 @@
 #define DEFAULT_LEASE_MS    300000
 #define DEFAULT_CLAIM_BATCH 1000
 #define MAX_PAGES           1000000 /* change-feed pages per detect, against a broken feed */
+#define MAX_LIMITS          64      /* provider field limits per kind */
 
 struct flow_rt {
     const struct hs_config_flow *cf;
@@ -58,6 +59,10 @@ struct hs_engine {
     struct hs_engine_report scratch; /* used when the caller passes no report */
     /* plan mode: changed ids per side and kind, collected without storing */
     struct hs_fields planned[3][HS_KIND_MAX + 1];
+    /* per pass, per side: customer names in use (folded -> id; "" for creates of this pass),
+     * loaded from the mirror when a unique field is first checked */
+    struct hs_fields taken[3];
+    bool taken_loaded[3];
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -462,6 +467,14 @@ static void planned_release(struct hs_engine *e)
             hs_fields_release(&e->planned[s][k]);
 }
 
+static void taken_release(struct hs_engine *e)
+{
+    for (int t = 0; t < 3; t++) {
+        hs_fields_release(&e->taken[t]);
+        e->taken_loaded[t] = false;
+    }
+}
+
 void hs_engine_close(struct hs_engine *e)
 {
     if (e == NULL)
@@ -471,6 +484,7 @@ void hs_engine_close(struct hs_engine *e)
     hs_free(e->flows);
     hs_free(e->owner);
     planned_release(e);
+    taken_release(e);
     hs_engine_report_release(&e->scratch);
     hs_free(e);
 }
@@ -868,11 +882,111 @@ static int settle_errors(struct hs_engine *e, const struct flow_rt *fl, enum hs_
 
 /* ---- validation -------------------------------------------------------------------------- */
 
+/* Name as the providers compare unique names: trimmed, ASCII letters folded. Owned. */
+static char *name_fold(const char *v)
+{
+    while (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r')
+        v++;
+    size_t n = strlen(v);
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\n' || v[n - 1] == '\r'))
+        n--;
+    char *f = hs_strndup(v, n);
+    for (char *p = f; p != NULL && *p != '\0'; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return f;
+}
+
+struct taken_load {
+    struct hs_fields *names;
+    const char *field;
+};
+
+static int taken_cb(void *ud, const char *remote_id, const struct hs_store_doc *doc)
+{
+    struct taken_load *l = ud;
+    struct hs_record *r = NULL;
+    if (hs_record_from_json((const uint8_t *)doc->json, strlen(doc->json), &r, NULL) != HS_OK)
+        return 0;
+    struct hs_fields f;
+    hs_fields_init(&f);
+    int rc = hs_record_to_fields(r, &f, NULL);
+    const char *v = rc == HS_OK ? hs_fields_get(&f, l->field) : NULL;
+    char *k = v != NULL ? name_fold(v) : NULL;
+    if (v != NULL && k == NULL)
+        rc = HS_ENOMEM;
+    if (k != NULL && k[0] != '\0')
+        rc = hs_fields_set(l->names, k, remote_id);
+    hs_free(k);
+    hs_fields_release(&f);
+    hs_record_free(r);
+    return rc == HS_OK ? 0 : 1;
+}
+
+struct taken_ctx {
+    struct hs_engine *e;
+    enum hs_side t;
+    const char *self; /* id of the record written; NULL for a create */
+    bool failed;      /* out of memory or store failure while loading */
+};
+
+/* hs_validate_taken_fn over the names of side t's customers (mirror + this pass's creates). */
+static bool is_taken(void *ud, const struct hs_record *rec, const char *field, const char *value)
+{
+    (void)rec;
+    struct taken_ctx *c = ud;
+    struct hs_engine *e = c->e;
+    struct hs_fields *names = &e->taken[c->t];
+    if (!e->taken_loaded[c->t]) {
+        struct taken_load l = {.names = names, .field = field};
+        if (hs_store_mirror_each(e->cfg.store, side_of(e, c->t)->conn_id,
+                                 hs_kind_name(HS_KIND_CUSTOMER), taken_cb, &l, NULL) != HS_OK) {
+            c->failed = true;
+            return false;
+        }
+        e->taken_loaded[c->t] = true;
+    }
+    char *k = name_fold(value);
+    if (k == NULL) {
+        c->failed = true;
+        return false;
+    }
+    const char *who = hs_fields_get(names, k);
+    hs_free(k);
+    return who != NULL && (c->self == NULL || strcmp(who, c->self) != 0);
+}
+
+/* Reserves the unique values of a record about to be written to side t (creates: "" until
+ * the provider names it), so two records of one pass cannot take the same name. */
+static int reserve_unique(struct hs_engine *e, enum hs_side t, const struct hs_validate_rules *r,
+                          const struct hs_record *rec, const char *self)
+{
+    if (!e->taken_loaded[t])
+        return HS_OK;
+    struct hs_fields f;
+    hs_fields_init(&f);
+    int rc = hs_record_to_fields(rec, &f, NULL);
+    for (size_t i = 0; i < r->n_limits && rc == HS_OK; i++) {
+        const char *v = r->limits[i].unique ? hs_fields_get(&f, r->limits[i].field) : NULL;
+        if (v == NULL)
+            continue;
+        char *k = name_fold(v);
+        rc = k != NULL ? hs_fields_set(&e->taken[t], k, self != NULL ? self : "") : HS_ENOMEM;
+        hs_free(k);
+    }
+    hs_fields_release(&f);
+    return rc;
+}
+
 /*
- * Checks the values about to be written (a field view of kind) and builds the record. A
- * failure fills msg with a sentence for a finance user.
+ * Checks the values about to be written to side t (a field view of kind; self: the id of the
+ * record updated, NULL for a create) and builds the record: the record's own rules, then for
+ * customers core/validate.h (email, country, tax id) and the limits the target provider
+ * announces (length, forbidden characters, unique names against its mirror). A failure fills
+ * msg with a sentence for a finance user.
  */
-static int build_checked(enum hs_kind kind, const struct hs_fields *values, struct hs_record **out,
+static int build_checked(struct hs_engine *e, enum hs_side t, enum hs_kind kind,
+                         const struct hs_fields *values, const char *self, struct hs_record **out,
                          char *msg, size_t msg_len)
 {
     *out = NULL;
@@ -890,11 +1004,35 @@ static int build_checked(enum hs_kind kind, const struct hs_fields *values, stru
     }
     if (kind != HS_KIND_CUSTOMER)
         return HS_OK;
-    /* core/validate.h: email, country, tax id; every blocking issue in one message */
+    const struct hs_engine_side *sd = side_of(e, t);
+    struct taken_ctx tc = {.e = e, .t = t, .self = self};
+    struct hs_validate_rules rules = {
+        .provider = sd->ops->label != NULL ? sd->ops->label : sd->ops->provider,
+        .is_taken = is_taken,
+        .ud = &tc,
+    };
+    struct hs_validate_limit partial[MAX_LIMITS];
+    if (sd->ops->field_limits != NULL)
+        rules.limits = sd->ops->field_limits(sd->conn, kind, &rules.n_limits);
+    if (self != NULL && rules.n_limits > 0) {
+        /* an update carries only the fields it changes: "required" holds for the record the
+         * provider keeps, not for the patch */
+        if (rules.n_limits > MAX_LIMITS)
+            rules.n_limits = MAX_LIMITS;
+        for (size_t i = 0; i < rules.n_limits; i++) {
+            partial[i] = rules.limits[i];
+            partial[i].required = false;
+        }
+        rules.limits = partial;
+    }
+    /* core/validate.h: email, country, tax id, provider limits; every blocking issue in one
+     * message */
     struct hs_validate_issues issues;
     hs_validate_issues_init(&issues);
-    rc = hs_validate_customer(*out, NULL, &issues);
-    if (rc > 0 || (rc == HS_OK && issues.n_errors > 0)) {
+    rc = hs_validate_customer(*out, &rules, &issues);
+    if (tc.failed)
+        rc = HS_ENOMEM;
+    else if (rc > 0 || (rc == HS_OK && issues.n_errors > 0)) {
         size_t used = 0;
         msg[0] = '\0';
         for (size_t i = 0; i < issues.n_items && used < msg_len; i++) {
@@ -907,6 +1045,8 @@ static int build_checked(enum hs_kind kind, const struct hs_fields *values, stru
         rc = HS_EINVAL;
     }
     hs_validate_issues_release(&issues);
+    if (rc == HS_OK && !e->dry)
+        rc = reserve_unique(e, t, &rules, *out, self);
     if (rc != HS_OK) {
         hs_record_free(*out);
         *out = NULL;
@@ -1262,7 +1402,8 @@ static int prepare_pair(struct hs_engine *e, const struct flow_rt *fl, struct pa
         if (pt->n_paths == 0)
             continue;
         char msg[HS_ERRMSG_MAX];
-        rc = build_checked(fl->kind, &pt->values, &pr->w[t], msg, sizeof msg);
+        rc = build_checked(e, (enum hs_side)t, fl->kind, &pt->values, pr->rec[t]->id, &pr->w[t],
+                           msg, sizeof msg);
         if (rc == HS_ENOMEM)
             return hs_error_set(err, rc, "cannot sync: out of memory");
         if (rc != HS_OK) {
@@ -1332,7 +1473,8 @@ static int prepare_create(struct hs_engine *e, const struct flow_rt *fl, struct 
             return rc;
     }
     char msg[HS_ERRMSG_MAX];
-    rc = build_checked(fl->kind, &patch_to(&c->res, c->to)->values, &c->rec, msg, sizeof msg);
+    rc = build_checked(e, c->to, fl->kind, &patch_to(&c->res, c->to)->values, NULL, &c->rec, msg,
+                       sizeof msg);
     if (rc == HS_ENOMEM)
         return hs_error_set(err, rc, "cannot sync: out of memory");
     if (rc != HS_OK) {
@@ -1947,8 +2089,12 @@ static int save_runs(struct hs_engine *e, struct hs_error *err)
     if (e->dry)
         return HS_OK;
     int64_t now = hs_env_now_ms(&e->env);
-    for (size_t i = 0; i < e->n_flows; i++) {
-        const char *name = e->flows[i].cf->name;
+    /* the generic flows, then the invoice step's flow */
+    size_t n_names = e->n_flows + (e->cfg.invoicing != NULL ? 1 : 0);
+    for (size_t i = 0; i < n_names; i++) {
+        const char *name = i < e->n_flows                   ? e->flows[i].cf->name
+                           : e->cfg.invoicing->flow != NULL ? e->cfg.invoicing->flow
+                                                            : ENG_INVOICE_FLOW;
         size_t n[8] = {0};
         for (size_t a = 0; a < e->rep->n_actions; a++) {
             const struct hs_engine_action *ac = &e->rep->actions[a];
@@ -1982,6 +2128,7 @@ static int save_runs(struct hs_engine *e, struct hs_error *err)
 
 static int run_pass(struct hs_engine *e, struct hs_error *err)
 {
+    taken_release(e); /* the names in use are re-read from the mirror, once per pass */
     struct pass p;
     memset(&p, 0, sizeof p);
     hs_fields_init(&p.handled);
@@ -2140,7 +2287,7 @@ static int write_literal(struct hs_engine *e, const struct flow_rt *fl, struct h
     struct hs_record *rec = NULL;
     char msg[HS_ERRMSG_MAX] = "";
     if (rc == HS_OK)
-        rc = build_checked(fl->kind, &v, &rec, msg, sizeof msg);
+        rc = build_checked(e, HS_SIDE_CRM, fl->kind, &v, (*crm)->id, &rec, msg, sizeof msg);
     hs_fields_release(&v);
     if (rc != HS_OK || rec == NULL)
         return hs_error_set(err, rc == HS_ENOMEM ? HS_ENOMEM : HS_EINVAL,

@@ -45,6 +45,9 @@ int eng_index_find(struct eng_index *idx, const struct hs_record *rec, struct en
 
 /* ---- engine internals shared with invoices.c ---- */
 
+/* Flow name of the invoice step when hs_engine_invoicing.flow is NULL. */
+#define ENG_INVOICE_FLOW "invoices"
+
 const struct hs_engine_config *eng_config(const struct hs_engine *e);
 const struct hs_env *eng_env(const struct hs_engine *e);
 /* Appends an action to the pass's report. HS_OK or HS_ENOMEM (err set). */

@@ -53,7 +53,6 @@
 #include "engine/engine_int.h"
 #include "util/alloc.h"
 
-#define DEFAULT_FLOW "invoices"
 #define INVOICE_URL  "invoice_url"
 #define META_URL     "url"
 #define LAST_PAID    "custom." HS_INVOICE_PROP_LAST_PAID
@@ -1334,7 +1333,7 @@ int eng_invoices_run(struct hs_engine *e, const struct eng_group *groups, size_t
     v.cfg = eng_config(e);
     v.iv = v.cfg->invoicing;
     v.dry = eng_dry(e);
-    v.flow = v.iv->flow != NULL ? v.iv->flow : DEFAULT_FLOW;
+    v.flow = v.iv->flow != NULL ? v.iv->flow : ENG_INVOICE_FLOW;
     v.provider = v.iv->provider != NULL ? v.iv->provider : "the accounting system";
     hs_fields_init(&v.status_index);
     const struct hs_engine_side *crm = &v.cfg->crm, *acc = &v.cfg->accounting;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "core/validate.h"
 #include "engine/engine.h"
 #include "hoopsync/connector.h"
 #include "hoopsync/model.h"
@@ -330,8 +331,19 @@ static const struct hs_connector_ops FAKE_CRM = {
     .write = fk_write,
 };
 
+/* The accounting fake announces QuickBooks' customer limits (unique display names, no ':'). */
+static const struct hs_validate_limit *fk_field_limits(const struct hs_connector *c,
+                                                       enum hs_kind kind, size_t *n_out)
+{
+    (void)c;
+    *n_out = 0;
+    return kind == HS_KIND_CUSTOMER ? hs_validate_quickbooks_customer_limits(n_out) : NULL;
+}
+
 static const struct hs_connector_ops FAKE_ACC = {
     .provider = "fakeacc",
+    .label = "FakeBooks",
+    .field_limits = fk_field_limits,
     .side = HS_SIDE_ACCOUNTING,
     .open = fk_open,
     .close = fk_close,
@@ -746,6 +758,55 @@ static void test_engine_validation_error_isolates_one_record(void **state)
     assert_int_equal(x->acc.n_created, 3);
     assert_int_equal(hs_store_item_count(x->s, HS_STORE_ITEM_ERROR, NULL, HS_STORE_ITEM_OPEN, &err),
                      0);
+}
+
+static const struct hs_engine_action *error_for(const struct hs_engine_report *r, const char *id)
+{
+    for (size_t i = 0; i < r->n_actions; i++)
+        if (r->actions[i].kind == HS_ENGINE_ERROR && strcmp(r->actions[i].source_id, id) == 0)
+            return &r->actions[i];
+    return NULL;
+}
+
+static void test_engine_provider_field_limits_are_checked_before_writing(void **state)
+{
+    struct fx *x = *state;
+    seed(x);
+    struct hs_engine_report r;
+    run(x, &r);
+    hs_engine_report_release(&r);
+    int created = x->acc.n_created;
+    /* two new companies of one pass under one name (case and blanks aside), and a ':' */
+    put_customer(&x->crm, "c4", "Hooli", "a@hooli.com");
+    put_customer(&x->crm, "c5", " HOOLI ", "b@hooli.xyz");
+    put_customer(&x->crm, "c6", "Pied: Piper", "c@pied.com");
+    run(x, &r);
+    assert_int_equal(x->acc.n_created, created + 1);
+    const struct hs_engine_action *a = error_for(&r, "c5");
+    assert_non_null(a);
+    assert_non_null(strstr(a->reason, "is already used by another customer in FakeBooks"));
+    a = error_for(&r, "c6");
+    assert_non_null(a);
+    assert_non_null(strstr(a->reason, "FakeBooks does not accept"));
+    assert_null(error_for(&r, "c4"));
+    hs_engine_report_release(&r);
+    /* a rename onto a name another customer holds is refused before the call; the record's
+     * own name (another case) is not "taken" */
+    int writes = x->acc.n_write;
+    edit(&x->crm, "c3", slot_name, "umbrella corp");
+    run(x, &r);
+    a = error_for(&r, "c3");
+    assert_non_null(a);
+    assert_non_null(strstr(a->reason, "'umbrella corp' is already used"));
+    assert_int_equal(x->acc.n_write, writes);
+    hs_engine_report_release(&r);
+    edit(&x->crm, "c3", slot_name, "INITECH");
+    run(x, &r);
+    assert_null(error_for(&r, "c3"));
+    char buf[64];
+    assert_string_equal(rec(&x->acc, linked_acc(x, "c3", buf, sizeof buf))->customer.display_name,
+                        "INITECH");
+    hs_engine_report_release(&r);
 }
 
 static void test_engine_retry_marks_error_records_dirty(void **state)
@@ -1215,6 +1276,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_engine_validation_error_isolates_one_record, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_engine_provider_field_limits_are_checked_before_writing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_retry_marks_error_records_dirty, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_engine_too_big_batches_are_halved, setup, teardown),

@@ -22,6 +22,9 @@
  *                        (no contact yet) batch/upsert by email plus a default association.
  *               setup    property group "hoopsync" and the hoopsync_* properties; 409 = exists.
  *               webhook  X-HubSpot-Signature-v3 check before parsing, then the event list.
+ *               limits   batches of 100; the published windows (100 per 10 s, 5 searches
+ *                        per s) unless the setting "rate_limits" replaces them
+ *                        (connectors/common/limits.h).
  *             Deals are never created or re-priced here: only their hoopsync_* write-back
  *             properties are written (other invoice fields are read-only on this side).
  * Threads:    a handle is used by one thread at a time (connector.h).
@@ -34,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "connectors/common/limits.h"
 #include "connectors/hubspot/hubspot.h"
 #include "connectors/hubspot/hubspot_int.h"
 #include "util/alloc.h"
@@ -49,6 +53,8 @@
 struct hs_connector {
     struct hs_connector_config cfg;
     struct hs_hubspot_settings set;
+    struct hs_rate_window windows[HS_CONN_MAX_WINDOWS]; /* setting "rate_limits" (n 0: none) */
+    size_t n_windows;
 };
 
 static const char *conn_name(const struct hs_connector *c)
@@ -93,7 +99,9 @@ static int hub_open(const struct hs_connector_config *cfg, struct hs_connector *
     if (c == NULL)
         return hs_error_set(err, HS_ENOMEM, "cannot open HubSpot connector: out of memory");
     c->cfg = *cfg;
-    int rc = hs_hubspot_settings_parse(cfg->settings, &c->set, err);
+    int rc = hs_conn_rate_limits_parse(cfg->settings, c->windows, &c->n_windows, err);
+    if (rc == HS_OK)
+        rc = hs_hubspot_settings_parse(cfg->settings, &c->set, err);
     if (rc != HS_OK) {
         hs_free(c);
         return hs_error_prefix(err, "%s", cfg->name ? cfg->name : "hubspot");
@@ -119,7 +127,6 @@ static unsigned hub_kinds(const struct hs_connector *c)
 static void hub_limits(const struct hs_connector *c, enum hs_kind kind,
                        struct hs_connector_limits *out)
 {
-    (void)c;
     (void)kind;
     memset(out, 0, sizeof *out);
     out->read_batch = READ_BATCH;
@@ -128,6 +135,7 @@ static void hub_limits(const struct hs_connector *c, enum hs_kind kind,
     out->windows[0] = (struct hs_rate_window){"all", 100, 10000};
     out->windows[1] = (struct hs_rate_window){"search", 5, 1000};
     out->n_windows = 2;
+    hs_conn_rate_limits_apply(out, c->windows, c->n_windows);
 }
 
 /* ---- changes -------------------------------------------------------------------------------- */
@@ -1025,6 +1033,7 @@ static int hub_setup(struct hs_connector *c, struct hs_error *err)
 
 const struct hs_connector_ops hs_connector_hubspot_ops = {
     .provider = "hubspot",
+    .label = "HubSpot",
     .side = HS_SIDE_CRM,
     .open = hub_open,
     .close = hub_close,
