@@ -339,17 +339,6 @@ static int build(struct inv *v, const struct hs_record *deal, struct hs_record *
         return oom(err);
     if (rc != HS_OK)
         return deal_error(v, deal->id, NULL, berr.msg, err);
-    /* a discounted line goes out as quantity and amount only: the provider derives the unit
-     * price (docs/modules/invoice.md; a rounded discounted price x quantity may miss the
-     * amount by a cent) */
-    for (size_t i = 0; i < inv->invoice.n_lines; i++) {
-        struct hs_invoice_line *ln = &inv->invoice.lines[i];
-        if (ln->has_discount_percent && ln->item_ref != NULL && ln->amount.currency[0] != '\0') {
-            ln->has_discount_percent = false;
-            memset(&ln->discount_percent, 0, sizeof ln->discount_percent);
-            memset(&ln->unit_price, 0, sizeof ln->unit_price);
-        }
-    }
     *out = inv;
     return HS_OK;
 }

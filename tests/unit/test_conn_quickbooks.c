@@ -1199,6 +1199,51 @@ static void test_conn_quickbooks_parse_survives_every_failed_allocation(void **s
     }
 }
 
+/* A discounted item line goes out as amount and quantity (QuickBooks derives the price). */
+static void test_qb_discounted_line_is_sent_as_amount_and_quantity(void **state)
+{
+    (void)state;
+    struct hs_quickbooks_opts o;
+    memset(&o, 0, sizeof o);
+    memcpy(o.home_currency, "USD", 4);
+    struct hs_record *r = NULL;
+    struct hs_error err;
+    hs_error_clear(&err);
+    assert_int_equal(hs_record_new(HS_KIND_INVOICE, &r), HS_OK);
+    assert_int_equal(hs_record_set_str(&r->invoice.customer_ref, "7"), HS_OK);
+    memcpy(r->invoice.currency, "USD", 4);
+    struct hs_invoice_line *ln = NULL;
+    assert_int_equal(hs_record_add_line(r, &ln), HS_OK);
+    assert_int_equal(hs_record_set_str(&ln->item_ref, "3"), HS_OK);
+    assert_int_equal(hs_decimal_from_int(3, &ln->quantity, &err), HS_OK);
+    ln->has_quantity = true;
+    assert_int_equal(hs_money_from_minor(1999, "USD", &ln->unit_price, &err), HS_OK);
+    assert_int_equal(hs_decimal_from_int(10, &ln->discount_percent, &err), HS_OK);
+    ln->has_discount_percent = true;
+    struct hs_write w = {.op = HS_WRITE_CREATE, .record = r, .idem_key = "x"};
+    json_t *body = NULL;
+    assert_int_equal(hs_quickbooks_build(HS_KIND_INVOICE, &w, &o, &body, &err), HS_OK);
+    struct hs_buf b;
+    hs_buf_init(&b);
+    assert_int_equal(hs_json_dump_exact(body, &b), HS_OK);
+    /* 3 x 19.99 less 10% = 53.973 -> 53.97; no UnitPrice, no discount field */
+    assert_non_null(strstr(b.data, "\"Amount\":53.97"));
+    assert_non_null(strstr(b.data, "\"Qty\":3"));
+    assert_null(strstr(b.data, "UnitPrice"));
+    assert_null(strstr(b.data, "Discount"));
+    hs_buf_release(&b);
+    json_decref(body);
+    /* with the amount given, that amount is sent as is */
+    assert_int_equal(hs_money_from_minor(5398, "USD", &ln->amount, &err), HS_OK);
+    assert_int_equal(hs_quickbooks_build(HS_KIND_INVOICE, &w, &o, &body, &err), HS_OK);
+    hs_buf_init(&b);
+    assert_int_equal(hs_json_dump_exact(body, &b), HS_OK);
+    assert_non_null(strstr(b.data, "\"Amount\":53.98"));
+    hs_buf_release(&b);
+    json_decref(body);
+    hs_record_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1229,6 +1274,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conn_quickbooks_item_create_uses_settings, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_conn_quickbooks_webhook_verification, setup, teardown),
+        cmocka_unit_test(test_qb_discounted_line_is_sent_as_amount_and_quantity),
         cmocka_unit_test(test_conn_quickbooks_exact_money_helpers),
         cmocka_unit_test(test_conn_quickbooks_cursor_parse),
         cmocka_unit_test(test_conn_quickbooks_sparse_update_body),

@@ -35,6 +35,7 @@
 
 #include "connectors/quickbooks/quickbooks_int.h"
 #include "core/currency.h"
+#include "core/tax.h"
 #include "util/alloc.h"
 #include "util/jsonnum.h"
 #include "util/str.h"
@@ -1140,16 +1141,18 @@ static int build_line(const struct hs_invoice_line *ln, size_t i, const char *cu
         return HS_ENOMEM;
     int rc = put_str(l, "Description", ln->description);
     if (ln->item_ref != NULL) {
-        if (ln->has_discount_percent && ln->discount_percent.v != 0) {
-            json_decref(l);
-            return line_error(err, i,
-                              "QuickBooks has no per-line discount; put it in the unit price "
-                              "or in a discount line");
-        }
+        /* QuickBooks has no per-line discount: a discounted line goes out as its amount and
+         * quantity only, and QuickBooks derives the unit price (docs/modules/invoice.md) */
+        bool discounted = ln->has_discount_percent && ln->discount_percent.v != 0;
         struct hs_money amount = ln->amount;
-        if (amount.currency[0] == '\0' && ln->has_quantity && ln->unit_price.currency[0] != '\0')
-            rc =
-                hs_money_mul_decimal(&ln->unit_price, ln->quantity, HS_ROUND_HALF_UP, &amount, err);
+        if (amount.currency[0] == '\0' && ln->has_quantity && ln->unit_price.currency[0] != '\0') {
+            int64_t minor = 0;
+            rc = hs_tax_line_amount(ln->quantity, ln->unit_price.minor,
+                                    discounted ? &ln->discount_percent : NULL, HS_ROUND_HALF_UP,
+                                    &minor, err);
+            if (rc == HS_OK)
+                rc = hs_money_from_minor(minor, ln->unit_price.currency, &amount, err);
+        }
         if (rc == HS_OK && amount.currency[0] == '\0')
             rc = line_error(err, i, "no amount, and no quantity and unit price to compute it");
         json_t *d = rc == HS_OK ? json_object() : NULL;
@@ -1159,7 +1162,7 @@ static int build_line(const struct hs_invoice_line *ln, size_t i, const char *cu
             rc = put_ref(d, "ItemRef", ln->item_ref);
         if (rc == HS_OK && ln->has_quantity)
             rc = put(d, "Qty", hs_json_decimal_new(ln->quantity));
-        if (rc == HS_OK)
+        if (rc == HS_OK && !discounted)
             rc = put_money(d, "UnitPrice", &ln->unit_price);
         if (rc == HS_OK)
             rc = put_ref(d, "TaxCodeRef", ln->tax_code);
