@@ -495,9 +495,10 @@ static void test_closed_deal_yields_one_invoice_and_write_back(void **state)
     hs_engine_report_release(&rep);
 }
 
-static void test_crash_between_create_and_link_makes_no_second_invoice(void **state)
+/* A closed-won deal whose invoice create is made by the provider but its answer is lost: the
+ * pass fails as a whole with the intent left behind. */
+static void create_with_lost_answer(struct fx *x)
 {
-    struct fx *x = *state;
     put_link(x, "customer", "C1", "Q1");
     put_deal(&x->crm, "D1", "C1", "closedwon");
     x->acc.lose_answers = 1;
@@ -508,6 +509,14 @@ static void test_crash_between_create_and_link_makes_no_second_invoice(void **st
     hs_engine_report_release(&rep);
     assert_int_equal(x->acc.n, 1); /* the provider made it, we never heard */
     assert_int_equal(hs_store_intent_count(x->s, &err), 1);
+}
+
+static void test_crash_between_create_and_link_makes_no_second_invoice(void **state)
+{
+    struct fx *x = *state;
+    create_with_lost_answer(x);
+    struct hs_engine_report rep;
+    struct hs_error err = {0};
 
     /* a new process: engine reopened, the pass runs again with the same key */
     open_engine(x);
@@ -734,14 +743,9 @@ static void test_plan_shows_invoice_creates_and_changes_nothing(void **state)
 static void test_pending_intent_is_finished_without_a_change(void **state)
 {
     struct fx *x = *state;
-    put_link(x, "customer", "C1", "Q1");
-    put_deal(&x->crm, "D1", "C1", "closedwon");
-    x->acc.lose_answers = 1;
+    create_with_lost_answer(x);
     struct hs_engine_report rep;
     struct hs_error err = {0};
-    hs_engine_report_init(&rep);
-    assert_int_equal(hs_engine_run_once(x->e, &rep, &err), HS_EIO);
-    hs_engine_report_release(&rep);
     assert_int_equal(x->acc.creates, 1);
     x->crm.quiet = true;
     x->acc.quiet = true;
