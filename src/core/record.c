@@ -31,6 +31,8 @@
 #include "core/decimal.h"
 #include "core/money.h"
 #include "util/alloc.h"
+#include "util/json.h"
+#include "util/str.h"
 #include "util/buf.h"
 
 _Static_assert(sizeof(enum hs_tri) == sizeof(int), "enums are int-sized");
@@ -254,51 +256,12 @@ static void set_array(void *base, const struct fdesc *d, void *items, size_t n)
 
 /* ---- small validators ----------------------------------------------------------------------- */
 
-/*
- * Length of the valid UTF-8 sequence at s (at most len bytes), or 0 when it is not one. Strict:
- * no overlong forms, no surrogates, nothing above U+10FFFF.
- */
-static size_t utf8_char(const unsigned char *s, size_t len)
-{
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    unsigned min;
-    unsigned cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 1;
-        min = 0x80;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 2;
-        min = 0x800;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 3;
-        min = 0x10000;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (len <= n)
-        return 0;
-    for (size_t k = 1; k <= n; k++) {
-        if ((s[k] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[k] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n + 1;
-}
-
 static bool utf8_valid(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     while (i < len) {
-        size_t n = utf8_char(s + i, len - i);
+        size_t n = hs_utf8_len(s + i, len - i);
         if (n == 0)
             return false;
         i += n;
@@ -1484,241 +1447,23 @@ static int map_from_json(struct hs_fields *m, const char *name, const json_t *v,
 }
 
 /*
- * Allocation-free syntax check of the JSON text, run before jansson sees it. Two reasons: it
- * caps nesting at HS_RECORD_JSON_MAX_DEPTH before any recursion, and it lets an error from
- * jansson afterwards be read as what it then must be: jansson reports a failed allocation in
- * its lexer as a syntax error, so once this check passed, only duplicate keys and numbers out
- * of range are input errors and anything else is out of memory. Accepts exactly RFC 8259 with
- * an object at the top, minus what jansson rejects by default (\u0000, unpaired surrogates).
+ * Syntax check before jansson sees the text (util/json.h hs_json_check): it caps nesting at
+ * HS_RECORD_JSON_MAX_DEPTH before any recursion, and it lets an error from jansson afterwards
+ * be read as what it then must be (a failed allocation, reported by jansson's lexer as a
+ * syntax error), except duplicate keys and numbers out of range.
  */
-struct jscan {
-    const uint8_t *p;
-    const uint8_t *end;
-    const uint8_t *line_start;
-    int line;
-    int depth;
-    bool too_deep;
-    const char *why;
-};
-
-static bool js_fail(struct jscan *s, const char *why)
-{
-    s->why = why;
-    return false;
-}
-
-static void js_ws(struct jscan *s)
-{
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r')) {
-        if (*s->p == '\n') {
-            s->line++;
-            s->line_start = s->p + 1;
-        }
-        s->p++;
-    }
-}
-
-static int js_hex4(struct jscan *s)
-{
-    if (s->end - s->p < 4)
-        return -1;
-    int v = 0;
-    for (int i = 0; i < 4; i++) {
-        uint8_t c = s->p[i];
-        int d;
-        if (c >= '0' && c <= '9')
-            d = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            d = c - 'A' + 10;
-        else
-            return -1;
-        v = v * 16 + d;
-    }
-    s->p += 4;
-    return v;
-}
-
-static bool js_string(struct jscan *s)
-{
-    s->p++; /* opening quote */
-    for (;;) {
-        if (s->p >= s->end)
-            return js_fail(s, "unterminated string");
-        uint8_t c = *s->p;
-        if (c == '"') {
-            s->p++;
-            return true;
-        }
-        if (c < 0x20)
-            return js_fail(s, "control character in string");
-        if (c >= 0x80) {
-            size_t n = utf8_char(s->p, (size_t)(s->end - s->p));
-            if (n == 0)
-                return js_fail(s, "invalid UTF-8 in string");
-            s->p += n;
-            continue;
-        }
-        s->p++;
-        if (c != '\\')
-            continue;
-        if (s->p >= s->end)
-            return js_fail(s, "unterminated string");
-        c = *s->p++;
-        if (strchr("\"\\/bfnrt", c) != NULL && c != '\0')
-            continue;
-        if (c != 'u')
-            return js_fail(s, "invalid escape in string");
-        int cp = js_hex4(s);
-        if (cp < 0)
-            return js_fail(s, "invalid \\u escape in string");
-        if (cp == 0)
-            return js_fail(s, "NUL character (\\u0000) in string");
-        if (cp >= 0xDC00 && cp <= 0xDFFF)
-            return js_fail(s, "unpaired surrogate in \\u escape");
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-            if (s->end - s->p < 2 || s->p[0] != '\\' || s->p[1] != 'u')
-                return js_fail(s, "unpaired surrogate in \\u escape");
-            s->p += 2;
-            int lo = js_hex4(s);
-            if (lo < 0xDC00 || lo > 0xDFFF)
-                return js_fail(s, "unpaired surrogate in \\u escape");
-        }
-    }
-}
-
-static bool js_digits(struct jscan *s)
-{
-    const uint8_t *start = s->p;
-    while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
-        s->p++;
-    return s->p > start;
-}
-
-static bool js_number(struct jscan *s)
-{
-    if (*s->p == '-')
-        s->p++;
-    if (s->p < s->end && *s->p == '0')
-        s->p++;
-    else if (!js_digits(s))
-        return js_fail(s, "invalid number");
-    if (s->p < s->end && *s->p == '.') {
-        s->p++;
-        if (!js_digits(s))
-            return js_fail(s, "invalid number");
-    }
-    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
-        s->p++;
-        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
-            s->p++;
-        if (!js_digits(s))
-            return js_fail(s, "invalid number");
-    }
-    return true;
-}
-
-static bool js_word(struct jscan *s, const char *w)
-{
-    size_t n = strlen(w);
-    if ((size_t)(s->end - s->p) < n || memcmp(s->p, w, n) != 0)
-        return js_fail(s, "invalid literal");
-    s->p += n;
-    return true;
-}
-
-static bool js_value(struct jscan *s);
-
-static bool js_container(struct jscan *s)
-{
-    uint8_t close = *s->p == '{' ? '}' : ']';
-    bool object = close == '}';
-    if (++s->depth > HS_RECORD_JSON_MAX_DEPTH) {
-        s->too_deep = true;
-        return js_fail(s, "nesting too deep");
-    }
-    s->p++;
-    js_ws(s);
-    if (s->p < s->end && *s->p == close) {
-        s->p++;
-        s->depth--;
-        return true;
-    }
-    for (;;) {
-        js_ws(s);
-        if (object) {
-            if (s->p >= s->end || *s->p != '"')
-                return js_fail(s, "expected a string key");
-            if (!js_string(s))
-                return false;
-            js_ws(s);
-            if (s->p >= s->end || *s->p != ':')
-                return js_fail(s, "expected ':'");
-            s->p++;
-        }
-        if (!js_value(s))
-            return false;
-        js_ws(s);
-        if (s->p < s->end && *s->p == ',') {
-            s->p++;
-            continue;
-        }
-        if (s->p < s->end && *s->p == close) {
-            s->p++;
-            s->depth--;
-            return true;
-        }
-        return js_fail(s, object ? "expected ',' or '}'" : "expected ',' or ']'");
-    }
-}
-
-static bool js_value(struct jscan *s)
-{
-    js_ws(s);
-    if (s->p >= s->end)
-        return js_fail(s, "unexpected end of input");
-    switch (*s->p) {
-    case '{':
-    case '[':
-        return js_container(s);
-    case '"':
-        return js_string(s);
-    case 't':
-        return js_word(s, "true");
-    case 'f':
-        return js_word(s, "false");
-    case 'n':
-        return js_word(s, "null");
-    default:
-        if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
-            return js_number(s);
-        return js_fail(s, "unexpected character");
-    }
-}
-
 static int check_syntax(const uint8_t *buf, size_t len, struct hs_error *err)
 {
-    struct jscan s = {buf, buf + len, buf, 1, 0, false, NULL};
-    js_ws(&s);
-    bool ok;
-    if (s.p < s.end && *s.p != '{')
-        ok = js_fail(&s, "expected an object");
-    else
-        ok = js_value(&s);
-    if (ok) {
-        js_ws(&s);
-        if (s.p < s.end)
-            ok = js_fail(&s, "unexpected data after the object");
-    }
-    if (ok)
+    struct hs_json_where w;
+    int rc = hs_json_check(buf, len, HS_RECORD_JSON_MAX_DEPTH, true, &w);
+    if (rc == HS_OK)
         return HS_OK;
-    if (s.too_deep)
+    if (rc == HS_ETOOBIG)
         return hs_error_set(err, HS_ETOOBIG,
                             "cannot parse record JSON: nesting deeper than %d levels",
                             HS_RECORD_JSON_MAX_DEPTH);
-    return hs_error_set(err, HS_EPROTO, "cannot parse record JSON: line %d column %zu: %s", s.line,
-                        (size_t)(s.p - s.line_start) + 1, s.why);
+    return hs_error_set(err, HS_EPROTO, "cannot parse record JSON: line %d column %zu: %s", w.line,
+                        w.column, w.why);
 }
 
 static int record_from_json(const json_t *root, struct hs_record **out, struct hs_error *err)
@@ -1823,14 +1568,8 @@ int hs_record_from_json(const uint8_t *buf, size_t len, struct hs_record **out,
     json_error_t jerr;
     memset(&jerr, 0, sizeof jerr);
     json_t *root = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL) {
-        enum json_error_code code = json_error_code(&jerr);
-        if (code == json_error_duplicate_key || code == json_error_numeric_overflow)
-            return hs_error_set(err, HS_EPROTO, "cannot parse record JSON: line %d column %d: %s",
-                                jerr.line, jerr.column, jerr.text);
-        /* the text is valid JSON (check_syntax): jansson ran out of memory */
-        return hs_error_set(err, HS_ENOMEM, "cannot parse record JSON: out of memory");
-    }
+    if (root == NULL) /* checked text: a content error or out of memory */
+        return hs_json_load_error(&jerr, "record JSON", err);
     rc = record_from_json(root, out, err);
     json_decref(root);
     if (rc == HS_ENOMEM)

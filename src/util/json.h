@@ -8,6 +8,7 @@
 #ifndef HS_UTIL_JSON_H
 #define HS_UTIL_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,9 +19,33 @@
 #include "util/buf.h"
 
 #define HS_JSON_MAX_BYTES ((size_t)64 * 1024 * 1024)
+#define HS_JSON_MAX_DEPTH 64 /* nesting hs_json_parse accepts */
 
-/* Parses (buf,len) into *out. HS_EPROTO with position and reason on bad JSON, HS_ETOOBIG when
- * len exceeds HS_JSON_MAX_BYTES. `what` names the input in the message ("request body"). */
+/* Where a syntax check stopped: 1-based line and column (bytes) and why ("" when fine). */
+struct hs_json_where {
+    int line;
+    size_t column;
+    const char *why; /* static text */
+};
+
+/*
+ * Allocation-free syntax check of (buf, len): RFC 8259 minus \u0000 and unpaired surrogates
+ * (which jansson rejects), nesting at most max_depth, with object_top an object at the top.
+ * HS_OK, HS_EPROTO (out says where and why) or HS_ETOOBIG (nested too deep). out may be NULL.
+ */
+HS_API HS_MUST_CHECK int hs_json_check(const uint8_t *buf, size_t len, int max_depth,
+                                       bool object_top, struct hs_json_where *out);
+/*
+ * The error of a json_loadb that failed on text hs_json_check accepted: HS_EPROTO with
+ * jansson's position and text for what jansson rejects on content (bad UTF-8, NUL, duplicate
+ * key, number out of range), else HS_ENOMEM (jansson reports a failed allocation as a syntax
+ * error). Returns the code.
+ */
+HS_API int hs_json_load_error(const json_error_t *jerr, const char *what, struct hs_error *err);
+
+/* Parses (buf,len) into *out after hs_json_check. HS_EPROTO with position and reason on bad
+ * JSON, HS_ETOOBIG when len exceeds HS_JSON_MAX_BYTES or nesting HS_JSON_MAX_DEPTH, HS_ENOMEM.
+ * `what` names the input in the message ("request body"). */
 HS_API HS_MUST_CHECK int hs_json_parse(const uint8_t *buf, size_t len, const char *what,
                                        json_t **out, struct hs_error *err);
 /* Appends the compact encoding of v to b. */

@@ -14,6 +14,9 @@
 
 #include "hoopsync/common.h"
 
+/* Length of the valid UTF-8 sequence at s (at most len bytes, len > 0), or 0 when it is not
+ * one. Strict: no overlong forms, no surrogates, nothing above U+10FFFF. */
+HS_API size_t hs_utf8_len(const unsigned char *s, size_t len);
 HS_API bool hs_str_eq(const char *a, const char *b);  /* NULL-safe equality */
 HS_API bool hs_str_ieq(const char *a, const char *b); /* ASCII case-insensitive */
 HS_API bool hs_str_starts(const char *s, const char *prefix);

@@ -631,167 +631,7 @@ static int err_code_of(const char *category)
     return HS_EPROTO;
 }
 
-/* ---- allocation-free JSON syntax check (RFC 8259), nesting capped ---- */
-
 #define JSON_MAX_DEPTH 32
-
-static void skip_ws(const uint8_t *b, size_t len, size_t *i)
-{
-    while (*i < len && (b[*i] == ' ' || b[*i] == '\t' || b[*i] == '\n' || b[*i] == '\r'))
-        (*i)++;
-}
-
-static bool is_hex(uint8_t c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static bool scan_string(const uint8_t *b, size_t len, size_t *i)
-{
-    (*i)++; /* the opening quote */
-    while (*i < len) {
-        uint8_t c = b[*i];
-        if (c == '"') {
-            (*i)++;
-            return true;
-        }
-        if (c < 0x20)
-            return false;
-        if (c != '\\') {
-            (*i)++;
-            continue;
-        }
-        if (++(*i) >= len)
-            return false;
-        c = b[*i];
-        if (c == 'u') {
-            if (len - *i < 5)
-                return false;
-            for (size_t k = 1; k <= 4; k++)
-                if (!is_hex(b[*i + k]))
-                    return false;
-            *i += 5;
-        } else if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' ||
-                   c == 'r' || c == 't') {
-            (*i)++;
-        } else {
-            return false;
-        }
-    }
-    return false;
-}
-
-static bool scan_digits(const uint8_t *b, size_t len, size_t *i)
-{
-    size_t start = *i;
-    while (*i < len && b[*i] >= '0' && b[*i] <= '9')
-        (*i)++;
-    return *i > start;
-}
-
-static bool scan_number(const uint8_t *b, size_t len, size_t *i)
-{
-    if (b[*i] == '-')
-        (*i)++;
-    if (*i < len && b[*i] == '0')
-        (*i)++;
-    else if (!scan_digits(b, len, i))
-        return false;
-    if (*i < len && b[*i] == '.') {
-        (*i)++;
-        if (!scan_digits(b, len, i))
-            return false;
-    }
-    if (*i < len && (b[*i] == 'e' || b[*i] == 'E')) {
-        (*i)++;
-        if (*i < len && (b[*i] == '+' || b[*i] == '-'))
-            (*i)++;
-        if (!scan_digits(b, len, i))
-            return false;
-    }
-    return true;
-}
-
-static bool scan_word(const uint8_t *b, size_t len, size_t *i, const char *w)
-{
-    size_t n = strlen(w);
-    if (len - *i < n || memcmp(b + *i, w, n) != 0)
-        return false;
-    *i += n;
-    return true;
-}
-
-/* 0: well-formed; -1: bad syntax; -2: nested deeper than JSON_MAX_DEPTH. */
-static int json_syntax(const uint8_t *b, size_t len)
-{
-    enum { VALUE, VALUE_OR_END, KEY, KEY_OR_END, AFTER } st = VALUE;
-    char stack[JSON_MAX_DEPTH];
-    size_t depth = 0;
-    size_t i = 0;
-    for (;;) {
-        skip_ws(b, len, &i);
-        if (st == AFTER && depth == 0)
-            return i == len ? 0 : -1;
-        if (i >= len)
-            return -1;
-        uint8_t c = b[i];
-        if (st == VALUE_OR_END || st == KEY_OR_END) {
-            if (c == (st == VALUE_OR_END ? ']' : '}')) {
-                i++;
-                depth--;
-                st = AFTER;
-                continue;
-            }
-            st = st == VALUE_OR_END ? VALUE : KEY;
-        }
-        switch (st) {
-        case VALUE:
-            if (c == '{' || c == '[') {
-                if (depth == JSON_MAX_DEPTH)
-                    return -2;
-                stack[depth++] = (char)c;
-                i++;
-                st = c == '{' ? KEY_OR_END : VALUE_OR_END;
-                continue;
-            }
-            if (c == '"') {
-                if (!scan_string(b, len, &i))
-                    return -1;
-            } else if (c == '-' || (c >= '0' && c <= '9')) {
-                if (!scan_number(b, len, &i))
-                    return -1;
-            } else if (!scan_word(b, len, &i, "true") && !scan_word(b, len, &i, "false") &&
-                       !scan_word(b, len, &i, "null")) {
-                return -1;
-            }
-            st = AFTER;
-            continue;
-        case KEY:
-            if (c != '"' || !scan_string(b, len, &i))
-                return -1;
-            skip_ws(b, len, &i);
-            if (i >= len || b[i] != ':')
-                return -1;
-            i++;
-            st = VALUE;
-            continue;
-        case AFTER:
-            if (c == ',') {
-                i++;
-                st = stack[depth - 1] == '{' ? KEY : VALUE;
-            } else if ((c == '}' && stack[depth - 1] == '{') ||
-                       (c == ']' && stack[depth - 1] == '[')) {
-                i++;
-                depth--;
-            } else {
-                return -1;
-            }
-            continue;
-        default:
-            return -1;
-        }
-    }
-}
 
 static int parse_json(const uint8_t *buf, size_t len, const char *what, json_t **out,
                       struct hs_error *err)
@@ -800,28 +640,20 @@ static int parse_json(const uint8_t *buf, size_t len, const char *what, json_t *
     if (len > HS_HUBSPOT_MAX_BODY)
         return hs_error_set(err, HS_ETOOBIG, "cannot read HubSpot %s: %zu bytes, the limit is %zu",
                             what, len, HS_HUBSPOT_MAX_BODY);
-    int syn = json_syntax(buf, len);
-    if (syn == -2)
+    /* checked first (util/json.h): a jansson failure is then content or memory */
+    int syn = hs_json_check(buf, len, JSON_MAX_DEPTH, false, NULL);
+    if (syn == HS_ETOOBIG)
         return hs_error_set(err, HS_ETOOBIG, "cannot read HubSpot %s: nested deeper than %d levels",
                             what, JSON_MAX_DEPTH);
+    if (syn != HS_OK)
+        return hs_error_set(err, HS_EPROTO, "cannot read HubSpot %s: not valid JSON", what);
     json_error_t jerr;
-    if (syn == 0)
-        *out = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    *out = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (*out != NULL)
         return HS_OK;
-    if (syn != 0)
-        return hs_error_set(err, HS_EPROTO, "cannot read HubSpot %s: not valid JSON", what);
-    /* the syntax is fine, so jansson failed on content or (reported as anything) memory */
-    switch (json_error_code(&jerr)) {
-    case json_error_invalid_utf8:
-    case json_error_null_character:
-    case json_error_duplicate_key:
-    case json_error_numeric_overflow:
-        return hs_error_set(err, HS_EPROTO, "cannot read HubSpot %s: line %d column %d: %s", what,
-                            jerr.line, jerr.column, jerr.text);
-    default:
-        return hs_error_set(err, HS_ENOMEM, "cannot read HubSpot %s: out of memory", what);
-    }
+    char name[64];
+    snprintf(name, sizeof name, "HubSpot %s", what);
+    return hs_json_load_error(&jerr, name, err);
 }
 
 int hs_hubspot_parse_page(const uint8_t *buf, size_t len, struct hs_hubspot_page *out,
