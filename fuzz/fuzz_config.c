@@ -41,7 +41,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 n += touch(f->filters[j].values[k]);
         for (size_t j = 0; j < f->n_authority; j++)
             n += touch(f->authority[j].field);
+        const struct hs_config_invoicing *iv = &f->invoicing;
+        n += touch(iv->default_item) + touch(iv->payment_terms) + touch(iv->untaxed_code) +
+             touch(iv->default_currency);
+        for (size_t j = 0; j < iv->n_terms; j++)
+            n += touch(iv->terms[j].name);
+        for (size_t j = 0; j < iv->n_taxes; j++)
+            n += touch(iv->taxes[j].label) + touch(iv->taxes[j].code.code);
     }
+    n += touch(cfg->crm.settings) + touch(cfg->accounting.settings);
     hs_config_free(cfg);
     return n == SIZE_MAX ? 1 : 0;
 }

@@ -125,6 +125,20 @@ int hs_cli_cmd_status(int argc, char **argv, struct hs_cli *cli);
 int hs_cli_cmd_sync(int argc, char **argv, struct hs_cli *cli);
 int hs_cli_cmd_version(int argc, char **argv, struct hs_cli *cli);
 
+/* The engine's invoicing settings from the `objects: invoices` flow of hoopsync.yaml
+ * (cli/invoicing.c). hs_cli_invoicing_new sets *out to a new handle, or to NULL (and returns
+ * HS_OK) when cfg has no invoices flow; HS_ENOMEM or HS_EINVAL (message in err) otherwise.
+ * Strings are borrowed from cfg, which must outlive the handle; free the handle after the
+ * engine using it is closed. hs_cli_invoicing_engine(NULL) is NULL, ready for
+ * hs_engine_config.invoicing. */
+struct hs_cli_invoicing;
+struct hs_engine_invoicing;
+struct hs_error;
+int hs_cli_invoicing_new(const struct hs_config *cfg, struct hs_cli_invoicing **out,
+                         struct hs_error *err);
+const struct hs_engine_invoicing *hs_cli_invoicing_engine(const struct hs_cli_invoicing *iv);
+void hs_cli_invoicing_free(struct hs_cli_invoicing *iv);
+
 /* The workspace of plan, sync, status, conflicts and errors (cli/cmd_sync.c): the store and,
  * when connectors is true, both connectors and the sync engine over them. Prints the reason
  * and returns HS_CLI_EXIT_FAIL when something cannot be opened. */

@@ -1,51 +1,94 @@
 /*
- * cli/cmd_demo.c - `hoopsync demo`: a tour of the sandbox with seeded data, no set-up needed.
+ * cli/cmd_demo.c - `hoopsync demo`: the whole product on seeded sandbox data, no set-up needed.
  *
  * Design:     starts hoopsync-sandbox in this process (real HTTP server on a free loopback
- *             port, seeded world, rate limits on, a random static token), then talks to it
- *             only through the providers' own APIs with the libcurl transport, exactly as a
- *             connector will: the tenants, what each side holds (HubSpot companies, contacts
- *             and deals by stage; QuickBooks customers and items), the customers that exist
- *             on both sides under other spellings (what matching must link), and the API
- *             calls that cost, from /_sandbox/stats. --keep leaves the sandbox running for
- *             curl until Ctrl-C. The sync engine (issue 3) extends this demo with plan, sync
- *             and a report of what was linked, created, invoiced and paid.
+ *             port, seeded world, rate limits on) and writes a workspace into a new temporary
+ *             directory: hoopsync.yaml (customers both ways with authority rules, products
+ *             -> items, closed-won deals -> invoices with an `invoicing:` block, payments
+ *             back) pointing base_url at the sandbox, and a master key. Then, in order:
+ *               connect  both connections by the real OAuth2 consent: `hoopsync connect
+ *                        --url-only` runs on a thread of this process exactly as on the
+ *                        command line; this thread follows the consent URL it prints (the
+ *                        sandbox's consent redirects to connect's loopback callback);
+ *               1 plan   hs_engine_plan through the workspace of `hoopsync sync`
+ *                        (hs_cli_ws_open): counts by action and a few reasons;
+ *               2 sync   hs_engine_run_once: linked, created each side, reviews, invoices
+ *                        created (their totals read back from QuickBooks), errors;
+ *               3 edits  as users would make them, through the providers' own APIs (a static
+ *                        sandbox token, not hoopsync's): a HubSpot phone and a QuickBooks
+ *                        website on one linked pair (a change each way), the phone of another
+ *                        pair on both sides (a conflict the rule `phone: accounting`
+ *                        settles), a partial QuickBooks payment of one invoice;
+ *               4 sync   again: what moved, the settled conflict, the deal's new status;
+ *               5 report linked / created / updated / invoiced / paid / settled, API calls
+ *                        hoopsync made per provider (differences of /_sandbox/stats around
+ *                        its own steps, so the demo's edits are not counted) and wall time.
+ *             No sync logic lives here: everything hoopsync does goes through the engine
+ *             opened by hs_cli_ws_open, as `hoopsync sync --once` does. --json prints one
+ *             object instead of the sections (tests read it). The temporary directory is
+ *             removed at the end unless --keep-dir (or --keep) is given.
  *             This is the one command that uses sandbox/ directly: the demo's point is to
  *             run without any account.
+ * Threads:    one helper thread per connection while `connect` waits for its consent; it
+ *             shares nothing with the main thread but the pipe it prints the URL into.
  * Ownership:  everything is created and freed inside hs_cli_cmd_demo.
+ * Not here:   the sync itself (engine/), the workspace (cli/cmd_sync.c), OAuth (cmd_connect.c).
  */
+#include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <sodium.h>
 
 #include "cli/cli.h"
+#include "config/config.h"
+#include "core/money.h"
+#include "engine/engine.h"
+#include "hoopsync/store.h"
 #include "net/http.h"
 #include "sandbox/sbx.h"
 #include "util/alloc.h"
 #include "util/json.h"
+#include "util/jsonnum.h"
 #include "util/str.h"
 
 static const char usage[] =
-    "usage: hoopsync demo [--seed N] [--companies N] [--deals N] [--keep]\n"
+    "usage: hoopsync demo [--seed N] [--companies N] [--deals N] [--keep] [--keep-dir] [--json]\n"
     "\n"
-    "Start the provider sandbox with realistic seeded data and show, through the providers'\n"
-    "own APIs, what a sync starts from: the HubSpot portal and QuickBooks realm, companies,\n"
-    "contacts and deals by stage, customers and items, and the customers that exist on both\n"
-    "sides under other spellings. Needs no account and no configuration.\n"
+    "Show the whole product on seeded data, with no account and no configuration: start the\n"
+    "provider sandbox (HubSpot and QuickBooks) on a free loopback port, write a workspace\n"
+    "(hoopsync.yaml and a master key) in a temporary directory, connect both sides by OAuth,\n"
+    "then run plan and sync, edit records on both sides through the providers' own APIs\n"
+    "(a change each way, a conflict that an authority rule settles, a partial payment) and\n"
+    "sync again. Ends with a report: linked, created, updated, invoiced, paid, conflicts\n"
+    "settled and API calls per provider.\n"
     "\n"
     "options:\n"
     "  --seed N       seed of the generated data (default 7)\n"
-    "  --companies N  CRM companies to generate (default 40)\n"
-    "  --deals N      deals to generate (default 30)\n"
-    "  --keep         keep the sandbox running after the tour (Ctrl-C stops it)\n"
+    "  --companies N  CRM companies to generate, 1 to 2000 (default 40)\n"
+    "  --deals N      deals to generate, 1 to 2000 (default 30)\n"
+    "  --keep         keep the sandbox running and the workspace after the report (Ctrl-C\n"
+    "                 stops it)\n"
+    "  --keep-dir     keep the workspace directory and print its path\n"
+    "  --json         print the results as one JSON object instead of the sections\n"
     "  -h, --help     show this help\n";
 
-enum { OPT_SEED = 1, OPT_COMPANIES, OPT_DEALS, OPT_KEEP };
+enum { OPT_SEED = 1, OPT_COMPANIES, OPT_DEALS, OPT_KEEP, OPT_KEEP_DIR, OPT_JSON };
+
+#define MAX_SIZE       2000
+#define CLIENT_ID      "hoopsync-demo"
+#define SECRET_ENV     "HOOPSYNC_DEMO_SECRET"
+#define QBO_MINOR      "minorversion=75"
+#define MAX_CURRENCIES 16
+#define CONNECT_WAIT_S "20"
+#define MAX_RETRIES    5
 
 /* GLOBAL: set by the SIGINT/SIGTERM handler while --keep waits */
 static volatile sig_atomic_t g_stop = 0;
@@ -56,16 +99,136 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
+/* Counts of engine actions over one or more passes. */
+struct tally {
+    size_t linked;       /* customers */
+    size_t linked_items; /* products and items */
+    size_t created_acc;  /* customers created in accounting */
+    size_t created_crm;  /* customers created in the CRM */
+    size_t items;        /* items created in accounting */
+    size_t updated_acc;  /* records updated in accounting */
+    size_t updated_crm;  /* records updated in the CRM (not deal status write-backs) */
+    size_t invoiced;
+    size_t status_back; /* deals that got their invoice's number or status */
+    size_t settled;
+    size_t conflicts;
+    size_t reviews;
+    size_t errors;
+};
+
+/* Invoice totals per currency. */
+struct totals {
+    struct hs_money sum[MAX_CURRENCIES];
+    size_t n;
+};
+
 struct demo {
-    struct hs_cli *cli;
+    struct hs_cli *cli; /* the user's: out and err */
+    struct hs_cli wcli; /* the workspace's: config_path is the demo's hoopsync.yaml */
+    bool json;          /* print one JSON object at the end, no sections */
+    bool tty;           /* stderr is a terminal: draw progress */
+    json_t *out;        /* the --json result */
     struct hs_http_transport http;
     char base[64];
     char auth[96];
+    char realm[64];
+    long long portal;
+    char dir[256];
+    char yaml[320];
+    struct hs_cli_ws *ws;
+    int64_t calls_hub; /* API calls hoopsync made */
+    int64_t calls_qbo;
+    int64_t mark_hub; /* stats totals when the current hoopsync step began */
+    int64_t mark_qbo;
+    struct tally all;
+    struct tally first; /* the first sync */
+    struct tally again; /* the sync after the edits */
+    struct totals invoiced;
     struct hs_error err;
 };
 
-/* GET/POST base+path; returns the parsed JSON body of a 2xx answer or NULL (error printed). */
-static json_t *call(struct demo *d, const char *method, const char *path, const char *body)
+/* ---- output helpers ------------------------------------------------------------------------ */
+
+static void say(struct demo *d, const char *fmt, ...) HS_PRINTF(2, 3);
+static void say(struct demo *d, const char *fmt, ...)
+{
+    if (d->json)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(d->cli->out, fmt, ap);
+    va_end(ap);
+}
+
+/* One redrawn stderr line on a terminal; NULL clears it. */
+static void progress(struct demo *d, const char *what)
+{
+    if (!d->tty)
+        return;
+    if (what == NULL)
+        fputs("\r\033[K", d->cli->err);
+    else
+        fprintf(d->cli->err, "\r\033[Khoopsync demo: %s...", what);
+    fflush(d->cli->err);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void money_text(const struct hs_money *m, char *buf, size_t cap)
+{
+    char amt[HS_MONEY_FMT_MAX];
+    if (hs_money_format(m, amt, sizeof amt) < 0)
+        snprintf(amt, sizeof amt, "?");
+    snprintf(buf, cap, "%s %s", m->currency, amt);
+}
+
+static int totals_add(struct totals *t, const struct hs_money *m)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->sum[i].currency, m->currency) == 0)
+            return hs_money_add(&t->sum[i], m, &t->sum[i], NULL);
+    if (t->n == MAX_CURRENCIES)
+        return HS_ERANGE;
+    t->sum[t->n++] = *m;
+    return HS_OK;
+}
+
+/* "USD 1234.50, EUR 99.00" */
+static void totals_text(const struct totals *t, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; i < t->n; i++) {
+        char one[HS_MONEY_FMT_MAX + 8];
+        money_text(&t->sum[i], one, sizeof one);
+        size_t l = strlen(buf);
+        snprintf(buf + l, cap - l, "%s%s", i > 0 ? ", " : "", one);
+    }
+}
+
+static json_t *totals_json(const struct totals *t)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o != NULL && i < t->n; i++) {
+        char amt[HS_MONEY_FMT_MAX];
+        if (hs_money_format(&t->sum[i], amt, sizeof amt) >= 0)
+            json_object_set_new(o, t->sum[i].currency, json_string(amt));
+    }
+    return o;
+}
+
+/* ---- talking to the sandbox as a user (static token), outside hoopsync -------------------- */
+
+/*
+ * method base+path with the sandbox's static token (auth true) or none; returns the 2xx
+ * answer's JSON (exact: numbers kept as text) or NULL after printing why.
+ */
+static json_t *call(struct demo *d, const char *method, const char *path, const char *body,
+                    bool exact)
 {
     struct hs_http_request req;
     struct hs_http_response resp;
@@ -83,15 +246,31 @@ static json_t *call(struct demo *d, const char *method, const char *path, const 
         if (rc == HS_OK)
             rc = hs_http_headers_add(&req.headers, "Content-Type", "application/json");
     }
-    if (rc == HS_OK)
+    /* the providers' rate limits apply to the demo too: wait as their 429 answers say */
+    for (int attempt = 0; rc == HS_OK; attempt++) {
         rc = hs_http_send(&d->http, &req, &resp, &d->err);
+        if (rc != HS_OK || resp.status != 429 || attempt == MAX_RETRIES)
+            break;
+        const char *ra = hs_http_headers_get(&resp.headers, "Retry-After");
+        int64_t wait_s = 1;
+        if (ra == NULL || hs_str_to_i64(ra, strlen(ra), &wait_s) != HS_OK || wait_s < 1 ||
+            wait_s > 10)
+            wait_s = 1;
+        hs_http_response_release(&resp);
+        hs_http_response_init(&resp);
+        struct timespec ts = {.tv_sec = (time_t)wait_s, .tv_nsec = 0};
+        nanosleep(&ts, NULL);
+    }
     if (rc != HS_OK)
-        hs_cli_fail(d->cli, "%s %s: %s", method, path, d->err.msg[0] ? d->err.msg : "failed");
+        hs_cli_fail(d->cli, "cannot call the sandbox '%s %s': %s", method, path,
+                    d->err.msg[0] ? d->err.msg : "failed");
     else if (resp.status < 200 || resp.status > 299)
-        hs_cli_fail(d->cli, "%s %s answered %d: %.300s", method, path, resp.status,
-                    resp.body.data ? resp.body.data : "");
-    else if (hs_http_response_parse_json(&resp, &out, &d->err) != HS_OK)
-        hs_cli_fail(d->cli, "%s %s: %s", method, path, d->err.msg);
+        hs_cli_fail(d->cli, "cannot call the sandbox '%s %s': answered %d: %.300s", method, path,
+                    resp.status, resp.body.data ? resp.body.data : "");
+    else if ((exact ? hs_json_parse_exact((const uint8_t *)resp.body.data, resp.body.len,
+                                          "sandbox answer", &out, &d->err)
+                    : hs_http_response_parse_json(&resp, &out, &d->err)) != HS_OK)
+        hs_cli_fail(d->cli, "cannot call the sandbox '%s %s': %s", method, path, d->err.msg);
     hs_free(url);
     hs_http_request_release(&req);
     hs_http_response_release(&resp);
@@ -107,22 +286,18 @@ static long hubspot_count(struct demo *d, const char *type, const char *prop, js
         char path[256];
         snprintf(path, sizeof path, "/hubspot/crm/v3/objects/%s?limit=100%s%s%s%s", type,
                  prop ? "&properties=" : "", prop ? prop : "", after[0] ? "&after=" : "", after);
-        json_t *page = call(d, "GET", path, NULL);
+        json_t *page = call(d, "GET", path, NULL, false);
         if (page == NULL)
             return -1;
-        json_t *results = json_object_get(page, "results");
         size_t i;
         json_t *rec;
-        json_array_foreach(results, i, rec)
+        json_array_foreach(json_object_get(page, "results"), i, rec)
         {
             n++;
-            if (prop == NULL)
-                continue;
-            const char *v = hs_json_str(json_object_get(rec, "properties"), prop);
-            if (v != NULL) {
-                json_int_t c = json_integer_value(json_object_get(tally, v));
-                json_object_set_new(tally, v, json_integer(c + 1));
-            }
+            const char *v = prop ? hs_json_str(json_object_get(rec, "properties"), prop) : NULL;
+            if (v != NULL)
+                json_object_set_new(
+                    tally, v, json_integer(json_integer_value(json_object_get(tally, v)) + 1));
         }
         const char *next =
             hs_json_str(json_object_get(json_object_get(page, "paging"), "next"), "after");
@@ -135,7 +310,7 @@ static long hubspot_count(struct demo *d, const char *type, const char *prop, js
     }
 }
 
-static long qbo_count(struct demo *d, const char *realm, const char *entity)
+static long qbo_count(struct demo *d, const char *entity)
 {
     char q[96];
     snprintf(q, sizeof q, "select count(*) from %s", entity);
@@ -143,10 +318,10 @@ static long qbo_count(struct demo *d, const char *realm, const char *entity)
     if (enc == NULL)
         return -1;
     char path[256];
-    snprintf(path, sizeof path, "/quickbooks/v3/company/%s/query?query=%s&minorversion=75", realm,
+    snprintf(path, sizeof path, "/quickbooks/v3/company/%s/query?query=%s&" QBO_MINOR, d->realm,
              enc);
     hs_free(enc);
-    json_t *v = call(d, "GET", path, NULL);
+    json_t *v = call(d, "GET", path, NULL, false);
     if (v == NULL)
         return -1;
     long n = (long)json_integer_value(
@@ -155,114 +330,1032 @@ static long qbo_count(struct demo *d, const char *realm, const char *entity)
     return n;
 }
 
-/* Terminal columns of a UTF-8 string: one per code point, two for East Asian wide ones. */
-static size_t display_width(const char *s)
+/* Provider request totals from /_sandbox/stats (admin calls are not counted there). */
+static int stats(struct demo *d, int64_t *hub, int64_t *qbo)
 {
-    size_t w = 0;
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p != '\0') {
-        unsigned cp = *p;
-        size_t n = cp < 0x80 ? 1 : cp < 0xE0 ? 2 : cp < 0xF0 ? 3 : 4;
-        if (n == 3 && p[1] != '\0' && p[2] != '\0')
-            cp = ((cp & 0x0Fu) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
-        bool wide = n == 3 && ((cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
-                               (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFF00 && cp <= 0xFF60));
-        w += wide ? 2 : 1;
-        for (size_t i = 0; i < n && *p != '\0'; i++)
-            p++;
-    }
-    return w;
+    json_t *s = call(d, "GET", "/_sandbox/stats", NULL, false);
+    if (s == NULL)
+        return HS_EIO;
+    json_t *p = json_object_get(s, "providers");
+    *hub = json_integer_value(json_object_get(json_object_get(p, "hubspot"), "total"));
+    *qbo = json_integer_value(json_object_get(json_object_get(p, "quickbooks"), "total"));
+    json_decref(s);
+    return HS_OK;
 }
 
-static int tour(struct demo *d, uint64_t seed, const struct hs_sbx_sizes *sizes)
+/* Brackets a step of hoopsync: calls between begin and end are hoopsync's. */
+static int step_begin(struct demo *d)
 {
-    FILE *o = d->cli->out;
-    json_t *tenants = call(d, "GET", "/_sandbox/tenants", NULL);
-    if (tenants == NULL)
-        return HS_CLI_EXIT_FAIL;
-    json_int_t portal =
-        json_integer_value(json_object_get(json_object_get(tenants, "hubspot"), "portalId"));
-    char realm[64];
-    snprintf(realm, sizeof realm, "%s",
-             hs_json_str(json_object_get(tenants, "quickbooks"), "realmId")
-                 ? hs_json_str(json_object_get(tenants, "quickbooks"), "realmId")
-                 : "");
-    json_decref(tenants);
-    fprintf(o, "tenants:    HubSpot portal %lld, QuickBooks realm %s\n\n", (long long)portal,
-            realm);
+    return stats(d, &d->mark_hub, &d->mark_qbo);
+}
 
-    json_t *stages = json_object();
-    long companies = hubspot_count(d, "companies", NULL, NULL);
-    long contacts = hubspot_count(d, "contacts", NULL, NULL);
-    long deals = stages ? hubspot_count(d, "deals", "dealstage", stages) : -1;
-    long customers = qbo_count(d, realm, "Customer");
-    long items = qbo_count(d, realm, "Item");
-    if (companies < 0 || contacts < 0 || deals < 0 || customers < 0 || items < 0) {
-        json_decref(stages);
-        return HS_CLI_EXIT_FAIL;
-    }
-    fprintf(o, "HubSpot:    %ld companies, %ld contacts, %ld deals\n", companies, contacts, deals);
-    fprintf(o, "            deals by stage:");
-    for (size_t i = 0; i < hs_sbx_n_deal_stages; i++)
-        fprintf(o, " %s %lld%s", hs_sbx_deal_stages[i],
-                (long long)json_integer_value(json_object_get(stages, hs_sbx_deal_stages[i])),
-                i + 1 < hs_sbx_n_deal_stages ? "," : "\n");
-    json_decref(stages);
-    fprintf(o, "QuickBooks: %ld customers, %ld items\n\n", customers, items);
+static int step_end(struct demo *d, int64_t *out_hub, int64_t *out_qbo)
+{
+    int64_t h = 0, q = 0;
+    if (stats(d, &h, &q) != HS_OK)
+        return HS_EIO;
+    d->calls_hub += h - d->mark_hub;
+    d->calls_qbo += q - d->mark_qbo;
+    if (out_hub != NULL)
+        *out_hub = h - d->mark_hub;
+    if (out_qbo != NULL)
+        *out_qbo = q - d->mark_qbo;
+    return HS_OK;
+}
 
-    struct hs_sbx_world w;
-    if (hs_sbx_world_generate(seed, sizes, &w) == HS_OK) {
-        size_t both = 0;
-        size_t shown = 0;
-        for (size_t i = 0; i < w.n_companies; i++)
-            both += w.companies[i].in_crm && w.companies[i].in_accounting;
-        fprintf(o,
-                "%zu customers exist on both sides; matching must link them, not duplicate "
-                "them. Some spellings:\n",
-                both);
-        for (size_t i = 0; i < w.n_companies && shown < 8; i++) {
-            const struct hs_sbx_company *c = &w.companies[i];
-            if (!c->in_crm || !c->in_accounting || strcmp(c->name, c->acct_name) == 0)
-                continue;
-            size_t width = display_width(c->name);
-            fprintf(o, "  HubSpot %s%*s QuickBooks %s\n", c->name,
-                    width < 34 ? (int)(34 - width) : 0, "", c->acct_name);
-            shown++;
-        }
-        hs_sbx_world_release(&w);
-    }
+/* ---- the workspace -------------------------------------------------------------------------- */
 
-    json_t *stats = call(d, "GET", "/_sandbox/stats", NULL);
-    if (stats != NULL) {
-        json_t *p = json_object_get(stats, "providers");
-        fprintf(
-            o, "\nAPI calls this tour used: HubSpot %lld, QuickBooks %lld\n",
-            (long long)json_integer_value(json_object_get(json_object_get(p, "hubspot"), "total")),
-            (long long)json_integer_value(
-                json_object_get(json_object_get(p, "quickbooks"), "total")));
-        json_decref(stats);
+static int write_workspace(struct demo *d)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(d->dir, sizeof d->dir, "%s/hoopsync-demo-XXXXXX",
+             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+    if (mkdtemp(d->dir) == NULL) {
+        d->dir[0] = '\0';
+        return hs_cli_fail(d->cli, "cannot create the demo workspace: mkdtemp failed");
     }
-    fprintf(o, "\nNot built yet: the sync engine (plan, sync, invoices from closed deals, "
-               "payments back to deals).\nWhat runs today: the sandbox above, `hoopsync init`, "
-               "`hoopsync config check`.\n");
+    snprintf(d->yaml, sizeof d->yaml, "%s/hoopsync.yaml", d->dir);
+    FILE *f = fopen(d->yaml, "w");
+    if (f == NULL)
+        return hs_cli_fail(d->cli, "cannot write '%s': cannot open it", d->yaml);
+    fprintf(f,
+            "# hoopsync.yaml written by `hoopsync demo`: HubSpot and QuickBooks in the sandbox.\n"
+            "version: 1\n"
+            "store: sqlite:hoopsync.db\n"
+            "master_key_file: hoopsync.key\n"
+            "connections:\n"
+            "  crm:\n"
+            "    provider: hubspot\n"
+            "    client_id: " CLIENT_ID "\n"
+            "    client_secret_env: " SECRET_ENV "\n"
+            "    redirect_uri: http://127.0.0.1:0/oauth/callback\n"
+            "    base_url: %s/hubspot\n"
+            "    settings:\n"
+            "      closed_won_stages: [closedwon]\n"
+            "  accounting:\n"
+            "    provider: quickbooks\n"
+            "    client_id: " CLIENT_ID "\n"
+            "    client_secret_env: " SECRET_ENV "\n"
+            "    redirect_uri: http://127.0.0.1:0/oauth/callback\n"
+            "    scopes: [com.intuit.quickbooks.accounting]\n"
+            "    base_url: %s/quickbooks\n"
+            "    settings:\n"
+            "      income_account: \"2\"\n"
+            "      home_currency: USD\n"
+            "flows:\n"
+            "  - name: customers\n"
+            "    objects: customers\n"
+            "    direction: both\n"
+            "    authority:\n"
+            "      default: crm        # the CRM wins a field both sides changed...\n"
+            "      phone: accounting   # ...except the phone: the bookkeeper's number wins\n"
+            "  - name: products\n"
+            "    objects: items\n"
+            "    direction: crm_to_accounting\n"
+            "  - name: invoices\n"
+            "    objects: invoices\n"
+            "    direction: crm_to_accounting\n"
+            "    filter:\n"
+            "      dealstage: closedwon\n"
+            "    invoicing:\n"
+            "      default_item: \"1\"\n"
+            "      payment_terms: Net 30\n"
+            "      terms: {\"Net 30\": 30, \"Net 60\": 60, \"Due on receipt\": 0}\n"
+            "      tax_mode: none\n"
+            "      default_currency: USD\n"
+            "  - name: payments\n"
+            "    objects: payments\n"
+            "    direction: accounting_to_crm\n",
+            d->base, d->base);
+    if (fclose(f) != 0)
+        return hs_cli_fail(d->cli, "cannot write '%s': write failed", d->yaml);
+    char key[320];
+    snprintf(key, sizeof key, "%s/hoopsync.key", d->dir);
+    if (hs_store_keyfile_create(key, &d->err) != HS_OK)
+        return hs_cli_fail(d->cli, "%s", d->err.msg);
     return HS_CLI_EXIT_OK;
 }
 
-int hs_cli_cmd_demo(int argc, char **argv, struct hs_cli *cli)
+/* Removes the workspace directory and the files in it (it has no subdirectories). */
+static void remove_workspace(struct demo *d)
+{
+    if (d->dir[0] == '\0')
+        return;
+    DIR *dir = opendir(d->dir);
+    if (dir != NULL) {
+        struct dirent *e;
+        while ((e = readdir(dir)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            char p[600];
+            snprintf(p, sizeof p, "%s/%s", d->dir, e->d_name);
+            (void)unlink(p);
+        }
+        closedir(dir);
+    }
+    (void)rmdir(d->dir);
+}
+
+/* ---- connecting: `hoopsync connect --url-only NAME` on a thread, consent followed here ---- */
+
+struct connect_job {
+    struct hs_cli cli; /* out: the pipe's write end */
+    char name[16];
+    int rc;
+};
+
+static void *connect_main(void *ud)
+{
+    struct connect_job *j = ud;
+    char a0[] = "connect", a1[] = "--url-only", a2[] = "--timeout", a3[] = CONNECT_WAIT_S;
+    char *argv[] = {a0, a1, a2, a3, j->name, NULL};
+    j->rc = hs_cli_cmd_connect(5, argv, &j->cli);
+    fclose(j->cli.out); /* the reader sees EOF */
+    j->cli.out = NULL;
+    return NULL;
+}
+
+/* GET url without credentials, as a browser would; *out_location gets a redirect's target. */
+static int browse(struct demo *d, const char *url, int *out_status, char **out_location)
+{
+    struct hs_http_request req;
+    struct hs_http_response resp;
+    hs_http_request_init(&req);
+    hs_http_response_init(&resp);
+    *out_location = NULL;
+    int rc = hs_http_request_set(&req, "GET", url);
+    if (rc == HS_OK)
+        rc = hs_http_send(&d->http, &req, &resp, &d->err);
+    if (rc == HS_OK) {
+        *out_status = resp.status;
+        const char *loc = hs_http_headers_get(&resp.headers, "Location");
+        if (loc != NULL && (*out_location = hs_strdup(loc)) == NULL)
+            rc = HS_ENOMEM;
+    }
+    hs_http_request_release(&req);
+    hs_http_response_release(&resp);
+    return rc;
+}
+
+/* The consent: the sandbox's authorize page redirects to connect's loopback callback. */
+static int consent(struct demo *d, const char *url)
+{
+    int status = 0;
+    char *loc = NULL;
+    int rc = browse(d, url, &status, &loc);
+    if (rc == HS_OK && (status < 300 || status > 399 || loc == NULL)) {
+        hs_free(loc);
+        return hs_cli_fail(d->cli,
+                           "cannot give the consent: the sandbox answered %d, not a "
+                           "redirect",
+                           status);
+    }
+    if (rc == HS_OK) {
+        char *next = NULL;
+        rc = browse(d, loc, &status, &next);
+        hs_free(next);
+        if (rc == HS_OK && status != 200) {
+            hs_free(loc);
+            return hs_cli_fail(d->cli, "cannot give the consent: the callback answered %d", status);
+        }
+    }
+    hs_free(loc);
+    if (rc != HS_OK)
+        return hs_cli_fail(d->cli, "cannot give the consent: %s", d->err.msg);
+    return HS_CLI_EXIT_OK;
+}
+
+static int connect_side(struct demo *d, const char *name, char *said, size_t said_cap)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return hs_cli_fail(d->cli, "cannot connect '%s': pipe failed", name);
+    FILE *rd = fdopen(fds[0], "r");
+    FILE *wr = fdopen(fds[1], "w");
+    if (rd == NULL || wr == NULL) {
+        if (rd != NULL)
+            fclose(rd);
+        else
+            close(fds[0]);
+        if (wr != NULL)
+            fclose(wr);
+        else
+            close(fds[1]);
+        return hs_cli_fail(d->cli, "cannot connect '%s': fdopen failed", name);
+    }
+    struct connect_job job;
+    memset(&job, 0, sizeof job);
+    job.cli = d->wcli;
+    job.cli.config = NULL;
+    job.cli.out = wr;
+    snprintf(job.name, sizeof job.name, "%s", name);
+    pthread_t th;
+    if (pthread_create(&th, NULL, connect_main, &job) != 0) {
+        fclose(rd);
+        fclose(wr);
+        return hs_cli_fail(d->cli, "cannot connect '%s': cannot start a thread", name);
+    }
+    char line[4096];
+    int rc = HS_CLI_EXIT_OK;
+    if (fgets(line, sizeof line, rd) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        rc = consent(d, line);
+    }
+    /* after a failed consent connect gives up at its --timeout */
+    pthread_join(th, NULL);
+    said[0] = '\0';
+    if (fgets(line, sizeof line, rd) != NULL && said_cap > 0) {
+        size_t n = strcspn(line, "\r\n");
+        if (n >= said_cap)
+            n = said_cap - 1; /* a long line is cut: it is only shown */
+        memcpy(said, line, n);
+        said[n] = '\0';
+    }
+    fclose(rd);
+    hs_config_free(job.cli.config);
+    if (rc == HS_CLI_EXIT_OK && job.rc != HS_CLI_EXIT_OK)
+        rc = hs_cli_fail(d->cli, "cannot connect '%s' to the sandbox (see above)", name);
+    return rc;
+}
+
+/* ---- engine reports ---------------------------------------------------------------------------
+ */
+
+static void tally_add(struct tally *t, const struct hs_engine_report *r)
+{
+    for (size_t i = 0; i < r->n_actions; i++) {
+        const struct hs_engine_action *a = &r->actions[i];
+        bool inv = a->object == HS_KIND_INVOICE;
+        bool from_crm = a->source_side == HS_SIDE_CRM;
+        switch (a->kind) {
+        case HS_ENGINE_LINK:
+            if (a->object == HS_KIND_ITEM)
+                t->linked_items++;
+            else
+                t->linked++;
+            break;
+        case HS_ENGINE_CREATE:
+            if (inv)
+                t->invoiced++;
+            else if (a->object == HS_KIND_ITEM)
+                t->items++;
+            else if (from_crm)
+                t->created_acc++;
+            else
+                t->created_crm++;
+            break;
+        case HS_ENGINE_UPDATE:
+            if (inv)
+                t->status_back++;
+            else if (from_crm)
+                t->updated_acc++;
+            else
+                t->updated_crm++;
+            break;
+        case HS_ENGINE_SETTLED:
+            t->settled++;
+            break;
+        case HS_ENGINE_CONFLICT:
+            t->conflicts++;
+            break;
+        case HS_ENGINE_REVIEW:
+            t->reviews++;
+            break;
+        case HS_ENGINE_ERROR:
+            t->errors++;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static void tally_merge(struct tally *into, const struct tally *t)
+{
+    into->linked += t->linked;
+    into->linked_items += t->linked_items;
+    into->created_acc += t->created_acc;
+    into->created_crm += t->created_crm;
+    into->items += t->items;
+    into->updated_acc += t->updated_acc;
+    into->updated_crm += t->updated_crm;
+    into->invoiced += t->invoiced;
+    into->status_back += t->status_back;
+    into->settled += t->settled;
+    into->conflicts += t->conflicts;
+    into->reviews += t->reviews;
+    into->errors += t->errors;
+}
+
+static json_t *tally_json(const struct tally *t)
+{
+    return json_pack("{s:I,s:I,s:{s:I,s:I,s:I},s:{s:I,s:I},s:I,s:I,s:I,s:I,s:I,s:I}", "linked",
+                     (json_int_t)t->linked, "linked_items", (json_int_t)t->linked_items, "created",
+                     "accounting_customers", (json_int_t)t->created_acc, "crm_customers",
+                     (json_int_t)t->created_crm, "accounting_items", (json_int_t)t->items,
+                     "updated", "accounting", (json_int_t)t->updated_acc, "crm",
+                     (json_int_t)t->updated_crm, "invoiced", (json_int_t)t->invoiced,
+                     "status_written_back", (json_int_t)t->status_back, "settled",
+                     (json_int_t)t->settled, "conflicts", (json_int_t)t->conflicts, "reviews",
+                     (json_int_t)t->reviews, "errors", (json_int_t)t->errors);
+}
+
+static const char *side_label(enum hs_side s)
+{
+    return s == HS_SIDE_CRM ? "HubSpot" : "QuickBooks";
+}
+
+static void print_action(struct demo *d, const struct hs_engine_action *a)
+{
+    say(d, "     %-8s %-9s %s %s%s%s: %s%s%s%s\n", hs_engine_action_name(a->kind),
+        hs_kind_name(a->object), side_label(a->source_side), a->source_id,
+        a->target_id != NULL ? " -> " : "", a->target_id != NULL ? a->target_id : "", a->reason,
+        a->fields != NULL ? " [" : "", a->fields != NULL ? a->fields : "",
+        a->fields != NULL ? "]" : "");
+}
+
+/* Prints up to max actions of kind (and of object unless HS_KIND_UNSET... any: obj < 0). */
+static size_t print_some(struct demo *d, const struct hs_engine_report *r,
+                         enum hs_engine_action_kind kind, int object, int side, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_actions && n < max; i++) {
+        const struct hs_engine_action *a = &r->actions[i];
+        if (a->kind != kind || (object >= 0 && (int)a->object != object) ||
+            (side >= 0 && (int)a->source_side != side))
+            continue;
+        print_action(d, a);
+        n++;
+    }
+    return n;
+}
+
+static json_t *actions_json(const struct hs_engine_report *r,
+                            bool (*keep)(const struct hs_engine_action *))
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < r->n_actions; i++) {
+        const struct hs_engine_action *a = &r->actions[i];
+        if (keep != NULL && !keep(a))
+            continue;
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s?,s:s}", "action",
+                                             hs_engine_action_name(a->kind), "object",
+                                             hs_kind_name(a->object), "source_side",
+                                             a->source_side == HS_SIDE_CRM ? "crm" : "accounting",
+                                             "source_id", a->source_id, "target_id", a->target_id,
+                                             "fields", a->fields, "reason", a->reason));
+    }
+    return arr;
+}
+
+/* ---- step 1: plan ------------------------------------------------------------------------------
+ */
+
+static int step_plan(struct demo *d)
+{
+    say(d, "\n1. plan: what a first sync would do (nothing is written)\n");
+    progress(d, "planning");
+    struct hs_engine_report r;
+    hs_engine_report_init(&r);
+    int64_t t0 = now_ms();
+    int rc = step_begin(d);
+    if (rc == HS_OK)
+        rc = hs_engine_plan(hs_cli_ws_engine(d->ws), &r, &d->err);
+    hs_cli_ws_progress_done(d->ws, &d->wcli);
+    progress(d, NULL);
+    if (rc != HS_OK) {
+        hs_engine_report_release(&r);
+        return hs_cli_fail(d->cli, "cannot plan: %s", d->err.msg[0] ? d->err.msg : "failed");
+    }
+    int64_t hub = 0, qbo = 0;
+    (void)step_end(d, &hub, &qbo);
+    size_t by_kind[HS_ENGINE_ERROR + 1];
+    memset(by_kind, 0, sizeof by_kind);
+    for (size_t i = 0; i < r.n_actions; i++)
+        if (r.actions[i].kind >= 1 && r.actions[i].kind <= HS_ENGINE_ERROR)
+            by_kind[r.actions[i].kind]++;
+    json_t *counts = json_object();
+    say(d, "   %zu actions:", r.n_actions);
+    bool first = true;
+    for (int k = 1; k <= HS_ENGINE_ERROR; k++) {
+        if (by_kind[k] == 0)
+            continue;
+        const char *name = hs_engine_action_name((enum hs_engine_action_kind)k);
+        say(d, "%s %zu %s", first ? "" : ",", by_kind[k], name);
+        json_object_set_new(counts, name, json_integer((json_int_t)by_kind[k]));
+        first = false;
+    }
+    say(d, "%s (read %zu records; %lld ms; API calls: HubSpot %lld, QuickBooks %lld)\n",
+        first ? " none" : "", r.n_records_read, (long long)(now_ms() - t0), (long long)hub,
+        (long long)qbo);
+    say(d, "   some reasons:\n");
+    print_some(d, &r, HS_ENGINE_LINK, HS_KIND_CUSTOMER, -1, 2);
+    print_some(d, &r, HS_ENGINE_CREATE, HS_KIND_CUSTOMER, HS_SIDE_CRM, 1);
+    print_some(d, &r, HS_ENGINE_CREATE, HS_KIND_CUSTOMER, HS_SIDE_ACCOUNTING, 1);
+    print_some(d, &r, HS_ENGINE_CREATE, HS_KIND_ITEM, -1, 1);
+    print_some(d, &r, HS_ENGINE_REVIEW, -1, -1, 1);
+    if (print_some(d, &r, HS_ENGINE_ERROR, -1, -1, 2) > 0)
+        say(d, "     (a plan links nothing, so deals wait here; the sync links their companies "
+               "first)\n");
+    json_object_set_new(d->out, "plan",
+                        json_pack("{s:o,s:I,s:{s:I,s:I}}", "counts", counts, "actions",
+                                  (json_int_t)r.n_actions, "api_calls", "hubspot", (json_int_t)hub,
+                                  "quickbooks", (json_int_t)qbo));
+    hs_engine_report_release(&r);
+    return HS_CLI_EXIT_OK;
+}
+
+/* ---- step 2 and 4: sync ------------------------------------------------------------------------
+ */
+
+/* Reads a QuickBooks invoice as a user would: its number, total and customer. */
+static int read_invoice(struct demo *d, const char *id, char *number, size_t ncap,
+                        struct hs_money *total, char *customer, size_t ccap)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/quickbooks/v3/company/%s/invoice/%s?" QBO_MINOR, d->realm, id);
+    json_t *v = call(d, "GET", path, NULL, true);
+    if (v == NULL)
+        return HS_EIO;
+    json_t *inv = json_object_get(v, "Invoice");
+    const char *cur = hs_json_str(json_object_get(inv, "CurrencyRef"), "value");
+    const char *doc = hs_json_str(inv, "DocNumber");
+    const char *cust = hs_json_str(json_object_get(inv, "CustomerRef"), "value");
+    snprintf(number, ncap, "%s", doc != NULL ? doc : id);
+    if (customer != NULL)
+        snprintf(customer, ccap, "%s", cust != NULL ? cust : "");
+    int rc = hs_json_money(inv, "TotalAmt", cur != NULL ? cur : "USD", total, &d->err);
+    json_decref(v);
+    if (rc != HS_OK)
+        hs_cli_fail(d->cli, "cannot read invoice '%s': %s", id, d->err.msg);
+    return rc;
+}
+
+static int run_pass(struct demo *d, struct hs_engine_report *r, int64_t *hub, int64_t *qbo,
+                    int64_t *ms)
+{
+    progress(d, "syncing");
+    int64_t t0 = now_ms();
+    int rc = step_begin(d);
+    if (rc == HS_OK)
+        rc = hs_engine_run_once(hs_cli_ws_engine(d->ws), r, &d->err);
+    hs_cli_ws_progress_done(d->ws, &d->wcli);
+    progress(d, NULL);
+    if (rc != HS_OK)
+        return hs_cli_fail(d->cli, "cannot sync: %s", d->err.msg[0] ? d->err.msg : "failed");
+    *ms = now_ms() - t0;
+    if (step_end(d, hub, qbo) != HS_OK)
+        return HS_CLI_EXIT_FAIL;
+    return HS_CLI_EXIT_OK;
+}
+
+static bool is_invoice_create(const struct hs_engine_action *a)
+{
+    return a->kind == HS_ENGINE_CREATE && a->object == HS_KIND_INVOICE;
+}
+
+static bool is_error(const struct hs_engine_action *a)
+{
+    return a->kind == HS_ENGINE_ERROR;
+}
+
+static bool is_not_link(const struct hs_engine_action *a)
+{
+    return a->kind != HS_ENGINE_LINK;
+}
+
+static int step_sync(struct demo *d)
+{
+    say(d, "\n2. sync: one pass of the engine\n");
+    struct hs_engine_report r;
+    hs_engine_report_init(&r);
+    int64_t hub = 0, qbo = 0, ms = 0;
+    int rc = run_pass(d, &r, &hub, &qbo, &ms);
+    if (rc != HS_CLI_EXIT_OK) {
+        hs_engine_report_release(&r);
+        return rc;
+    }
+    struct tally t;
+    memset(&t, 0, sizeof t);
+    tally_add(&t, &r);
+    tally_merge(&d->all, &t);
+    d->first = t;
+    say(d, "   linked %zu customers and %zu products that exist on both sides (no duplicates)\n",
+        t.linked, t.linked_items);
+    say(d, "   created %zu customers and %zu %s in QuickBooks, %zu customers in HubSpot\n",
+        t.created_acc, t.items, t.items == 1 ? "item" : "items", t.created_crm);
+    if (t.settled > 0)
+        say(d,
+            "   settled %zu fields that differed between linked records (authority: crm, "
+            "phone: accounting)\n",
+            t.settled);
+    if (t.reviews > 0) {
+        say(d, "   %zu uncertain matches wait for a person (`hoopsync status` counts them):\n",
+            t.reviews);
+        print_some(d, &r, HS_ENGINE_REVIEW, -1, -1, 2);
+    }
+    /* invoices: their numbers and totals as QuickBooks holds them */
+    char first[64] = "", last[64] = "";
+    for (size_t i = 0; i < r.n_actions; i++) {
+        const struct hs_engine_action *a = &r.actions[i];
+        if (!is_invoice_create(a) || a->target_id == NULL)
+            continue;
+        struct hs_money total;
+        char number[64];
+        if (read_invoice(d, a->target_id, number, sizeof number, &total, NULL, 0) != HS_OK ||
+            totals_add(&d->invoiced, &total) != HS_OK) {
+            hs_engine_report_release(&r);
+            return HS_CLI_EXIT_FAIL;
+        }
+        if (first[0] == '\0')
+            snprintf(first, sizeof first, "%s", number);
+        snprintf(last, sizeof last, "%s", number);
+    }
+    char sums[512];
+    totals_text(&d->invoiced, sums, sizeof sums);
+    if (t.invoiced > 0)
+        say(d, "   invoiced %zu closed-won deals: QuickBooks invoices %s..%s, totals %s\n",
+            t.invoiced, first, last, sums);
+    else
+        say(d, "   invoiced no deal\n");
+    say(d, "   %zu deals got their invoice number and payment status back\n", t.status_back);
+    say(d, "   %zu errors%s\n", t.errors, t.errors > 0 ? ":" : "");
+    print_some(d, &r, HS_ENGINE_ERROR, -1, -1, 3);
+    say(d, "   (%lld ms; API calls: HubSpot %lld, QuickBooks %lld)\n", (long long)ms,
+        (long long)hub, (long long)qbo);
+    json_t *j = tally_json(&t);
+    json_object_set_new(j, "invoices", actions_json(&r, is_invoice_create));
+    json_object_set_new(j, "errors_list", actions_json(&r, is_error));
+    json_object_set_new(j, "invoice_totals", totals_json(&d->invoiced));
+    json_object_set_new(
+        j, "api_calls",
+        json_pack("{s:I,s:I}", "hubspot", (json_int_t)hub, "quickbooks", (json_int_t)qbo));
+    json_object_set_new(d->out, "sync", j);
+    hs_engine_report_release(&r);
+    return HS_CLI_EXIT_OK;
+}
+
+/* ---- step 3: edits through the providers' own APIs ---------------------------------------------
+ */
+
+struct two_links {
+    char crm[2][64];
+    char acc[2][64];
+    size_t n;
+};
+
+static int two_links_cb(void *ud, const struct hs_store_link *l)
+{
+    struct two_links *t = ud;
+    snprintf(t->crm[t->n], sizeof t->crm[0], "%s", l->crm_id);
+    snprintf(t->acc[t->n], sizeof t->acc[0], "%s", l->acc_id);
+    t->n++;
+    return t->n == 2 ? 1 : 0;
+}
+
+/* A HubSpot company's property, set as a user would (PATCH); *name gets the company's name. */
+static int hubspot_set(struct demo *d, const char *company, const char *prop, const char *value,
+                       char *name, size_t cap)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/hubspot/crm/v3/objects/companies/%s", company);
+    json_t *body = json_pack("{s:{s:s}}", "properties", prop, value);
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text == NULL)
+        return hs_cli_fail(d->cli, "out of memory");
+    json_t *v = call(d, "PATCH", path, text, false);
+    hs_free(text);
+    if (v == NULL)
+        return HS_CLI_EXIT_FAIL;
+    const char *n = hs_json_str(json_object_get(v, "properties"), "name");
+    snprintf(name, cap, "%s", n != NULL ? n : company);
+    json_decref(v);
+    return HS_CLI_EXIT_OK;
+}
+
+/* A QuickBooks customer's field, set by a sparse update with its current SyncToken. */
+static int qbo_set(struct demo *d, const char *id, const char *field, const char *sub,
+                   const char *value, char *name, size_t cap)
+{
+    char path[200];
+    snprintf(path, sizeof path, "/quickbooks/v3/company/%s/customer/%s?" QBO_MINOR, d->realm, id);
+    json_t *cur = call(d, "GET", path, NULL, false);
+    if (cur == NULL)
+        return HS_CLI_EXIT_FAIL;
+    json_t *c = json_object_get(cur, "Customer");
+    const char *n = hs_json_str(c, "DisplayName");
+    snprintf(name, cap, "%s", n != NULL ? n : id);
+    if (json_object_get(c, "SyncToken") == NULL) {
+        json_decref(cur);
+        return hs_cli_fail(d->cli, "cannot edit QuickBooks customer '%s': no SyncToken", id);
+    }
+    json_t *body = json_pack("{s:s,s:O,s:b,s:{s:s}}", "Id", id, "SyncToken",
+                             json_object_get(c, "SyncToken"), "sparse", 1, field, sub, value);
+    json_decref(cur);
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text == NULL)
+        return hs_cli_fail(d->cli, "out of memory");
+    snprintf(path, sizeof path, "/quickbooks/v3/company/%s/customer?" QBO_MINOR, d->realm);
+    json_t *v = call(d, "POST", path, text, false);
+    hs_free(text);
+    if (v == NULL)
+        return HS_CLI_EXIT_FAIL;
+    json_decref(v);
+    return HS_CLI_EXIT_OK;
+}
+
+struct payment {
+    char deal[64];
+    char deal_name[160];
+    char invoice_id[64];
+    char number[64];
+    struct hs_money total;
+    struct hs_money paid;
+    bool done;
+};
+
+struct first_invoice {
+    char crm[64];
+    char acc[64];
+};
+
+static int first_invoice_cb(void *ud, const struct hs_store_link *l)
+{
+    struct first_invoice *f = ud;
+    snprintf(f->crm, sizeof f->crm, "%s", l->crm_id);
+    snprintf(f->acc, sizeof f->acc, "%s", l->acc_id);
+    return 1;
+}
+
+/* The deal's name and the properties hoopsync writes back to it. */
+static json_t *read_deal(struct demo *d, const char *id)
+{
+    char path[256];
+    snprintf(path, sizeof path,
+             "/hubspot/crm/v3/objects/deals/%s?properties=dealname,hoopsync_invoice_number,"
+             "hoopsync_payment_status,hoopsync_amount_paid,hoopsync_amount_due",
+             id);
+    json_t *v = call(d, "GET", path, NULL, false);
+    if (v == NULL)
+        return NULL;
+    json_t *p = json_incref(json_object_get(v, "properties"));
+    json_decref(v);
+    return p;
+}
+
+/* A partial payment (half) of the first invoice hoopsync created, recorded in QuickBooks. */
+static int pay_part(struct demo *d, struct payment *p)
+{
+    struct first_invoice f;
+    memset(&f, 0, sizeof f);
+    struct hs_store *st = hs_cli_ws_store(d->ws);
+    if (hs_store_link_each(st, "crm", "accounting", "invoice", first_invoice_cb, &f, &d->err) < 0)
+        return hs_cli_fail(d->cli, "%s", d->err.msg);
+    if (f.acc[0] == '\0') {
+        say(d, "   (no invoice was created, so no payment to record)\n");
+        return HS_CLI_EXIT_OK;
+    }
+    char customer[64];
+    if (read_invoice(d, f.acc, p->number, sizeof p->number, &p->total, customer, sizeof customer) !=
+        HS_OK)
+        return HS_CLI_EXIT_FAIL;
+    p->paid = p->total;
+    p->paid.minor = p->total.minor / 2;
+    char amt[HS_MONEY_FMT_MAX];
+    if (p->paid.minor <= 0 || hs_money_format(&p->paid, amt, sizeof amt) < 0) {
+        say(d, "   (invoice %s is too small to pay in part)\n", p->number);
+        return HS_CLI_EXIT_OK;
+    }
+    snprintf(p->deal, sizeof p->deal, "%s", f.crm);
+    snprintf(p->invoice_id, sizeof p->invoice_id, "%s", f.acc);
+    json_t *deal = read_deal(d, f.crm);
+    const char *dn = deal != NULL ? hs_json_str(deal, "dealname") : NULL;
+    snprintf(p->deal_name, sizeof p->deal_name, "%s", dn != NULL ? dn : f.crm);
+    json_decref(deal);
+    json_t *body = json_pack(
+        "{s:{s:s},s:{s:s},s:o,s:[{s:o,s:[{s:s,s:s}]}]}", "CustomerRef", "value", customer,
+        "CurrencyRef", "value", p->paid.currency, "TotalAmt", hs_json_number_text(amt), "Line",
+        "Amount", hs_json_number_text(amt), "LinkedTxn", "TxnId", f.acc, "TxnType", "Invoice");
+    struct hs_buf b;
+    hs_buf_init(&b);
+    int rc = body != NULL ? hs_json_dump_exact(body, &b) : HS_ENOMEM;
+    if (rc == HS_OK)
+        rc = hs_buf_putc(&b, '\0');
+    json_decref(body);
+    if (rc != HS_OK) {
+        hs_buf_release(&b);
+        return hs_cli_fail(d->cli, "out of memory");
+    }
+    char path[160];
+    snprintf(path, sizeof path, "/quickbooks/v3/company/%s/payment?" QBO_MINOR, d->realm);
+    json_t *v = call(d, "POST", path, b.data, false);
+    hs_buf_release(&b);
+    if (v == NULL)
+        return HS_CLI_EXIT_FAIL;
+    json_decref(v);
+    p->done = true;
+    char tot[HS_MONEY_FMT_MAX + 8], paid[HS_MONEY_FMT_MAX + 8];
+    money_text(&p->total, tot, sizeof tot);
+    money_text(&p->paid, paid, sizeof paid);
+    say(d, "   QuickBooks: a payment of %s is recorded against invoice %s (%s) of deal '%s'\n",
+        paid, p->number, tot, p->deal_name);
+    return HS_CLI_EXIT_OK;
+}
+
+static int step_edits(struct demo *d, struct payment *pay, struct two_links *pairs)
+{
+    say(d, "\n3. edits made meanwhile by people, through the providers' own APIs\n");
+    progress(d, "editing records in HubSpot and QuickBooks");
+    struct hs_store *st = hs_cli_ws_store(d->ws);
+    if (hs_store_link_each(st, "crm", "accounting", "customer", two_links_cb, pairs, &d->err) < 0)
+        return hs_cli_fail(d->cli, "%s", d->err.msg);
+    json_t *edits = json_array();
+    json_object_set_new(d->out, "edits", edits);
+    char hub_name[160], qbo_name[160];
+    int rc = HS_CLI_EXIT_OK;
+    if (pairs->n >= 1) {
+        /* (a) a change each way on one linked pair */
+        rc = hubspot_set(d, pairs->crm[0], "phone", "+1 415 555 0142", hub_name, sizeof hub_name);
+        if (rc == HS_CLI_EXIT_OK)
+            rc = qbo_set(d, pairs->acc[0], "WebAddr", "URI", "https://billing.example.com",
+                         qbo_name, sizeof qbo_name);
+        if (rc != HS_CLI_EXIT_OK)
+            return rc;
+        say(d, "   HubSpot:    company '%s' (%s) gets the phone +1 415 555 0142\n", hub_name,
+            pairs->crm[0]);
+        say(d,
+            "   QuickBooks: the same customer, '%s' (%s), gets the website "
+            "https://billing.example.com\n",
+            qbo_name, pairs->acc[0]);
+        json_array_append_new(edits, json_pack("{s:s,s:s,s:s}", "crm_company", pairs->crm[0],
+                                               "phone", "+1 415 555 0142", "kind", "one_way"));
+        json_array_append_new(edits, json_pack("{s:s,s:s,s:s}", "accounting_customer",
+                                               pairs->acc[0], "website",
+                                               "https://billing.example.com", "kind", "one_way"));
+    }
+    if (pairs->n >= 2) {
+        /* (b) the same field on both sides: a conflict for the authority rule */
+        rc = hubspot_set(d, pairs->crm[1], "phone", "+44 20 7946 0001", hub_name, sizeof hub_name);
+        if (rc == HS_CLI_EXIT_OK)
+            rc = qbo_set(d, pairs->acc[1], "PrimaryPhone", "FreeFormNumber", "+44 20 7946 0999",
+                         qbo_name, sizeof qbo_name);
+        if (rc != HS_CLI_EXIT_OK)
+            return rc;
+        say(d,
+            "   both:       '%s' gets the phone +44 20 7946 0001 in HubSpot and "
+            "+44 20 7946 0999 in QuickBooks\n",
+            hub_name);
+        json_array_append_new(edits, json_pack("{s:s,s:s,s:s,s:s,s:s}", "crm_company",
+                                               pairs->crm[1], "accounting_customer", pairs->acc[1],
+                                               "crm_phone", "+44 20 7946 0001", "accounting_phone",
+                                               "+44 20 7946 0999", "kind", "conflict"));
+    }
+    /* (c) a partial payment in QuickBooks */
+    rc = pay_part(d, pay);
+    progress(d, NULL);
+    if (rc == HS_CLI_EXIT_OK && pay->done) {
+        char amt[HS_MONEY_FMT_MAX];
+        if (hs_money_format(&pay->paid, amt, sizeof amt) >= 0)
+            json_array_append_new(edits, json_pack("{s:s,s:s,s:s,s:s,s:s}", "kind", "payment",
+                                                   "invoice", pay->invoice_id, "deal", pay->deal,
+                                                   "currency", pay->paid.currency, "amount", amt));
+    }
+    return rc;
+}
+
+/* ---- step 4: sync again -------------------------------------------------------------------------
+ */
+
+static int step_resync(struct demo *d, const struct payment *pay)
+{
+    say(d, "\n4. sync again: the edits move, the conflict is settled, the payment comes back\n");
+    struct hs_engine_report r;
+    hs_engine_report_init(&r);
+    int64_t hub = 0, qbo = 0, ms = 0;
+    int rc = run_pass(d, &r, &hub, &qbo, &ms);
+    if (rc != HS_CLI_EXIT_OK) {
+        hs_engine_report_release(&r);
+        return rc;
+    }
+    struct tally t;
+    memset(&t, 0, sizeof t);
+    tally_add(&t, &r);
+    tally_merge(&d->all, &t);
+    d->again = t;
+    size_t shown = 0;
+    for (size_t i = 0; i < r.n_actions; i++) {
+        const struct hs_engine_action *a = &r.actions[i];
+        if (a->kind == HS_ENGINE_UPDATE && a->object != HS_KIND_INVOICE) {
+            say(d, "   updated %s %s %s from %s: %s [%s]\n",
+                side_label(a->source_side == HS_SIDE_CRM ? HS_SIDE_ACCOUNTING : HS_SIDE_CRM),
+                hs_kind_name(a->object), a->target_id != NULL ? a->target_id : "?",
+                side_label(a->source_side), a->reason, a->fields != NULL ? a->fields : "");
+            shown++;
+        } else if (a->kind == HS_ENGINE_SETTLED || a->kind == HS_ENGINE_CONFLICT ||
+                   a->kind == HS_ENGINE_ERROR || a->kind == HS_ENGINE_CREATE) {
+            say(d, "   %s %s %s%s%s: %s%s%s%s\n", hs_engine_action_name(a->kind),
+                hs_kind_name(a->object), a->source_id, a->target_id != NULL ? " <-> " : "",
+                a->target_id != NULL ? a->target_id : "", a->reason, a->fields ? " [" : "",
+                a->fields ? a->fields : "", a->fields ? "]" : "");
+            shown++;
+        }
+    }
+    json_t *deal = NULL;
+    if (pay->done) {
+        for (size_t i = 0; i < r.n_actions; i++) {
+            const struct hs_engine_action *a = &r.actions[i];
+            if (a->kind == HS_ENGINE_UPDATE && a->object == HS_KIND_INVOICE &&
+                hs_str_eq(a->target_id, pay->deal)) {
+                say(d, "   deal '%s': %s\n", pay->deal_name, a->reason);
+                shown++;
+            }
+        }
+        deal = read_deal(d, pay->deal);
+        if (deal == NULL) {
+            hs_engine_report_release(&r);
+            return HS_CLI_EXIT_FAIL;
+        }
+        const char *st = hs_json_str(deal, "hoopsync_payment_status");
+        const char *paid = hs_json_str(deal, "hoopsync_amount_paid");
+        const char *due = hs_json_str(deal, "hoopsync_amount_due");
+        say(d, "   HubSpot now shows deal '%s' as %s (paid %s, due %s)\n", pay->deal_name,
+            st != NULL ? st : "(no status)", paid != NULL ? paid : "-", due != NULL ? due : "-");
+    }
+    if (shown == 0)
+        say(d, "   nothing moved\n");
+    say(d, "   (%lld ms; API calls: HubSpot %lld, QuickBooks %lld)\n", (long long)ms,
+        (long long)hub, (long long)qbo);
+    json_t *j = tally_json(&t);
+    json_object_set_new(j, "actions", actions_json(&r, is_not_link));
+    json_object_set_new(j, "deal", deal != NULL ? deal : json_null());
+    json_object_set_new(
+        j, "api_calls",
+        json_pack("{s:I,s:I}", "hubspot", (json_int_t)hub, "quickbooks", (json_int_t)qbo));
+    json_object_set_new(d->out, "resync", j);
+    hs_engine_report_release(&r);
+    return HS_CLI_EXIT_OK;
+}
+
+/* ---- step 5: the report -------------------------------------------------------------------------
+ */
+
+static void step_report(struct demo *d, const struct payment *pay, int64_t wall_ms)
+{
+    const struct tally *t = &d->all;
+    char sums[512];
+    totals_text(&d->invoiced, sums, sizeof sums);
+    say(d, "\n5. report\n");
+    say(d, "   linked      %zu customers, %zu products\n", t->linked, t->linked_items);
+    say(d, "   created     %zu customers and %zu %s in QuickBooks, %zu customers in HubSpot\n",
+        t->created_acc, t->items, t->items == 1 ? "item" : "items", t->created_crm);
+    say(d, "   updated     %zu in QuickBooks, %zu in HubSpot\n", t->updated_acc, t->updated_crm);
+    say(d, "   invoiced    %zu deals (%s)\n", t->invoiced, t->invoiced > 0 ? sums : "nothing");
+    if (pay->done) {
+        char paid[HS_MONEY_FMT_MAX + 8], tot[HS_MONEY_FMT_MAX + 8];
+        money_text(&pay->paid, paid, sizeof paid);
+        money_text(&pay->total, tot, sizeof tot);
+        say(d, "   paid        1 invoice in part: %s of %s (invoice %s)\n", paid, tot, pay->number);
+    } else {
+        say(d, "   paid        nothing\n");
+    }
+    say(d,
+        "   settled     %zu conflicts by the authority rules (%zu when linking, %zu after the "
+        "edits), %zu held for a person\n",
+        t->settled, d->first.settled, d->again.settled, t->conflicts);
+    say(d, "   reviews     %zu uncertain matches\n", t->reviews);
+    say(d, "   errors      %zu open after the last sync%s\n", d->again.errors,
+        d->again.errors > 0 ? " (listed above; `hoopsync errors list` in a workspace)" : "");
+    say(d, "   API calls   HubSpot %lld, QuickBooks %lld (hoopsync's own, from /_sandbox/stats)\n",
+        (long long)d->calls_hub, (long long)d->calls_qbo);
+    say(d, "   wall time   %lld.%01lld s\n", (long long)(wall_ms / 1000),
+        (long long)(wall_ms % 1000 / 100));
+    json_t *j = tally_json(t);
+    json_object_set_new(j, "invoice_totals", totals_json(&d->invoiced));
+    json_object_set_new(j, "api_calls",
+                        json_pack("{s:I,s:I}", "hubspot", (json_int_t)d->calls_hub, "quickbooks",
+                                  (json_int_t)d->calls_qbo));
+    json_object_set_new(j, "wall_ms", json_integer((json_int_t)wall_ms));
+    json_object_set_new(j, "errors", json_integer((json_int_t)d->again.errors)); /* open ones */
+    if (pay->done) {
+        char paid[HS_MONEY_FMT_MAX], tot[HS_MONEY_FMT_MAX];
+        if (hs_money_format(&pay->paid, paid, sizeof paid) >= 0 &&
+            hs_money_format(&pay->total, tot, sizeof tot) >= 0)
+            json_object_set_new(j, "paid",
+                                json_pack("{s:s,s:s,s:s,s:s}", "invoice", pay->invoice_id,
+                                          "currency", pay->paid.currency, "amount", paid, "total",
+                                          tot));
+    }
+    json_object_set_new(d->out, "report", j);
+}
+
+/* ---- the whole run ------------------------------------------------------------------------------
+ */
+
+static int sandbox_header(struct demo *d)
+{
+    json_t *tenants = call(d, "GET", "/_sandbox/tenants", NULL, false);
+    if (tenants == NULL)
+        return HS_CLI_EXIT_FAIL;
+    d->portal = (long long)json_integer_value(
+        json_object_get(json_object_get(tenants, "hubspot"), "portalId"));
+    const char *realm = hs_json_str(json_object_get(tenants, "quickbooks"), "realmId");
+    snprintf(d->realm, sizeof d->realm, "%s", realm != NULL ? realm : "");
+    json_decref(tenants);
+    json_t *stages = json_object();
+    long companies = hubspot_count(d, "companies", NULL, NULL);
+    long deals = stages != NULL ? hubspot_count(d, "deals", "dealstage", stages) : -1;
+    long products = hubspot_count(d, "products", NULL, NULL);
+    long customers = qbo_count(d, "Customer");
+    long items = qbo_count(d, "Item");
+    if (companies < 0 || deals < 0 || products < 0 || customers < 0 || items < 0) {
+        json_decref(stages);
+        return HS_CLI_EXIT_FAIL;
+    }
+    long won = (long)json_integer_value(json_object_get(stages, "closedwon"));
+    say(d,
+        "sandbox:   HubSpot portal %lld: %ld companies, %ld products, %ld deals (%ld closed "
+        "won)\n",
+        d->portal, companies, products, deals, won);
+    say(d, "           QuickBooks realm %s: %ld customers, %ld items\n", d->realm, customers,
+        items);
+    json_object_set_new(d->out, "sandbox",
+                        json_pack("{s:s,s:I,s:s,s:{s:I,s:I,s:I,s:I,s:o},s:{s:I,s:I}}", "base",
+                                  d->base, "portal", (json_int_t)d->portal, "realm", d->realm,
+                                  "hubspot", "companies", (json_int_t)companies, "products",
+                                  (json_int_t)products, "deals", (json_int_t)deals, "closed_won",
+                                  (json_int_t)won, "deals_by_stage", stages, "quickbooks",
+                                  "customers", (json_int_t)customers, "items", (json_int_t)items));
+    return HS_CLI_EXIT_OK;
+}
+
+static int run(struct demo *d, bool keep_dir)
+{
+    int64_t t0 = now_ms();
+    int rc = sandbox_header(d);
+    if (rc != HS_CLI_EXIT_OK)
+        return rc;
+    rc = write_workspace(d);
+    if (rc != HS_CLI_EXIT_OK)
+        return rc;
+    say(d, "workspace: %s (hoopsync.yaml, hoopsync.key, hoopsync.db)%s\n", d->dir,
+        keep_dir ? "" : "; removed at the end (--keep-dir keeps it)");
+    json_object_set_new(d->out, "workspace", json_string(d->dir));
+
+    /* connect both sides by OAuth, as `hoopsync connect` does */
+    static const char *const sides[] = {"crm", "accounting"};
+    if (step_begin(d) != HS_OK)
+        return HS_CLI_EXIT_FAIL;
+    for (size_t i = 0; i < 2; i++) {
+        char said[512];
+        progress(d, i == 0 ? "connecting HubSpot (OAuth consent)"
+                           : "connecting QuickBooks (OAuth consent)");
+        rc = connect_side(d, sides[i], said, sizeof said);
+        progress(d, NULL);
+        if (rc != HS_CLI_EXIT_OK)
+            return rc;
+        said[strcspn(said, ";")] = '\0'; /* "connected 'crm' (hubspot, tenant 21430001)" */
+        say(d, "%s%s by OAuth consent; tokens encrypted in hoopsync.db\n",
+            i == 0 ? "connect:   " : "           ", said);
+    }
+    if (step_end(d, NULL, NULL) != HS_OK)
+        return HS_CLI_EXIT_FAIL;
+
+    /* the workspace of `hoopsync sync`: store, connectors, engine */
+    rc = hs_cli_ws_open(&d->wcli, true, &d->ws);
+    if (rc != HS_CLI_EXIT_OK || d->ws == NULL)
+        return rc != HS_CLI_EXIT_OK ? rc : HS_CLI_EXIT_FAIL;
+    rc = step_plan(d);
+    if (rc == HS_CLI_EXIT_OK)
+        rc = step_sync(d);
+    struct payment pay;
+    memset(&pay, 0, sizeof pay);
+    struct two_links pairs;
+    memset(&pairs, 0, sizeof pairs);
+    if (rc == HS_CLI_EXIT_OK)
+        rc = step_edits(d, &pay, &pairs);
+    if (rc == HS_CLI_EXIT_OK)
+        rc = step_resync(d, &pay);
+    if (rc == HS_CLI_EXIT_OK)
+        step_report(d, &pay, now_ms() - t0);
+    return rc;
+}
+
+static int parse_args(struct hs_cli *cli, int argc, char **argv, struct hs_sbx_options *opt,
+                      bool *keep, bool *keep_dir, bool *json)
 {
     static const struct hs_cli_opt opts[] = {
-        {"seed", 0, true, OPT_SEED},   {"companies", 0, true, OPT_COMPANIES},
-        {"deals", 0, true, OPT_DEALS}, {"keep", 0, false, OPT_KEEP},
+        {"seed", 0, true, OPT_SEED},
+        {"companies", 0, true, OPT_COMPANIES},
+        {"deals", 0, true, OPT_DEALS},
+        {"keep", 0, false, OPT_KEEP},
+        {"keep-dir", 0, false, OPT_KEEP_DIR},
+        {"json", 0, false, OPT_JSON},
         {NULL, 0, false, 0},
     };
     struct hs_cli_args a;
     hs_cli_args_init(&a, argc, argv, usage);
-    struct hs_sbx_options opt;
-    memset(&opt, 0, sizeof opt);
-    opt.seed = 7;
-    opt.seeded = true;
-    opt.time_scale = 1;
-    bool keep = false;
     for (;;) {
         int id = hs_cli_next_opt(cli, &a, opts);
         if (id == 0)
@@ -270,26 +1363,43 @@ int hs_cli_cmd_demo(int argc, char **argv, struct hs_cli *cli)
         if (id < 0)
             return HS_CLI_EXIT_USAGE;
         if (id == HS_CLI_OPT_HELP)
-            return hs_cli_help(cli, usage);
-        if (id == OPT_KEEP) {
-            keep = true;
+            return -1;
+        if (id == OPT_KEEP || id == OPT_KEEP_DIR || id == OPT_JSON) {
+            *(id == OPT_KEEP ? keep : id == OPT_KEEP_DIR ? keep_dir : json) = true;
             continue;
         }
         int64_t v = 0;
         if (hs_str_to_i64(a.arg, strlen(a.arg), &v) != HS_OK || v < 0 ||
-            (id != OPT_SEED && (v < 1 || v > 100000)))
+            (id != OPT_SEED && (v < 1 || v > MAX_SIZE)))
             return hs_cli_usage_error(cli, usage, "option '--%s' needs a whole number%s, not '%s'",
-                                      opts[id - 1].name, id == OPT_SEED ? "" : " from 1 to 100000",
+                                      opts[id - 1].name, id == OPT_SEED ? "" : " from 1 to 2000",
                                       a.arg);
         if (id == OPT_SEED)
-            opt.seed = (uint64_t)v;
+            opt->seed = (uint64_t)v;
         else if (id == OPT_COMPANIES)
-            opt.sizes.companies = (unsigned)v;
+            opt->sizes.companies = (unsigned)v;
         else
-            opt.sizes.deals = (unsigned)v;
+            opt->sizes.deals = (unsigned)v;
     }
     if (a.ind < argc)
         return hs_cli_usage_error(cli, usage, "unexpected argument '%s'", argv[a.ind]);
+    return HS_CLI_EXIT_OK;
+}
+
+int hs_cli_cmd_demo(int argc, char **argv, struct hs_cli *cli)
+{
+    struct hs_sbx_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.seed = 7;
+    opt.seeded = true;
+    opt.time_scale = 1;
+    bool keep = false, keep_dir = false, json = false;
+    int prc = parse_args(cli, argc, argv, &opt, &keep, &keep_dir, &json);
+    if (prc < 0)
+        return hs_cli_help(cli, usage);
+    if (prc != HS_CLI_EXIT_OK)
+        return prc;
+    keep_dir = keep_dir || keep;
 
     if (sodium_init() < 0)
         return hs_cli_fail(cli, "cannot start the demo: libsodium failed to initialise");
@@ -297,21 +1407,36 @@ int hs_cli_cmd_demo(int argc, char **argv, struct hs_cli *cli)
     randombytes_buf(rnd, sizeof rnd);
     char token[40];
     sodium_bin2hex(token, sizeof token, rnd, sizeof rnd);
-    opt.static_token = token;
+    opt.static_token = token; /* the demo's own edits, as a user of each provider */
+    /* the OAuth client secret of the demo's app (the sandbox accepts any client) */
+    if (setenv(SECRET_ENV, "demo-secret", 0) != 0)
+        return hs_cli_fail(cli, "cannot start the demo: cannot set $" SECRET_ENV);
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     struct demo d;
     memset(&d, 0, sizeof d);
     d.cli = cli;
+    d.wcli = *cli;
+    d.wcli.config = NULL;
+    d.wcli.config_explicit = true;
+    d.wcli.config_path = d.yaml;
+    d.json = json;
+    d.tty = !json && isatty(fileno(cli->err)) != 0;
+    d.out = json_object();
     snprintf(d.auth, sizeof d.auth, "Bearer %s", token);
     struct hs_sbx *sbx = NULL;
     struct hs_http_server *srv = NULL;
     int ret = HS_CLI_EXIT_FAIL;
+    if (d.out == NULL) {
+        hs_cli_fail(cli, "out of memory");
+        goto done;
+    }
+    progress(&d, "starting the sandbox");
     if (hs_sbx_open(&opt, &sbx, &d.err) != HS_OK) {
         hs_cli_fail(cli, "cannot start the sandbox: %s", d.err.msg);
         goto done;
     }
-    struct hs_http_server_config cfg = {.bind_addr = "127.0.0.1", .port = 0, .threads = 2};
+    struct hs_http_server_config cfg = {.bind_addr = "127.0.0.1", .port = 0, .threads = 4};
     if (hs_http_server_open(&cfg, hs_sbx_handle, sbx, &srv, &d.err) != HS_OK) {
         hs_cli_fail(cli, "cannot start the sandbox: %s", d.err.msg);
         goto done;
@@ -321,9 +1446,21 @@ int hs_cli_cmd_demo(int argc, char **argv, struct hs_cli *cli)
         hs_cli_fail(cli, "cannot open the HTTP client: %s", d.err.msg);
         goto done;
     }
-    fprintf(cli->out, "hoopsync demo: sandbox on %s (seed %llu, static token %s)\n", d.base,
-            (unsigned long long)opt.seed, token);
-    ret = tour(&d, opt.seed, &opt.sizes);
+    progress(&d, NULL);
+    say(&d, "hoopsync demo: sandbox on %s (seed %llu)\n", d.base, (unsigned long long)opt.seed);
+    ret = run(&d, keep_dir);
+    hs_cli_ws_close(d.ws);
+    d.ws = NULL;
+    if (ret == HS_CLI_EXIT_OK && json) {
+        if (json_dumpf(d.out, cli->out, JSON_COMPACT) != 0) {
+            ret = hs_cli_fail(cli, "cannot print the result: out of memory");
+            goto done;
+        }
+        fputc('\n', cli->out);
+    }
+    if (keep_dir && d.dir[0] != '\0' && !json)
+        fprintf(cli->out, "\nworkspace kept: %s\n  try: %s=demo-secret hoopsync -c %s status\n",
+                d.dir, SECRET_ENV, d.yaml);
     if (ret == HS_CLI_EXIT_OK && keep) {
         fprintf(cli->out,
                 "\nThe sandbox keeps running; try:\n  curl -H 'Authorization: Bearer %s' "
@@ -336,11 +1473,18 @@ int hs_cli_cmd_demo(int argc, char **argv, struct hs_cli *cli)
             pause();
     }
 done:
-    hs_http_transport_close(&d.http);
+    progress(&d, NULL);
+    hs_cli_ws_close(d.ws);
+    hs_config_free(d.wcli.config);
+    if (d.http.ops != NULL)
+        hs_http_transport_close(&d.http);
     if (sbx != NULL)
         hs_sbx_stop(sbx);
     hs_http_server_close(srv);
     hs_sbx_close(sbx);
+    if (!keep_dir)
+        remove_workspace(&d);
+    json_decref(d.out);
     curl_global_cleanup();
     return ret;
 }

@@ -6,13 +6,15 @@
  *             (master key from the key file or $HOOPSYNC_MASTER_KEY), and, when asked, one
  *             connector per side: ops chosen by the provider, base URL from the config (else
  *             the provider's public API), tenant and settings from the stored connection
- *             (`hoopsync connect` wrote them), tokens through an OAuth2 token source whose
- *             vault is the store (refreshes are persisted before use), HTTP through libcurl.
- *             Then it opens the engine over them. Every failure is printed once, naming what
- *             to do ("run 'hoopsync connect crm'").
- *             Progress: on a terminal, long runs redraw one stderr line per stage.
- * Ownership:  struct hs_cli_ws owns everything it opened; hs_cli_ws_close frees it.
- * Not here:   the pass itself (engine/engine.c), OAuth consent (cmd_connect.c).
+ *             (`hoopsync connect` wrote them) with the connection's `settings:` of
+ *             hoopsync.yaml merged over them (the file wins per top-level key), tokens through
+ *             an OAuth2 token source whose vault is the store (refreshes are persisted before
+ *             use), HTTP through libcurl. Then it opens the engine over them, with the
+ *             invoicing settings of the `objects: invoices` flow (cli/invoicing.c). Every failure
+ * is printed once, naming what to do ("run 'hoopsync connect crm'"). Progress: on a terminal, long
+ * runs redraw one stderr line per stage. Ownership:  struct hs_cli_ws owns everything it opened;
+ * hs_cli_ws_close frees it. Not here:   the pass itself (engine/engine.c), OAuth consent
+ * (cmd_connect.c).
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -52,6 +54,7 @@ struct hs_cli_ws {
     struct ws_side crm;
     struct ws_side acc;
     struct hs_engine *engine;
+    struct hs_cli_invoicing *invoicing; /* NULL without an invoices flow; outlives engine */
     bool tty;
 };
 
@@ -93,6 +96,7 @@ void hs_cli_ws_close(struct hs_cli_ws *ws)
     if (ws == NULL)
         return;
     hs_engine_close(ws->engine);
+    hs_cli_invoicing_free(ws->invoicing);
     side_close(&ws->crm);
     side_close(&ws->acc);
     if (ws->have_http)
@@ -132,8 +136,27 @@ static int side_open(struct hs_cli *cli, struct hs_cli_ws *ws, struct ws_side *s
     json_t *settings = NULL;
     if (s->stored.settings != NULL &&
         hs_json_parse((const uint8_t *)s->stored.settings, strlen(s->stored.settings),
-                      "connection settings", &settings, &err) == HS_OK)
-        s->settings = settings;
+                      "connection settings", &settings, &err) == HS_OK) {
+        if (json_is_object(settings))
+            s->settings = settings;
+        else
+            json_decref(settings);
+    }
+    if (cc->settings != NULL) {
+        json_t *file = NULL;
+        if (hs_json_parse((const uint8_t *)cc->settings, strlen(cc->settings),
+                          "settings of hoopsync.yaml", &file, &err) != HS_OK)
+            return hs_cli_fail(cli, "connection '%s': %s", name, err.msg);
+        if (s->settings == NULL) {
+            s->settings = file;
+        } else {
+            int jr = json_object_update(s->settings, file); /* the file wins per key */
+            json_decref(file);
+            if (jr != 0)
+                return hs_cli_fail(cli, "connection '%s': cannot merge settings: out of memory",
+                                   name);
+        }
+    }
     const char *base = cc->base_url != NULL ? cc->base_url : public_base(cc->provider);
     const struct hs_oauth_profile *profile =
         hs_oauth_profile_find(hs_config_provider_name(cc->provider));
@@ -201,6 +224,8 @@ int hs_cli_ws_open(struct hs_cli *cli, bool connectors, struct hs_cli_ws **out)
             rc = side_open(cli, ws, &ws->crm, &cfg->crm, "crm");
         if (rc == HS_CLI_EXIT_OK)
             rc = side_open(cli, ws, &ws->acc, &cfg->accounting, "accounting");
+        if (rc == HS_CLI_EXIT_OK && hs_cli_invoicing_new(cfg, &ws->invoicing, &err) != HS_OK)
+            rc = hs_cli_fail(cli, "%s", err.msg);
         if (rc == HS_CLI_EXIT_OK) {
             struct hs_engine_config ec = {
                 .config = cfg,
@@ -210,6 +235,7 @@ int hs_cli_ws_open(struct hs_cli *cli, bool connectors, struct hs_cli_ws **out)
                 .env = &ws->env,
                 .progress = ws->tty ? progress_cb : NULL,
                 .progress_ud = cli,
+                .invoicing = hs_cli_invoicing_engine(ws->invoicing),
             };
             if (hs_engine_open(&ec, &ws->engine, &err) != HS_OK)
                 rc = hs_cli_fail(cli, "%s", err.msg);

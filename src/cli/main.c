@@ -30,7 +30,7 @@ static const struct command commands[] = {
     {"conflicts", hs_cli_cmd_conflicts, 0, "list, show and resolve sync conflicts"},
     {"connect", hs_cli_cmd_connect, 0,
      "authorize hoopsync on a CRM or accounting account (OAuth2)"},
-    {"demo", hs_cli_cmd_demo, 0, "tour the provider sandbox with seeded data (no account)"},
+    {"demo", hs_cli_cmd_demo, 0, "run the whole product on the seeded sandbox (no account)"},
     {"errors", hs_cli_cmd_errors, 0, "list records that could not be synced, retry them"},
     {"init", hs_cli_cmd_init, 0, "create a workspace: hoopsync.yaml, master key, database"},
     {"plan", hs_cli_cmd_plan, 0, "show what a sync would do, touching nothing (dry run)"},

@@ -9,13 +9,19 @@
  *             node's file:line:col and a context ("in flow 'customers'") built by the caller.
  *             A plain `~`, `null` or empty value means "not set" (the default applies).
  *             Checks that need a whole mapping (transform arguments, review <= link, crm vs
- *             accounting providers, unique flow names) run after that mapping's table pass.
+ *             accounting providers, unique flow names) run after that mapping's table pass;
+ *             a flow's `invoicing:` is parsed only once its `objects` is known (it belongs to
+ *             the one invoices flow, whose direction is crm_to_accounting). A connection's
+ *             `settings:` is free-form: the subtree becomes compact JSON text for the
+ *             connector (duplicate keys still refused); tax percentages are read with the
+ *             exact decimal parser, never through a double.
  * Invariants: every array in struct hs_config is allocated zeroed with its count set at once,
  *             so hs_config_free can release a partly filled config on any error path.
  * Ownership:  the tree is freed before hs_config_parse returns; the config is the caller's.
  * Not here:   YAML syntax, caps and aliases (config/tree.c); the meaning of flows (engine).
  */
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,10 +29,20 @@
 
 #include "config/config.h"
 #include "config/config_int.h"
+#include "core/currency.h"
+#include "core/decimal.h"
 #include "util/alloc.h"
+#include "util/buf.h"
+#include "util/json.h"
 #include "util/str.h"
 
 #define MAX_FLOWS      256
+#define MAX_TERMS      256
+#define MAX_TAXES      256
+#define MAX_DUE_DAYS   3650
+#define MIN_UTC_OFFSET (-12 * 60)
+#define MAX_UTC_OFFSET (14 * 60)
+#define PERCENT_MAX    INT64_C(1000000000) /* 1000%, scale 6 */
 #define MAX_NAME_LEN   64
 #define WHAT_MAX       160
 #define FLOW_WHAT_MAX  96
@@ -72,6 +88,8 @@ static const char *const direction_names[] = {"both", "crm_to_accounting", "acco
 static const char *const transform_names[] = {"none", "trim",   "upper",  "lower",
                                               "map",  "concat", "default"};
 static const char *const authority_names[] = {"manual", "crm", "accounting", "newest"};
+static const char *const tax_mode_names[] = {"exclusive", "inclusive", "none"};
+static const char *const updates_names[] = {"never", "draft_only", "unpaid"};
 
 static const char *name_of(const char *const *names, size_t n, int v)
 {
@@ -103,6 +121,16 @@ const char *hs_config_transform_name(enum hs_config_transform t)
 const char *hs_config_authority_name(enum hs_config_authority a)
 {
     return name_of(authority_names, N_ELEMS(authority_names), (int)a);
+}
+
+const char *hs_config_tax_mode_name(enum hs_config_tax_mode m)
+{
+    return name_of(tax_mode_names, N_ELEMS(tax_mode_names), (int)m);
+}
+
+const char *hs_config_invoice_updates_name(enum hs_config_invoice_updates u)
+{
+    return name_of(updates_names, N_ELEMS(updates_names), (int)u);
 }
 
 bool hs_config_provider_is_crm(enum hs_config_provider p)
@@ -672,6 +700,97 @@ static int p_conn_scopes(struct ctx *c, const struct field *f, void *obj)
     return get_str_list(c, f, true, &conn->scopes, &conn->n_scopes);
 }
 
+/* ---- settings: a YAML subtree as JSON ---- */
+
+/* "-?[0-9]+" that fits int64. */
+static bool plain_integer(const struct hs_config_node *n, int64_t *out)
+{
+    const char *s = n->value;
+    size_t len = n->len;
+    size_t digits = len > 0 && s[0] == '-' ? 1 : 0;
+    if (!all_digits(s + digits, len - digits) || len > 20)
+        return false;
+    return hs_str_to_i64(s, len, out) == 0;
+}
+
+static json_t *scalar_to_json(const struct hs_config_node *n)
+{
+    if (n->plain) {
+        int64_t i = 0;
+        if (is_null(n))
+            return json_null();
+        if (hs_str_eq(n->value, "true") || hs_str_eq(n->value, "True") ||
+            hs_str_eq(n->value, "TRUE"))
+            return json_true();
+        if (hs_str_eq(n->value, "false") || hs_str_eq(n->value, "False") ||
+            hs_str_eq(n->value, "FALSE"))
+            return json_false();
+        if (plain_integer(n, &i))
+            return json_integer((json_int_t)i);
+    }
+    return json_stringn(n->value, n->len);
+}
+
+/*
+ * n as a new JSON value into *out (see struct hs_config_connection.settings for the typing).
+ * Mappings reject duplicate keys like every other mapping of the file.
+ */
+static int node_to_json(struct ctx *c, const struct hs_config_node *n, const char *what,
+                        json_t **out)
+{
+    *out = NULL;
+    if (n->kind == HS_CONFIG_NODE_SCALAR) {
+        *out = scalar_to_json(n);
+        return *out != NULL ? HS_OK : nomem(c);
+    }
+    json_t *j = n->kind == HS_CONFIG_NODE_MAP ? json_object() : json_array();
+    if (j == NULL)
+        return nomem(c);
+    int rc = n->kind == HS_CONFIG_NODE_MAP ? check_duplicates(c, n, what) : HS_OK;
+    size_t step = n->kind == HS_CONFIG_NODE_MAP ? 2 : 1;
+    for (size_t i = 0; rc == HS_OK && i + step - 1 < n->n_items; i += step) {
+        json_t *v = NULL;
+        rc = node_to_json(c, n->items[i + step - 1], what, &v);
+        if (rc != HS_OK)
+            break;
+        int jr = n->kind == HS_CONFIG_NODE_MAP ? json_object_set_new(j, n->items[i]->value, v)
+                                               : json_array_append_new(j, v);
+        if (jr != 0)
+            rc = nomem(c);
+    }
+    if (rc != HS_OK) {
+        json_decref(j);
+        return rc;
+    }
+    *out = j;
+    return HS_OK;
+}
+
+static int p_conn_settings(struct ctx *c, const struct field *f, void *obj)
+{
+    struct hs_config_connection *conn = ((struct conn_scratch *)obj)->conn;
+    if (f->v->kind != HS_CONFIG_NODE_MAP)
+        return wrong_type(c, f, "a mapping of provider settings");
+    char what[WHAT_MAX];
+    snprintf(what, sizeof what, "in 'settings' %s", f->what);
+    json_t *j = NULL;
+    int rc = node_to_json(c, f->v, what, &j);
+    if (rc != HS_OK)
+        return rc;
+    struct hs_buf b;
+    hs_buf_init(&b);
+    char *text = NULL;
+    if (hs_json_dump(j, &b) == HS_OK)
+        text = hs_buf_detach(&b);
+    hs_buf_release(&b);
+    json_decref(j);
+    if (text == NULL)
+        return nomem(c);
+    hs_free(conn->settings);
+    conn->settings = text;
+    return HS_OK;
+}
+
 static const struct key_spec connection_keys[] = {
     {"provider", KEY_REQUIRED, p_conn_provider},
     {"base_url", 0, p_conn_base_url},
@@ -681,6 +800,7 @@ static const struct key_spec connection_keys[] = {
     {"redirect_uri", 0, p_conn_redirect_uri},
     {"scopes", 0, p_conn_scopes},
     {"tenant_id", 0, p_conn_tenant_id},
+    {"settings", 0, p_conn_settings},
 };
 
 static int parse_connection(struct ctx *c, const struct field *f, struct hs_config_connection *conn,
@@ -827,7 +947,9 @@ static int check_transform_args(struct ctx *c, const struct hs_config_node *entr
 
 struct flow_scratch {
     struct hs_config_flow *flow;
-    const char *flow_what; /* "flow 'customers'" */
+    const char *flow_what;                  /* "flow 'customers'" */
+    const struct hs_config_node *direction; /* its value when given, else NULL */
+    struct field invoicing;                 /* invoicing.v == NULL when absent */
 };
 
 static int p_flow_name(struct ctx *c, const struct field *f, void *obj)
@@ -862,9 +984,12 @@ static int p_flow_objects(struct ctx *c, const struct field *f, void *obj)
 static int p_flow_direction(struct ctx *c, const struct field *f, void *obj)
 {
     int v = 0;
+    struct flow_scratch *s = obj;
     int rc = get_enum(c, f, direction_names, N_ELEMS(direction_names), 0, &v);
-    if (rc == HS_OK)
-        ((struct flow_scratch *)obj)->flow->direction = (enum hs_config_direction)v;
+    if (rc == HS_OK) {
+        s->flow->direction = (enum hs_config_direction)v;
+        s->direction = f->v;
+    }
     return rc;
 }
 
@@ -1027,11 +1152,389 @@ static int p_flow_matching(struct ctx *c, const struct field *f, void *obj)
     return HS_OK;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* invoicing of an invoices flow */
+
+struct invoicing_scratch {
+    struct hs_config_invoicing *iv;
+    const char *flow_what;                      /* "flow 'invoices'" */
+    const struct hs_config_node *payment_terms; /* its value, for the check against terms */
+};
+
+/* A string shorter than HS_TAX_REF_MAX (a tax code or rate id the tax map can hold). */
+static int get_ref(struct ctx *c, const struct field *f, char **out)
+{
+    int rc = get_str(c, f, out);
+    if (rc == HS_OK && f->v->len >= HS_TAX_REF_MAX)
+        return fail(c, f->v, HS_EINVAL, "'%s' %s is too long (%zu bytes, limit %d)", f->key,
+                    f->what, f->v->len, HS_TAX_REF_MAX - 1);
+    return rc;
+}
+
+static int p_inv_default_item(struct ctx *c, const struct field *f, void *obj)
+{
+    return get_str(c, f, &((struct invoicing_scratch *)obj)->iv->default_item);
+}
+
+static int p_inv_payment_terms(struct ctx *c, const struct field *f, void *obj)
+{
+    struct invoicing_scratch *s = obj;
+    s->payment_terms = f->v;
+    return get_str(c, f, &s->iv->payment_terms);
+}
+
+static int p_inv_untaxed_code(struct ctx *c, const struct field *f, void *obj)
+{
+    return get_ref(c, f, &((struct invoicing_scratch *)obj)->iv->untaxed_code);
+}
+
+static int p_inv_tax_mode(struct ctx *c, const struct field *f, void *obj)
+{
+    int v = 0;
+    int rc = get_enum(c, f, tax_mode_names, N_ELEMS(tax_mode_names), 0, &v);
+    if (rc == HS_OK)
+        ((struct invoicing_scratch *)obj)->iv->tax_mode = (enum hs_config_tax_mode)v;
+    return rc;
+}
+
+static int p_inv_updates(struct ctx *c, const struct field *f, void *obj)
+{
+    int v = 0;
+    int rc = get_enum(c, f, updates_names, N_ELEMS(updates_names), 0, &v);
+    if (rc == HS_OK)
+        ((struct invoicing_scratch *)obj)->iv->updates = (enum hs_config_invoice_updates)v;
+    return rc;
+}
+
+static int p_inv_default_currency(struct ctx *c, const struct field *f, void *obj)
+{
+    struct hs_config_invoicing *iv = ((struct invoicing_scratch *)obj)->iv;
+    if (f->v->kind != HS_CONFIG_NODE_SCALAR)
+        return wrong_type(c, f, "a currency code");
+    if (hs_currency_find(f->v->value) == NULL)
+        return fail(c, f->v, HS_EINVAL,
+                    "invalid currency '%.64s' for '%s' %s (expected an ISO 4217 code such as "
+                    "USD or EUR)",
+                    f->v->value, f->key, f->what);
+    return dup_str(c, f->v, &iv->default_currency);
+}
+
+/* "+HH:MM" / "-HH:MM" within -12:00..+14:00 -> minutes. */
+static int p_inv_utc_offset(struct ctx *c, const struct field *f, void *obj)
+{
+    struct hs_config_invoicing *iv = ((struct invoicing_scratch *)obj)->iv;
+    const struct hs_config_node *v = f->v;
+    if (v->kind != HS_CONFIG_NODE_SCALAR)
+        return wrong_type(c, f, "an offset such as \"+01:00\"");
+    const char *s = v->value;
+    bool ok = v->len == 6 && (s[0] == '+' || s[0] == '-') && all_digits(s + 1, 2) && s[3] == ':' &&
+              all_digits(s + 4, 2);
+    int32_t m = 0;
+    if (ok) {
+        int32_t hh = (s[1] - '0') * 10 + (s[2] - '0');
+        int32_t mm = (s[4] - '0') * 10 + (s[5] - '0');
+        m = (s[0] == '-' ? -1 : 1) * (hh * 60 + mm);
+        ok = mm < 60 && m >= MIN_UTC_OFFSET && m <= MAX_UTC_OFFSET;
+    }
+    if (!ok)
+        return fail(c, v, HS_EINVAL,
+                    "invalid utc_offset '%.64s' %s (expected +HH:MM or -HH:MM from -12:00 to "
+                    "+14:00, such as \"+01:00\")",
+                    s, f->what);
+    iv->utc_offset_minutes = m;
+    return HS_OK;
+}
+
+static int p_inv_terms(struct ctx *c, const struct field *f, void *obj)
+{
+    struct invoicing_scratch *s = obj;
+    struct hs_config_invoicing *iv = s->iv;
+    char what[WHAT_MAX];
+    snprintf(what, sizeof what, "in 'invoicing.terms' of %s", s->flow_what);
+    if (f->v->kind != HS_CONFIG_NODE_MAP)
+        return wrong_type(c, f, "a mapping of term name: days until due");
+    size_t n = f->v->n_items / 2;
+    if (n > MAX_TERMS)
+        return fail(c, f->v, HS_ETOOBIG, "too many terms %s (%zu, limit %d)", what, n, MAX_TERMS);
+    int rc = check_duplicates(c, f->v, what);
+    if (rc != HS_OK)
+        return rc;
+    iv->terms = hs_calloc(n > 0 ? n : 1, sizeof *iv->terms);
+    if (iv->terms == NULL)
+        return nomem(c);
+    iv->n_terms = n;
+    for (size_t i = 0; i < n; i++) {
+        const struct hs_config_node *k = f->v->items[2 * i];
+        const struct hs_config_node *v = f->v->items[2 * i + 1];
+        if (k->len == 0)
+            return fail(c, k, HS_EINVAL, "empty term name %s", what);
+        if (is_null(v))
+            return fail(c, v, HS_EINVAL, "missing days for term '%.64s' %s", k->value, what);
+        for (size_t j = 0; j < i; j++) {
+            if (hs_str_ieq(iv->terms[j].name, k->value))
+                return fail(c, k, HS_EINVAL,
+                            "duplicate term '%.64s' %s (same as '%.64s'; names are compared "
+                            "without case)",
+                            k->value, what, iv->terms[j].name);
+        }
+        struct field ff = {k->value, k, v, what};
+        uint32_t days = 0;
+        rc = get_u32(c, &ff, 0, MAX_DUE_DAYS, &days);
+        if (rc == HS_OK)
+            rc = dup_str(c, k, &iv->terms[i].name);
+        if (rc != HS_OK)
+            return rc;
+        iv->terms[i].due_days = (int32_t)days;
+    }
+    return HS_OK;
+}
+
+/* ---- taxes ---- */
+
+struct tax_scratch {
+    struct hs_config_tax *tax;
+    char *code; /* parsed 'code', copied into tax->code after the pass */
+};
+
+static int p_tax_code(struct ctx *c, const struct field *f, void *obj)
+{
+    return get_ref(c, f, &((struct tax_scratch *)obj)->code);
+}
+
+struct rate_scratch {
+    struct hs_tax_component *comp;
+    char *id;
+};
+
+static int p_rate_id(struct ctx *c, const struct field *f, void *obj)
+{
+    return get_ref(c, f, &((struct rate_scratch *)obj)->id);
+}
+
+/* An exact decimal percentage 0..1000 ("20", "7.25"); never through a double. */
+static int p_rate_percent(struct ctx *c, const struct field *f, void *obj)
+{
+    struct rate_scratch *s = obj;
+    const struct hs_config_node *v = f->v;
+    if (v->kind != HS_CONFIG_NODE_SCALAR)
+        return wrong_type(c, f, "a percentage such as \"20\"");
+    struct hs_decimal d = {0};
+    bool ok = v->len > 0 && v->value[0] != '+' &&
+              hs_decimal_parse_exact(v->value, v->len, &d, NULL) == HS_OK && d.v >= 0 &&
+              d.v <= PERCENT_MAX;
+    if (!ok)
+        return fail(c, v, HS_EINVAL,
+                    "invalid percent '%.64s' %s (expected a number from 0 to 1000 with at most 6 "
+                    "decimals, such as \"20\" or \"7.25\")",
+                    v->value, f->what);
+    s->comp->percent = d;
+    return HS_OK;
+}
+
+static const struct key_spec rate_keys[] = {
+    {"id", 0, p_rate_id},
+    {"percent", KEY_REQUIRED, p_rate_percent},
+};
+
+static int p_tax_rates(struct ctx *c, const struct field *f, void *obj)
+{
+    struct hs_tax_code *code = &((struct tax_scratch *)obj)->tax->code;
+    const struct hs_config_node *v = f->v;
+    if (v->kind != HS_CONFIG_NODE_SEQ)
+        return wrong_type(c, f, "a list of {id, percent}");
+    if (v->n_items > HS_TAX_MAX_COMPONENTS)
+        return fail(c, v, HS_EINVAL, "too many rates %s (%zu, limit %d)", f->what, v->n_items,
+                    HS_TAX_MAX_COMPONENTS);
+    for (size_t i = 0; i < v->n_items; i++) {
+        const struct hs_config_node *e = v->items[i];
+        char what[WHAT_MAX];
+        snprintf(what, sizeof what, "in rate %zu of %s", i + 1, f->what + 3);
+        if (e->kind != HS_CONFIG_NODE_MAP)
+            return fail(c, e, HS_EINVAL,
+                        "each entry of 'rates' %s must be a mapping with 'percent' (and 'id'), "
+                        "got %s",
+                        f->what, kind_name(e));
+        struct hs_tax_component *comp = &code->components[i];
+        struct rate_scratch rs = {comp, NULL};
+        int rc = parse_map(c, e, rate_keys, N_ELEMS(rate_keys), what, &rs);
+        if (rc == HS_OK && rs.id != NULL) {
+            memcpy(comp->rate_ref, rs.id, strlen(rs.id) + 1);
+            for (size_t j = 0; j < i; j++) {
+                if (strcmp(code->components[j].rate_ref, comp->rate_ref) == 0)
+                    rc =
+                        fail(c, e, HS_EINVAL, "duplicate rate id '%s' %s", comp->rate_ref, f->what);
+            }
+        }
+        hs_free(rs.id);
+        if (rc != HS_OK)
+            return rc;
+        code->n_components = i + 1;
+    }
+    return HS_OK;
+}
+
+static const struct key_spec tax_keys[] = {
+    {"code", KEY_REQUIRED, p_tax_code},
+    {"rates", 0, p_tax_rates},
+};
+
+/* Trims blanks and folds ASCII case into out as the tax map does; false when empty or too long. */
+static bool fold_label(const char *s, char out[HS_TAX_REF_MAX])
+{
+    size_t b = 0;
+    size_t e = strlen(s);
+    while (b < e && (s[b] == ' ' || s[b] == '\t'))
+        b++;
+    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t'))
+        e--;
+    if (e == b || e - b >= HS_TAX_REF_MAX)
+        return false;
+    for (size_t i = b; i < e; i++)
+        out[i - b] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
+    out[e - b] = '\0';
+    return true;
+}
+
+static int p_inv_taxes(struct ctx *c, const struct field *f, void *obj)
+{
+    struct invoicing_scratch *s = obj;
+    struct hs_config_invoicing *iv = s->iv;
+    char what[WHAT_MAX];
+    snprintf(what, sizeof what, "in 'invoicing.taxes' of %s", s->flow_what);
+    if (f->v->kind != HS_CONFIG_NODE_MAP)
+        return wrong_type(c, f, "a mapping of CRM tax label: {code, rates}");
+    size_t n = f->v->n_items / 2;
+    if (n > MAX_TAXES)
+        return fail(c, f->v, HS_ETOOBIG, "too many taxes %s (%zu, limit %d)", what, n, MAX_TAXES);
+    int rc = check_duplicates(c, f->v, what);
+    if (rc != HS_OK)
+        return rc;
+    iv->taxes = hs_calloc(n > 0 ? n : 1, sizeof *iv->taxes);
+    if (iv->taxes == NULL)
+        return nomem(c);
+    iv->n_taxes = n;
+    for (size_t i = 0; i < n; i++) {
+        const struct hs_config_node *k = f->v->items[2 * i];
+        const struct hs_config_node *v = f->v->items[2 * i + 1];
+        struct hs_config_tax *t = &iv->taxes[i];
+        t->pos.line = k->line;
+        t->pos.col = k->col;
+        char key[HS_TAX_REF_MAX];
+        if (!fold_label(k->value, key))
+            return fail(c, k, HS_EINVAL,
+                        "invalid tax label '%.64s' %s (expected 1 to %d characters besides "
+                        "surrounding blanks)",
+                        k->value, what, HS_TAX_REF_MAX - 1);
+        for (size_t j = 0; j < i; j++) {
+            char other[HS_TAX_REF_MAX];
+            if (fold_label(iv->taxes[j].label, other) && strcmp(key, other) == 0)
+                return fail(c, k, HS_EINVAL,
+                            "duplicate tax label '%.64s' %s (same as '%.64s' on line %u; labels "
+                            "are compared without case and surrounding blanks)",
+                            k->value, what, iv->taxes[j].label, iv->taxes[j].pos.line);
+        }
+        rc = dup_str(c, k, &t->label);
+        if (rc != HS_OK)
+            return rc;
+        char twhat[WHAT_MAX];
+        snprintf(twhat, sizeof twhat, "in tax '%.32s' of %s", k->value, s->flow_what);
+        if (v->kind != HS_CONFIG_NODE_MAP)
+            return fail(c, is_null(v) ? k : v, HS_EINVAL,
+                        "tax '%.64s' %s must be a mapping with 'code' (and 'rates'), got %s",
+                        k->value, what, is_null(v) ? "nothing" : kind_name(v));
+        struct tax_scratch ts = {t, NULL};
+        rc = parse_map(c, v, tax_keys, N_ELEMS(tax_keys), twhat, &ts);
+        if (rc == HS_OK)
+            memcpy(t->code.code, ts.code, strlen(ts.code) + 1);
+        hs_free(ts.code);
+        if (rc != HS_OK)
+            return rc;
+    }
+    return HS_OK;
+}
+
+static const struct key_spec invoicing_keys[] = {
+    {"default_item", 0, p_inv_default_item},
+    {"payment_terms", 0, p_inv_payment_terms},
+    {"terms", 0, p_inv_terms},
+    {"tax_mode", 0, p_inv_tax_mode},
+    {"taxes", 0, p_inv_taxes},
+    {"untaxed_code", 0, p_inv_untaxed_code},
+    {"default_currency", 0, p_inv_default_currency},
+    {"utc_offset", 0, p_inv_utc_offset},
+    {"updates", 0, p_inv_updates},
+};
+
+/* The `invoicing:` value f of the invoices flow described by flow_what. */
+static int parse_invoicing(struct ctx *c, const struct field *f, const char *flow_what,
+                           struct hs_config_invoicing *iv)
+{
+    char what[WHAT_MAX];
+    snprintf(what, sizeof what, "in 'invoicing' of %s", flow_what);
+    iv->present = true;
+    iv->pos.line = f->v->line;
+    iv->pos.col = f->v->col;
+    struct invoicing_scratch s = {iv, flow_what, NULL};
+    int rc = parse_sub_map(c, f, invoicing_keys, N_ELEMS(invoicing_keys), what, &s);
+    if (rc != HS_OK || iv->payment_terms == NULL)
+        return rc;
+    const char *names[32];
+    size_t n_names = 0;
+    for (size_t i = 0; i < iv->n_terms; i++) {
+        if (hs_str_ieq(iv->terms[i].name, iv->payment_terms))
+            return HS_OK;
+        if (n_names < N_ELEMS(names))
+            names[n_names++] = iv->terms[i].name;
+    }
+    if (iv->n_terms == 0)
+        return fail(c, s.payment_terms, HS_EINVAL,
+                    "payment_terms '%.64s' %s is not among 'terms' (no terms are defined; add "
+                    "terms: {\"%.64s\": 30})",
+                    iv->payment_terms, what, iv->payment_terms);
+    char list[160];
+    join_names(names, n_names, list, sizeof list);
+    return fail(c, s.payment_terms, HS_EINVAL,
+                "payment_terms '%.64s' %s is not among 'terms' (expected one of: %s)",
+                iv->payment_terms, what, list);
+}
+
+static int p_flow_invoicing(struct ctx *c, const struct field *f, void *obj)
+{
+    (void)c;
+    ((struct flow_scratch *)obj)->invoicing = *f; /* parsed once 'objects' is known */
+    return HS_OK;
+}
+
+/* What needs the whole flow: the invoicing block's place, the invoices flow's direction. */
+static int check_flow_objects(struct ctx *c, struct flow_scratch *s)
+{
+    struct hs_config_flow *flow = s->flow;
+    if (flow->objects != HS_CONFIG_OBJECT_INVOICES) {
+        if (s->invoicing.v != NULL)
+            return fail(c, s->invoicing.kn, HS_EINVAL,
+                        "'invoicing' in %s is only allowed on an 'objects: invoices' flow (this "
+                        "flow has objects: %s)",
+                        s->flow_what, hs_config_object_name(flow->objects));
+        return HS_OK;
+    }
+    if (s->direction == NULL)
+        flow->direction = HS_CONFIG_DIRECTION_CRM_TO_ACCOUNTING;
+    else if (flow->direction != HS_CONFIG_DIRECTION_CRM_TO_ACCOUNTING)
+        return fail(c, s->direction, HS_EINVAL,
+                    "invalid direction '%s' for %s (an 'objects: invoices' flow is always "
+                    "crm_to_accounting: closed-won deals become invoices)",
+                    hs_config_direction_name(flow->direction), s->flow_what);
+    if (s->invoicing.v != NULL)
+        return parse_invoicing(c, &s->invoicing, s->flow_what, &flow->invoicing);
+    return HS_OK;
+}
+
 static const struct key_spec flow_keys[] = {
     {"name", KEY_REQUIRED, p_flow_name}, {"objects", KEY_REQUIRED, p_flow_objects},
     {"direction", 0, p_flow_direction},  {"enforce", 0, p_flow_enforce},
     {"filter", 0, p_flow_filter},        {"mappings", 0, p_flow_mappings},
     {"authority", 0, p_flow_authority},  {"matching", 0, p_flow_matching},
+    {"invoicing", 0, p_flow_invoicing},
 };
 
 /* The flow's name as written (for messages before 'name' itself is parsed), or NULL. */
@@ -1075,14 +1578,25 @@ static int p_flows(struct ctx *c, const struct field *f, void *obj)
             snprintf(flow_what, sizeof flow_what, "flow %zu", i + 1);
         char what[WHAT_MAX];
         snprintf(what, sizeof what, "in %s", flow_what);
-        struct flow_scratch s = {flow, flow_what};
+        struct flow_scratch s;
+        memset(&s, 0, sizeof s);
+        s.flow = flow;
+        s.flow_what = flow_what;
         int rc = parse_map(c, e, flow_keys, N_ELEMS(flow_keys), what, &s);
+        if (rc == HS_OK)
+            rc = check_flow_objects(c, &s);
         if (rc != HS_OK)
             return rc;
         for (size_t j = 0; j < i; j++) {
             if (hs_str_eq(cfg->flows[j].name, flow->name))
                 return fail(c, e, HS_EINVAL, "duplicate flow name '%s' (first defined at line %u)",
                             flow->name, cfg->flows[j].pos.line);
+            if (flow->objects == HS_CONFIG_OBJECT_INVOICES &&
+                cfg->flows[j].objects == HS_CONFIG_OBJECT_INVOICES)
+                return fail(c, e, HS_EINVAL,
+                            "second 'objects: invoices' flow '%s' (flow '%s' at line %u already "
+                            "invoices closed-won deals; one invoices flow is allowed)",
+                            flow->name, cfg->flows[j].name, cfg->flows[j].pos.line);
         }
     }
     return HS_OK;
@@ -1311,6 +1825,21 @@ static void release_connection(struct hs_config_connection *conn)
     hs_free(conn->redirect_uri);
     free_strv(conn->scopes, conn->n_scopes);
     hs_free(conn->tenant_id);
+    hs_free(conn->settings);
+}
+
+static void release_invoicing(struct hs_config_invoicing *iv)
+{
+    hs_free(iv->default_item);
+    hs_free(iv->payment_terms);
+    for (size_t i = 0; i < iv->n_terms; i++)
+        hs_free(iv->terms[i].name);
+    hs_free(iv->terms);
+    for (size_t i = 0; i < iv->n_taxes; i++)
+        hs_free(iv->taxes[i].label);
+    hs_free(iv->taxes);
+    hs_free(iv->untaxed_code);
+    hs_free(iv->default_currency);
 }
 
 static void release_flow(struct hs_config_flow *fl)
@@ -1336,6 +1865,7 @@ static void release_flow(struct hs_config_flow *fl)
     for (size_t i = 0; i < fl->n_authority; i++)
         hs_free(fl->authority[i].field);
     hs_free(fl->authority);
+    release_invoicing(&fl->invoicing);
 }
 
 void hs_config_free(struct hs_config *cfg)

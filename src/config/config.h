@@ -12,7 +12,10 @@
  *             (store, master_key_file) are resolved against the config file's directory.
  * Invariants: a struct hs_config returned by hs_config_parse is fully valid: enums are in
  *             range, required keys are set, a config with flows has both connections, flow
- *             names are unique, review <= link threshold, secrets are never inline.
+ *             names are unique, review <= link threshold, secrets are never inline; an
+ *             `invoicing:` block sits only on an invoices flow, an invoices flow's direction
+ *             is crm_to_accounting, payment_terms names one of its terms, tax labels are
+ *             unique and every tax code fits hs_tax_map_add.
  * Ownership:  hs_config_parse/hs_config_load_file return a struct the caller frees with
  *             hs_config_free; every string and array inside it belongs to that struct.
  * Not here:   what the keys mean to the engine (src/engine), reading the secret env vars
@@ -25,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/tax.h"
 #include "hoopsync/common.h"
 #include "hoopsync/error.h"
 
@@ -98,6 +102,13 @@ struct hs_config_connection {
     char **scopes;
     size_t n_scopes;
     char *tenant_id; /* portal id, realm id, Xero tenant id, Zoho organization id; or NULL */
+    /* `settings:` as compact JSON object text ("{\"currency\":\"USD\"}"), or NULL when absent.
+     * Kept as text so this struct stays a plain value (no jansson in this header); the CLI
+     * parses it and merges it over the settings stored by `hoopsync connect` (the file wins
+     * per top-level key). Quoted YAML scalars are JSON strings; plain ones are null (~, null,
+     * empty), true/false, integers (-?[0-9]+ fitting int64) or else strings: "1.5" stays the
+     * string "1.5", never a floating-point number. */
+    char *settings;
 };
 
 /* `field: value` or `field: [v1, v2]` (any of the values matches). */
@@ -128,6 +139,50 @@ struct hs_config_field_authority {
     enum hs_config_authority authority;
 };
 
+/* `tax_mode:` of an invoicing block (the accounting provider's rounding applies). */
+enum hs_config_tax_mode {
+    HS_CONFIG_TAX_EXCLUSIVE = 0, /* the default: line amounts are net, tax is added */
+    HS_CONFIG_TAX_INCLUSIVE,     /* line amounts include tax */
+    HS_CONFIG_TAX_NONE,          /* no tax at all */
+};
+
+/* `updates:` of an invoicing block: which invoices a later deal edit may change. */
+enum hs_config_invoice_updates {
+    HS_CONFIG_UPDATES_NEVER = 0, /* the default: deal edits after invoicing are conflicts */
+    HS_CONFIG_UPDATES_DRAFT_ONLY,
+    HS_CONFIG_UPDATES_UNPAID,
+};
+
+/* One entry of `terms:` (name -> days until due). */
+struct hs_config_term {
+    char *name;       /* non-empty; unique among terms, compared without case */
+    int32_t due_days; /* 0..3650 */
+};
+
+/* One entry of `taxes:`: a CRM tax label and the accounting tax code it stands for. */
+struct hs_config_tax {
+    struct hs_config_pos pos;
+    char *label;             /* unique among taxes, compared without case and surrounding blanks */
+    struct hs_tax_code code; /* checked against hs_tax_map_add's limits: ready to add as is */
+};
+
+/* The `invoicing:` block of an `objects: invoices` flow. */
+struct hs_config_invoicing {
+    bool present; /* false when the flow has no `invoicing:` (every field is then its default) */
+    struct hs_config_pos pos;
+    char *default_item;  /* accounting item id for lines without an item link, or NULL */
+    char *payment_terms; /* a name among terms (as written there), or NULL */
+    struct hs_config_term *terms;
+    size_t n_terms;
+    enum hs_config_tax_mode tax_mode; /* default exclusive */
+    struct hs_config_tax *taxes;
+    size_t n_taxes;
+    char *untaxed_code;                     /* or NULL */
+    char *default_currency;                 /* a known ISO 4217 code, or NULL */
+    int32_t utc_offset_minutes;             /* -720..840; default 0 */
+    enum hs_config_invoice_updates updates; /* default never */
+};
+
 struct hs_config_flow {
     struct hs_config_pos pos;
     char *name; /* unique among flows; [A-Za-z0-9_.-], at most 64 bytes */
@@ -143,6 +198,8 @@ struct hs_config_flow {
     size_t n_authority;
     uint32_t match_link;   /* millionths; default 900000 (0.9) */
     uint32_t match_review; /* millionths; default 600000 (0.6); <= match_link */
+    /* Only on an `objects: invoices` flow (whose direction is always crm_to_accounting). */
+    struct hs_config_invoicing invoicing;
 };
 
 struct hs_config_sync {
@@ -197,6 +254,8 @@ HS_API const char *hs_config_object_name(enum hs_config_object o);
 HS_API const char *hs_config_direction_name(enum hs_config_direction d);
 HS_API const char *hs_config_transform_name(enum hs_config_transform t);
 HS_API const char *hs_config_authority_name(enum hs_config_authority a);
+HS_API const char *hs_config_tax_mode_name(enum hs_config_tax_mode m);
+HS_API const char *hs_config_invoice_updates_name(enum hs_config_invoice_updates u);
 
 /* True for hubspot and highlevel (CRM side) and for quickbooks, xero, zohobooks. */
 HS_API bool hs_config_provider_is_crm(enum hs_config_provider p);

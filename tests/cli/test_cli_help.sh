@@ -130,7 +130,7 @@ broken() {
 }
 conns='version: 1\nconnections:\n  crm:\n    provider: hubspot\n  accounting:\n    provider: xero\n'
 broken typo.yaml "${conns}flows:\n  - name: customers\n    objects: customers\n    directon: both\n" \
-  "10:5: unknown key 'directon' in flow 'customers' (expected one of: name, objects, direction, enforce, filter, mappings, authority, matching)"
+  "10:5: unknown key 'directon' in flow 'customers' (expected one of: name, objects, direction, enforce, filter, mappings, authority, matching, invoicing)"
 broken enum.yaml "${conns}flows:\n  - name: customers\n    objects: customers\n    direction: bth\n" \
   "10:16: invalid direction 'bth' in flow 'customers' (expected one of: both, crm_to_accounting, accounting_to_crm)"
 broken type.yaml "version: 1\nsync:\n  read_batch: [1]\n" \

@@ -99,6 +99,20 @@ static void test_config_parse_example(void **state)
     assert_int_equal(inv->mappings[1].transform, HS_CONFIG_TRANSFORM_DEFAULT);
     assert_int_equal(inv->mappings[1].n_args, 1);
     assert_string_equal(inv->mappings[1].args[0], "USD");
+    assert_true(inv->invoicing.present);
+    assert_string_equal(inv->invoicing.default_item, "1");
+    assert_string_equal(inv->invoicing.payment_terms, "Net 30");
+    assert_int_equal(inv->invoicing.n_terms, 3);
+    assert_int_equal(inv->invoicing.terms[1].due_days, 60);
+    assert_int_equal(inv->invoicing.n_taxes, 2);
+    assert_string_equal(inv->invoicing.taxes[0].code.code, "TAX");
+    assert_int_equal(inv->invoicing.taxes[0].code.components[0].percent.v, 20000000);
+    assert_int_equal(inv->invoicing.taxes[1].code.n_components, 0);
+    assert_int_equal(inv->invoicing.utc_offset_minutes, 60);
+    assert_string_equal(cfg->crm.settings,
+                        "{\"closed_won_stages\":[\"closedwon\"],\"currency\":\"USD\"}");
+    assert_string_equal(cfg->accounting.settings,
+                        "{\"income_account\":\"79\",\"home_currency\":\"USD\"}");
     assert_null(hs_config_flow_find(cfg, "nope"));
 
     assert_int_equal(cfg->sync.interval_s, 300);
@@ -172,7 +186,7 @@ static void test_config_parse_flow_details(void **state)
                         "  accounting: {provider: zohobooks, scopes: [a, b c]}\n"
                         "flows:\n"
                         "  - name: Team-EU.invoices_2\n"
-                        "    objects: invoices\n"
+                        "    objects: payments\n"
                         "    direction: accounting_to_crm\n"
                         "    enforce: TRUE\n"
                         "    filter: {region: [EMEA, APAC], team: '7'}\n"
@@ -193,7 +207,7 @@ static void test_config_parse_flow_details(void **state)
     assert_string_equal(f->name, "Team-EU.invoices_2");
     assert_int_equal(f->pos.line, 6);
     assert_int_equal(f->pos.col, 5);
-    assert_int_equal(f->objects, HS_CONFIG_OBJECT_INVOICES);
+    assert_int_equal(f->objects, HS_CONFIG_OBJECT_PAYMENTS);
     assert_int_equal(f->direction, HS_CONFIG_DIRECTION_ACCOUNTING_TO_CRM);
     assert_true(f->enforce);
     assert_int_equal(f->n_filters, 2);
@@ -209,7 +223,7 @@ static void test_config_parse_flow_details(void **state)
     assert_int_equal(f->match_link, HS_CONFIG_THRESHOLD_ONE);
     assert_int_equal(f->match_review, 1);
     assert_string_equal(hs_config_provider_name(cfg->crm.provider), "highlevel");
-    assert_string_equal(hs_config_object_name(f->objects), "invoices");
+    assert_string_equal(hs_config_object_name(f->objects), "payments");
     assert_string_equal(hs_config_direction_name(f->direction), "accounting_to_crm");
     assert_string_equal(hs_config_transform_name(f->mappings[0].transform), "concat");
     assert_string_equal(hs_config_authority_name(f->default_authority), "newest");
@@ -231,16 +245,16 @@ static const struct error_case error_cases[] = {
     /* unknown keys */
     {FLOW "    directon: both\n", HS_EINVAL,
      "t.yaml:10:5: unknown key 'directon' in flow 'customers' (expected one of: name, objects, "
-     "direction, enforce, filter, mappings, authority, matching)"},
+     "direction, enforce, filter, mappings, authority, matching, invoicing)"},
     {CONNS "flows:\n  - directon: both\n    name: customers\n", HS_EINVAL,
      "t.yaml:8:5: unknown key 'directon' in flow 'customers' (expected one of: name, objects, "
-     "direction, enforce, filter, mappings, authority, matching)"},
+     "direction, enforce, filter, mappings, authority, matching, invoicing)"},
     {"version: 1\nflow: []\n", HS_EINVAL,
      "t.yaml:2:1: unknown key 'flow' at top level (expected one of: version, store, "
      "master_key_file, connections, flows, sync)"},
     {"version: 1\nconnections:\n  crm:\n    provider: hubspot\n    secret: x\n", HS_EINVAL,
      "t.yaml:5:5: unknown key 'secret' in connection 'crm' (expected one of: provider, base_url, "
-     "client_id, client_secret_env, redirect_uri, scopes, tenant_id)"},
+     "client_id, client_secret_env, redirect_uri, scopes, tenant_id, settings)"},
     {"version: 1\nsync: {intervall: 5m}\n", HS_EINVAL,
      "t.yaml:2:8: unknown key 'intervall' in 'sync' (expected one of: interval, read_batch, "
      "write_batch)"},
