@@ -21,13 +21,16 @@
  *             SyncToken (meta "sync_token"), and ?requestid= derived from the writes
  *             (idem_keys of creates, Id@SyncToken of updates) so that a retried batch is
  *             replayed by QuickBooks instead of creating twice. Records that cannot be sent
- *             (no SyncToken, per-line discount, ...) fail on their own without a request;
- *             an update that touches nothing QuickBooks stores succeeds without one.
+ *             (no SyncToken, an item priced in another currency, ...) fail on their own
+ *             without a request; an update that touches nothing QuickBooks stores succeeds
+ *             without one.
  *             webhook(): intuit-signature = base64(HMAC-SHA256(verifier token, raw body)),
  *             compared in constant time before the body is parsed.
  *             Settings (JSON object, all optional): minorversion (75), batch_max (30),
  *             income_account, item_type ("Service"), txn_tax_code, home_currency ("USD"),
- *             app_url ("https://app.qbo.intuit.com"), max_concurrency (10).
+ *             app_url ("https://app.qbo.intuit.com"), max_concurrency (10), rate_limits
+ *             (replaces the published windows of limits(): 500 a minute and 10 a second per
+ *             realm, 40 batch requests a minute; connectors/common/limits.h).
  * Threads:    a handle is used by one thread at a time; the limiter is shared (thread-safe).
  * Ownership:  the handle copies the settings it keeps; cfg pointers are borrowed.
  * Not here:   JSON (quickbooks_parse.c), HTTP (quickbooks_client.c, connectors/common).
@@ -37,9 +40,11 @@
 
 #include <sodium.h>
 
+#include "connectors/common/limits.h"
 #include "connectors/quickbooks/quickbooks.h"
 #include "connectors/quickbooks/quickbooks_int.h"
 #include "core/currency.h"
+#include "core/validate.h"
 #include "util/alloc.h"
 #include "util/jsonnum.h"
 #include "util/str.h"
@@ -137,6 +142,8 @@ static int qb_open(const struct hs_connector_config *cfg, struct hs_connector **
     if (rc == HS_OK)
         rc = setting_int(s, "max_concurrency", MAX_CONCURRENCY_DEFAULT, 1, 100, &mc, err);
     if (rc == HS_OK)
+        rc = hs_conn_rate_limits_parse(s, c->windows, &c->n_windows, err);
+    if (rc == HS_OK)
         rc = setting_str(s, "income_account", NULL, &c->income_account, err);
     if (rc == HS_OK)
         rc = setting_str(s, "item_type", "Service", &c->item_type, err);
@@ -198,6 +205,7 @@ static void qb_limits(const struct hs_connector *c, enum hs_kind kind,
     out->windows[1] = (struct hs_rate_window){"all", 10, 1000};
     out->windows[2] = (struct hs_rate_window){"batch", 40, 60000};
     out->n_windows = 3;
+    hs_conn_rate_limits_apply(out, c->windows, c->n_windows);
 }
 
 /* ---- changes -------------------------------------------------------------------------- */
@@ -640,8 +648,20 @@ static int qb_webhook(struct hs_connector *c, const struct hs_http_request *req,
                                        c->cfg.tenant, out, err);
 }
 
+/* DisplayName: 500 characters, no ':', tab or newline, unique among customers (6240). */
+static const struct hs_validate_limit *qb_field_limits(const struct hs_connector *c,
+                                                       enum hs_kind kind, size_t *n_out)
+{
+    (void)c;
+    *n_out = 0;
+    if (kind != HS_KIND_CUSTOMER)
+        return NULL;
+    return hs_validate_quickbooks_customer_limits(n_out);
+}
+
 const struct hs_connector_ops hs_connector_quickbooks_ops = {
     .provider = "quickbooks",
+    .label = "QuickBooks",
     .side = HS_SIDE_ACCOUNTING,
     .open = qb_open,
     .close = qb_close,
@@ -652,4 +672,5 @@ const struct hs_connector_ops hs_connector_quickbooks_ops = {
     .write = qb_write,
     .webhook = qb_webhook,
     .setup = NULL,
+    .field_limits = qb_field_limits,
 };

@@ -183,6 +183,8 @@ struct hs_connector {
     long minorversion;
     size_t batch_max;
     size_t max_concurrency;
+    struct hs_rate_window windows[4]; /* setting "rate_limits" (n_windows 0: none) */
+    size_t n_windows;
 };
 
 /*
