@@ -1,11 +1,15 @@
 # hoopsync - thin wrapper around CMake/CTest. See README.md.
 #   make demo   install what is missing, build, run the demo (SQLite + sandbox)
 #   make test   install, build, lint, run every test plain and under ASan+UBSan, short fuzz runs
+#   make bench  build, run the benchmarks (bench/README.md): sandbox throughput, then the
+#               10,000/10,000 backfill with rate limits off and on (BENCH_ARGS for backfill,
+#               e.g. BENCH_ARGS="--companies 2000 --deals 2000"); never part of `make test`
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD       ?= build
 ASAN_BUILD  ?= build-asan
 FUZZ_BUILD  ?= build-fuzz
 FUZZ_SECONDS ?= 10
+BENCH_ARGS  ?=
 CLANG       ?= clang-14
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS) --timeout 300
 
@@ -56,11 +60,14 @@ format:
 	@git ls-files -co --exclude-standard -- 'src/*.[ch]' 'include/*.h' 'sandbox/*.[ch]' \
 		'tests/*.[ch]' 'fuzz/*.[ch]' 'bench/*.[ch]' | xargs -r clang-format -i
 
-demo: build
+# the demo needs only the CLI (the sandbox runs inside it): build that target alone
+demo: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS) --target hoopsync
 	$(BUILD)/bin/hoopsync demo
 
 bench: build
 	$(BUILD)/bin/sandbox
+	$(BUILD)/bin/backfill $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -17,8 +17,9 @@
  *               POST revoke  {"provider":P[,"tenant":T]}
  *               GET|POST oauth  {"deny":bool}   make the authorization endpoint refuse
  *               POST save                  write --data now
- *             Sizes are "companies", "contacts", "products", "deals", "customers" and
- *             "overlap_pct" (see struct hs_sbx_sizes).
+ *             Sizes are "companies", "contacts", "products", "deals", "customers",
+ *             "overlap_pct", "won_pct", "lines" and "usd_deals" (see struct hs_sbx_sizes); 0
+ *             is the default, except "customers":0 and "overlap_pct":0, which mean none.
  * Threads:    each handler takes the state lock around what it touches; world generation for
  *             seed/reset runs before taking it.
  */
@@ -93,21 +94,35 @@ static bool int_field(const json_t *obj, const char *field, int64_t max, int64_t
 static bool seed_fields(const json_t *body, uint64_t *seed, bool *has_seed,
                         struct hs_sbx_sizes *sizes, struct hs_http_response *resp, int *rc)
 {
-    static const char *const names[] = {"companies", "contacts",  "products",
-                                        "deals",     "customers", "overlap_pct"};
+    /* an explicit 0 means none for customers and overlap_pct, the default for the others */
+    static const struct {
+        const char *name;
+        int64_t max;
+        bool zero_is_none;
+    } f[] = {
+        {"companies", MAX_ADMIN_SIZE, false},
+        {"contacts", MAX_ADMIN_SIZE, false},
+        {"products", MAX_ADMIN_SIZE, false},
+        {"deals", MAX_ADMIN_SIZE, false},
+        {"customers", MAX_ADMIN_SIZE, true},
+        {"overlap_pct", 100, true},
+        {"won_pct", 100, false},
+        {"lines", 6, false},
+        {"usd_deals", 1, false},
+    };
     unsigned *fields[] = {&sizes->companies, &sizes->contacts,  &sizes->products,
-                          &sizes->deals,     &sizes->customers, &sizes->overlap_pct};
+                          &sizes->deals,     &sizes->customers, &sizes->overlap_pct,
+                          &sizes->won_pct,   &sizes->lines,     &sizes->usd_deals};
     int64_t v = 0;
     bool present = false;
     if (!int_field(body, "seed", INT64_MAX, &v, has_seed, resp, rc))
         return false;
     *seed = (uint64_t)v;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        int64_t max = i == 5 ? 100 : MAX_ADMIN_SIZE;
-        if (!int_field(body, names[i], max, &v, &present, resp, rc))
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        if (!int_field(body, f[i].name, f[i].max, &v, &present, resp, rc))
             return false;
         if (present)
-            *fields[i] = (unsigned)v;
+            *fields[i] = v == 0 && f[i].zero_is_none ? HS_SBX_NONE : (unsigned)v;
     }
     return true;
 }

@@ -10,6 +10,10 @@
  *               latency=MS  add MS before every provider request
  *               dup=R       deliver a webhook batch twice
  *               reorder=R   shuffle a webhook batch / hold it back behind later events
+ *               stall=MS    run the handler (the change is committed), then hold its
+ *                           answer MS before sending it: a client can die between a
+ *                           provider's commit and reading the answer (crash tests)
+ *               stall_path=S  stall only requests whose path contains S (default: all)
  *               timeout_ms=MS, burst429=N, retry_after=S  tune the above
  *             The rate limiter keeps one fixed window per key in a hash map: the window starts
  *             at the first call and lasts window_ms / time_scale of emulated time, so moving
@@ -135,7 +139,17 @@ int hs_sbx_faults_parse(const char *spec, struct hs_sbx_faults *out, struct hs_e
             ms = &out->latency_ms;
         else if (KEY("timeout_ms"))
             ms = &out->timeout_ms;
-        else if (KEY("burst429") || KEY("retry_after")) {
+        else if (KEY("stall"))
+            ms = &out->stall_ms;
+        else if (KEY("stall_path")) {
+            if (vlen == 0 || vlen >= sizeof out->stall_path || memchr(v, '=', vlen) != NULL)
+                return hs_error_set(err, HS_EINVAL,
+                                    "invalid fault 'stall_path': '%.*s' must be 1 to %zu bytes "
+                                    "without '=' or ','",
+                                    (int)vlen, v, sizeof out->stall_path - 1);
+            memcpy(out->stall_path, v, vlen);
+            out->stall_path[vlen] = '\0';
+        } else if (KEY("burst429") || KEY("retry_after")) {
             if (!parse_count(v, vlen, 3600, &num) || num < 1)
                 return hs_error_set(err, HS_EINVAL,
                                     "invalid fault '%.*s': '%.*s' must be an integer from 1 to "
@@ -148,7 +162,8 @@ int hs_sbx_faults_parse(const char *spec, struct hs_sbx_faults *out, struct hs_e
         } else {
             return hs_error_set(err, HS_EINVAL,
                                 "invalid fault '%.*s': unknown key (expected 5xx, timeout, 429, "
-                                "latency, dup, reorder, timeout_ms, burst429 or retry_after)",
+                                "latency, dup, reorder, stall, stall_path, timeout_ms, burst429 "
+                                "or retry_after)",
                                 (int)klen, p);
         }
 #undef KEY
@@ -212,6 +227,10 @@ char *hs_sbx_faults_format(const struct hs_sbx_faults *f)
     if (rc == HS_OK)
         rc = put_rate(&b, "reorder", f->preorder);
     if (rc == HS_OK)
+        rc = put_num(&b, "stall", f->stall_ms, 0);
+    if (rc == HS_OK && f->stall_path[0] != '\0')
+        rc = hs_buf_printf(&b, "%sstall_path=%s", b.len > 0 ? "," : "", f->stall_path);
+    if (rc == HS_OK)
         rc = put_num(&b, "timeout_ms", f->timeout_ms, 30000);
     if (rc == HS_OK)
         rc = put_num(&b, "burst429", f->burst_429, 1);
@@ -229,11 +248,12 @@ json_t *hs_sbx_faults_json(const struct hs_sbx_faults *f)
         return NULL;
     /* rates as strings of the exact decimal, like the spec; durations as integers */
     json_t *j = json_pack(
-        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "spec", spec, "5xx_ppm",
+        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "spec", spec, "5xx_ppm",
         (json_int_t)f->p5xx, "timeout_ppm", (json_int_t)f->ptimeout, "429_ppm", (json_int_t)f->p429,
         "dup_ppm", (json_int_t)f->pdup, "reorder_ppm", (json_int_t)f->preorder, "latency_ms",
         (json_int_t)f->latency_ms, "timeout_ms", (json_int_t)f->timeout_ms, "burst429",
-        (json_int_t)f->burst_429, "retry_after", (json_int_t)f->retry_after_s);
+        (json_int_t)f->burst_429, "retry_after", (json_int_t)f->retry_after_s, "stall_ms",
+        (json_int_t)f->stall_ms, "stall_path", f->stall_path);
     hs_free(spec);
     return j;
 }

@@ -12,6 +12,8 @@
  *             30 s, longer than a sane client timeout) and then answers 504; hs_sbx_stop cuts
  *             such sleeps short so shutdown is prompt. Injected 5xx answers are a generic 503
  *             {"message":"injected fault"}; injected 429s use the module's own throttled().
+ *             An injected stall runs the handler first (its change is committed) and then
+ *             holds the answer, lock released, so a client can die between the two.
  *             The emulated clock is anchor_emul + (real now - anchor_real), or anchor_emul
  *             itself while frozen; /_sandbox/clock moves the anchors, never the real clock.
  *             Persistence writes {"format":"hoopsync-sandbox/1", clock, modules{name: save()},
@@ -167,17 +169,21 @@ struct fault_pick {
     bool throttle;
     int64_t latency_ms;
     int64_t timeout_ms;
+    int64_t stall_ms; /* hold the handler's answer this long (0: no stall) */
     uint32_t retry_after_s;
 };
 
 /* Lock held: decides this request's faults. */
-static void pick_faults(struct hs_sbx *sbx, struct hs_sbx_mod *mod, struct fault_pick *p)
+static void pick_faults(struct hs_sbx *sbx, struct hs_sbx_mod *mod, const char *path,
+                        struct fault_pick *p)
 {
     const struct hs_sbx_faults *f = &sbx->faults;
     memset(p, 0, sizeof *p);
     p->latency_ms = f->latency_ms;
     p->timeout_ms = f->timeout_ms;
     p->retry_after_s = f->retry_after_s;
+    if (f->stall_ms > 0 && (f->stall_path[0] == '\0' || strstr(path, f->stall_path) != NULL))
+        p->stall_ms = f->stall_ms;
     if (mod->burst_left > 0) {
         mod->burst_left--;
         p->throttle = true;
@@ -212,7 +218,7 @@ static int route_call(void *ud, const struct hs_http_request *req, const struct 
     struct fault_pick pick;
 
     pthread_mutex_lock(&sbx->lock);
-    pick_faults(sbx, mod, &pick);
+    pick_faults(sbx, mod, req->path != NULL ? req->path : "", &pick);
     if (pick.latency_ms > 0 || pick.timeout) {
         pthread_mutex_unlock(&sbx->lock);
         hs_sbx_sleep(sbx, pick.latency_ms + (pick.timeout ? pick.timeout_ms : 0));
@@ -230,11 +236,15 @@ static int route_call(void *ud, const struct hs_http_request *req, const struct 
     } else {
         ret = rc->fn(rc->ud, req, m, resp);
     }
+    bool stall = !pick.timeout && !pick.err5xx && !pick.throttle && pick.stall_ms > 0;
     rc->count++;
     mod->n_requests++;
     int cls = ret == HS_OK ? resp->status / 100 : 5;
     mod->status[(cls >= 1 && cls <= 5) ? cls : 0]++;
     pthread_mutex_unlock(&sbx->lock);
+    /* the handler's change is committed; the client sees it only after the stall */
+    if (stall)
+        hs_sbx_sleep(sbx, pick.stall_ms);
     return ret;
 }
 

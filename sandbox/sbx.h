@@ -23,6 +23,7 @@
 #ifndef HS_SANDBOX_SBX_H
 #define HS_SANDBOX_SBX_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,7 +45,14 @@ struct hs_sbx_sizes {
     unsigned deals;       /* deals (default 30) */
     unsigned customers;   /* accounting customers that are NOT in the CRM (default 10) */
     unsigned overlap_pct; /* % of CRM companies that also exist in accounting (default 50) */
+    unsigned won_pct;     /* % of deals at "closedwon", the others at other stages at random
+                             (0: the first deals take every stage, then stages at random) */
+    unsigned lines;       /* line items of every deal, 1..6 (0: 1 to 6 at random) */
+    unsigned usd_deals;   /* 1: every deal is priced in USD, whatever its company's currency */
 };
+
+/* For customers and overlap_pct: none at all (0 in those fields means the default). */
+#define HS_SBX_NONE UINT_MAX
 
 /* ---- the seeded world: what "really exists", from which each module builds its data ---- */
 struct hs_sbx_company {
@@ -155,6 +163,7 @@ struct hs_sbx_module_ops {
 
 extern const struct hs_sbx_module_ops hs_sbx_hubspot_ops;
 extern const struct hs_sbx_module_ops hs_sbx_quickbooks_ops;
+extern const struct hs_sbx_module_ops hs_sbx_xero_ops;
 
 /* ---- the emulator ---- */
 struct hs_sbx_options {

@@ -48,6 +48,8 @@ void hs_sbx_map_each(struct hs_sbx_map *m, bool (*fn)(void *ud, const char *key,
 
 /* ---- faults (faults.c) ---- */
 #define HS_SBX_PPM 1000000u
+/* Longest stall_path of a fault spec, with its NUL. */
+#define HS_SBX_STALL_PATH_MAX 128
 
 struct hs_sbx_faults {
     uint32_t p5xx; /* probabilities in parts per million */
@@ -59,6 +61,8 @@ struct hs_sbx_faults {
     int64_t timeout_ms;     /* how long an injected timeout holds the request (default 30000) */
     uint32_t burst_429;     /* requests answered 429 per injected burst (default 1) */
     uint32_t retry_after_s; /* Retry-After of injected 429s (default 1) */
+    int64_t stall_ms;       /* answer of a matching request held this long after its handler */
+    char stall_path[HS_SBX_STALL_PATH_MAX]; /* substring of the path to stall ("": every one) */
 };
 
 /* Parses spec into out (cleared first). */

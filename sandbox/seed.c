@@ -20,9 +20,15 @@
  *             providers enforce some of these (QuickBooks DisplayName, HubSpot email).
  *             Money is int64 minor units; deal lines are priced in the deal's currency from
  *             the product's USD price through a fixed table of integer rates.
+ *             won_pct, lines and usd_deals (0 = off) only change the draws of deals, so the
+ *             world of a seed without them is what it always was: won_pct puts that share of
+ *             the deals at "closedwon" (the rest at one of the other stages), lines fixes every
+ *             deal's line count, usd_deals prices every deal in USD (benchmarks). HS_SBX_NONE
+ *             in customers or overlap_pct gives none (an empty accounting side).
  * Invariants: every deal has 1..6 lines and a contact of its own company; when deals >=
- *             stages, every stage of hs_sbx_deal_stages occurs; close dates lie within 180
- *             days of 2025-01-01 (fixed, not the clock, so worlds do not depend on time).
+ *             stages and won_pct is 0, every stage of hs_sbx_deal_stages occurs; close dates
+ *             lie within 180 days of 2025-01-01 (fixed, not the clock, so worlds do not
+ *             depend on time).
  * Ownership:  hs_sbx_world_release frees the arrays.
  */
 #include <stdarg.h>
@@ -51,6 +57,8 @@ const size_t hs_sbx_n_deal_stages = sizeof hs_sbx_deal_stages / sizeof hs_sbx_de
 #define MAX_SIZE          1000000u
 #define BASE_CLOSE_MS     1735689600000LL /* 2025-01-01T00:00:00Z */
 #define DAY_MS            86400000LL
+#define WON_STAGE         5 /* "closedwon" in hs_sbx_deal_stages */
+#define MAX_LINES         6 /* lines[] of struct hs_sbx_deal */
 
 struct nm {
     const char *u; /* UTF-8 display form */
@@ -652,6 +660,9 @@ struct gen {
     struct hs_sbx_map acct_names;
     struct hs_sbx_map emails;
     struct hs_sbx_map items;
+    unsigned won_pct; /* sizes->won_pct */
+    size_t lines;     /* sizes->lines */
+    bool usd_deals;   /* sizes->usd_deals */
 };
 
 static size_t pick_country(struct gen *g, size_t i)
@@ -846,11 +857,18 @@ static void make_deal(struct gen *g, size_t i, struct hs_sbx_world *w)
     d->contact = (size_t)below(&g->r, w->n_persons);
     d->company = w->persons[d->contact].company;
     const struct hs_sbx_company *co = &w->companies[d->company];
-    put(d->currency, sizeof d->currency, "%s", co->currency);
-    d->stage = i < hs_sbx_n_deal_stages ? (int)i : (int)below(&g->r, hs_sbx_n_deal_stages);
+    put(d->currency, sizeof d->currency, "%s", g->usd_deals ? "USD" : co->currency);
+    if (g->won_pct == 0)
+        d->stage = i < hs_sbx_n_deal_stages ? (int)i : (int)below(&g->r, hs_sbx_n_deal_stages);
+    else if (below(&g->r, 100) < g->won_pct)
+        d->stage = (int)WON_STAGE;
+    else { /* any other stage */
+        d->stage = (int)below(&g->r, hs_sbx_n_deal_stages - 1);
+        d->stage += d->stage >= (int)WON_STAGE;
+    }
     int64_t offset_days = (int64_t)below(&g->r, 361) - 180;
     d->close_ms = BASE_CLOSE_MS + offset_days * DAY_MS;
-    d->n_lines = 1 + (size_t)below(&g->r, 6);
+    d->n_lines = g->lines != 0 ? g->lines : 1 + (size_t)below(&g->r, 6);
     for (size_t k = 0; k < d->n_lines; k++) {
         struct hs_sbx_deal_line *l = &d->lines[k];
         l->product = (size_t)below(&g->r, w->n_products);
@@ -883,21 +901,27 @@ static size_t dflt(unsigned v, size_t d)
 int hs_sbx_world_generate(uint64_t seed, const struct hs_sbx_sizes *sizes, struct hs_sbx_world *out)
 {
     memset(out, 0, sizeof *out);
-    struct hs_sbx_sizes z = {0, 0, 0, 0, 0, 0};
+    struct hs_sbx_sizes z = {0};
     if (sizes == NULL)
         sizes = &z;
     size_t n_crm = dflt(sizes->companies, DEFAULT_COMPANIES);
     size_t n_persons = dflt(sizes->contacts, 2 * n_crm);
     size_t n_products = dflt(sizes->products, DEFAULT_PRODUCTS);
     size_t n_deals = dflt(sizes->deals, DEFAULT_DEALS);
-    size_t n_cust = dflt(sizes->customers, DEFAULT_CUSTOMERS);
-    unsigned pct = sizes->overlap_pct ? sizes->overlap_pct : DEFAULT_OVERLAP;
+    size_t n_cust = sizes->customers == HS_SBX_NONE ? 0 : dflt(sizes->customers, DEFAULT_CUSTOMERS);
+    unsigned pct = sizes->overlap_pct == HS_SBX_NONE ? 0
+                   : sizes->overlap_pct              ? sizes->overlap_pct
+                                                     : DEFAULT_OVERLAP;
     if (n_crm > MAX_SIZE || n_persons > MAX_SIZE || n_products > MAX_SIZE || n_deals > MAX_SIZE ||
-        n_cust > MAX_SIZE || pct > 100)
+        n_cust > MAX_SIZE || pct > 100 || sizes->won_pct > 100 || sizes->lines > MAX_LINES ||
+        sizes->usd_deals > 1)
         return HS_ERANGE;
 
     struct gen g;
     hs_rng_seed(&g.r, seed);
+    g.won_pct = sizes->won_pct;
+    g.lines = sizes->lines;
+    g.usd_deals = sizes->usd_deals != 0;
     hs_sbx_map_init(&g.crm_names, NULL);
     hs_sbx_map_init(&g.acct_names, NULL);
     hs_sbx_map_init(&g.emails, NULL);

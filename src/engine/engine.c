@@ -1681,10 +1681,14 @@ static int commit_pair(struct hs_engine *e, const struct flow_rt *fl, struct pai
         hs_free(written);
     }
     if (rc == HS_OK && new_link) {
-        /* a create of this record that may have reached the provider is now moot */
+        /* a create of either record toward the other side that may have reached the provider
+         * is now moot: the record it made is the one just linked (a create killed before its
+         * link comes back through the change feed and is matched), or it never happened */
         char key[HS_ENGINE_IDEM_MAX + 1];
-        hs_engine_idem_key(fl->cf->name, other_side(pr->from), pr->rec[pr->from]->id, key);
-        rc = hs_store_intent_delete(st, key, err);
+        for (int s = HS_SIDE_CRM; s <= HS_SIDE_ACCOUNTING && rc == HS_OK; s++) {
+            hs_engine_idem_key(fl->cf->name, other_side((enum hs_side)s), pr->rec[s]->id, key);
+            rc = hs_store_intent_delete(st, key, err);
+        }
     }
     if (rc == HS_OK)
         rc = settle_errors(e, fl, HS_SIDE_CRM, crm_id, err);

@@ -883,7 +883,7 @@ static bool gb_vat_ok(const char *s)
 static void test_sbx_core_seed_determinism(void **state)
 {
     (void)state;
-    struct hs_sbx_sizes sz = {60, 0, 15, 50, 12, 0};
+    struct hs_sbx_sizes sz = {60, 0, 15, 50, 12, 0, 0, 0, 0};
     struct hs_sbx_world a;
     struct hs_sbx_world b;
     struct hs_sbx_world c;
@@ -922,7 +922,7 @@ static bool has_prefix_suffix_variant(const struct hs_sbx_company *co)
 static void test_sbx_core_seed_properties(void **state)
 {
     (void)state;
-    struct hs_sbx_sizes sz = {200, 0, 30, 300, 40, 0};
+    struct hs_sbx_sizes sz = {200, 0, 30, 300, 40, 0, 0, 0, 0};
     struct hs_sbx_world w;
     assert_int_equal(hs_sbx_world_generate(11, &sz, &w), HS_OK);
     char countries[32][3];
@@ -1043,19 +1043,19 @@ static void test_sbx_core_seed_properties(void **state)
     hs_sbx_world_release(&w);
 
     /* 10,000 companies and deals */
-    struct hs_sbx_sizes big = {10000, 0, 500, 10000, 2000, 0};
+    struct hs_sbx_sizes big = {10000, 0, 500, 10000, 2000, 0, 0, 0, 0};
     assert_int_equal(hs_sbx_world_generate(1, &big, &w), HS_OK);
     assert_int_equal(w.n_companies, 12000);
     assert_int_equal(w.n_deals, 10000);
     hs_sbx_world_release(&w);
-    struct hs_sbx_sizes huge = {3000000, 0, 0, 0, 0, 0};
+    struct hs_sbx_sizes huge = {3000000, 0, 0, 0, 0, 0, 0, 0, 0};
     assert_int_equal(hs_sbx_world_generate(1, &huge, &w), HS_ERANGE);
 }
 
 static void test_sbx_core_seed_survives_every_failed_allocation(void **state)
 {
     (void)state;
-    struct hs_sbx_sizes sz = {6, 8, 4, 9, 3, 0};
+    struct hs_sbx_sizes sz = {6, 8, 4, 9, 3, 0, 0, 0, 0};
     for (int n = 0;; n++) {
         struct hs_sbx_world w;
         failalloc_arm(n);

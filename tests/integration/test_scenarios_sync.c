@@ -1,0 +1,364 @@
+/*
+ * tests/integration/test_scenarios_sync.c - customer sync scenarios, engine in process against
+ * a hoopsync-sandbox process over real HTTP (set-up in scenario.c).
+ *
+ * Checks: the backfill links the seed's name variants instead of duplicating them and a
+ * second and third pass with nothing changed write nothing; a record created on either side
+ * is created on the other and later updates follow both ways; edits of different fields of
+ * one linked record on both sides between two passes both survive; an edit of the same field
+ * on both sides follows the flow's authority (crm, accounting) or, with manual, queues exactly
+ * one conflict and writes nothing; an invalid email becomes one error item that says what is
+ * wrong while the rest of the pass syncs.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "scenario.h"
+#include "util/json.h"
+
+static int setup_crm(void **state)
+{
+    struct scn_options o = {.authority = "crm"};
+    *state = scn_open(&o);
+    scn_engine_open(*state);
+    return 0;
+}
+
+static int setup_accounting(void **state)
+{
+    struct scn_options o = {.authority = "accounting"};
+    *state = scn_open(&o);
+    scn_engine_open(*state);
+    return 0;
+}
+
+static int setup_manual(void **state)
+{
+    struct scn_options o = {.authority = "manual"};
+    *state = scn_open(&o);
+    scn_engine_open(*state);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    scn_close(*state);
+    return 0;
+}
+
+struct pairs {
+    struct scn *s;
+    json_t *before; /* accounting id -> display name before the backfill */
+    size_t n;
+    size_t variants; /* linked pairs whose names differed before the backfill */
+};
+
+static int pairs_cb(void *ud, const struct hs_store_link *l)
+{
+    struct pairs *p = ud;
+    char crm[256];
+    scn_crm_get(p->s, "companies", l->crm_id, "name", crm, sizeof crm);
+    const char *acc = json_string_value(json_object_get(p->before, l->acc_id));
+    p->n++;
+    p->variants += acc != NULL && strcmp(crm, acc) != 0;
+    return 0;
+}
+
+static size_t crm_companies(struct scn *s)
+{
+    json_t *j = NULL;
+    assert_int_equal(scn_http(s, "GET", "/hubspot/crm/v3/objects/companies?limit=100", NULL, &j),
+                     200);
+    size_t n = json_array_size(json_object_get(j, "results"));
+    assert_null(json_object_get(json_object_get(j, "paging"), "next"));
+    json_decref(j);
+    return n;
+}
+
+static size_t acc_customers(struct scn *s)
+{
+    json_t *all = s->acc->customers(s);
+    size_t n = json_object_size(all);
+    json_decref(all);
+    return n;
+}
+
+static void test_scenarios_backfill_links_name_variants_then_is_quiet(void **state)
+{
+    struct scn *s = *state;
+    size_t crm0 = crm_companies(s), acc0 = acc_customers(s);
+    json_t *before = s->acc->customers(s);
+    struct hs_engine_report r;
+    scn_pass(s, &r);
+    size_t linked = scn_count(&r, HS_ENGINE_LINK, HS_KIND_CUSTOMER);
+    size_t reviews = scn_count(&r, HS_ENGINE_REVIEW, HS_KIND_CUSTOMER);
+    size_t created = scn_count(&r, HS_ENGINE_CREATE, HS_KIND_CUSTOMER);
+    print_message("backfill: %zu CRM companies, %zu accounting customers: %zu linked, %zu "
+                  "created, %zu review\n",
+                  crm0, acc0, linked, created, reviews);
+    assert_int_equal(r.n_errors, 0);
+    hs_engine_report_release(&r);
+    /* every record ends up paired or waiting for a person: a link is made once per pair */
+    assert_int_equal(crm0 + acc0, 2 * linked + created + 2 * reviews);
+    /* the seed's overlap (overlap_pct 50) is matched, not created */
+    assert_int_equal(linked + reviews, crm0 / 2);
+    /* the seed puts half of the CRM companies in QuickBooks under another spelling: they link
+     * (or wait for review), they are not created a second time */
+    size_t crm1 = crm_companies(s), acc1 = acc_customers(s);
+    assert_int_equal(crm1 + acc1, crm0 + acc0 + created);
+    struct pairs p = {.s = s, .before = before};
+    struct hs_error err;
+    hs_error_clear(&err);
+    assert_int_equal(
+        hs_store_link_each(s->store, "crm", "accounting", "customer", pairs_cb, &p, &err), 0);
+    print_message("after: %zu companies, %zu customers, %zu links, %zu under a variant name\n",
+                  crm1, acc1, p.n, p.variants);
+    json_decref(before);
+    assert_int_equal(p.n, linked + created);
+    assert_true(p.variants >= crm0 / 4); /* overlap 50%, one spelling in five is exact */
+    assert_true(linked >= p.variants);
+    scn_quiet_pass(s);
+    scn_quiet_pass(s);
+}
+
+static void test_scenarios_both_directions_create_then_update(void **state)
+{
+    struct scn *s = *state;
+    struct hs_engine_report r;
+    scn_pass(s, &r);
+    hs_engine_report_release(&r);
+
+    char company[SCN_ID_MAX], customer[SCN_ID_MAX], other[SCN_ID_MAX];
+    scn_crm_create(s, "companies",
+                   "{\"name\":\"Nordlicht Maschinenbau GmbH\",\"country\":\"Germany\","
+                   "\"city\":\"Bremen\"}",
+                   NULL, company);
+    s->acc->create_customer(s, "Southern Cross Freight Pty Ltd", "USD", NULL, customer);
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    assert_int_equal(scn_count(&r, HS_ENGINE_CREATE, HS_KIND_CUSTOMER), 2);
+    hs_engine_report_release(&r);
+
+    /* CRM -> accounting */
+    char acc_id[SCN_ID_MAX];
+    assert_true(scn_linked(s, "customer", company, acc_id));
+    assert_int_equal(s->acc->customers_named(s, "Nordlicht Maschinenbau GmbH", other), 1);
+    assert_string_equal(other, acc_id);
+    /* accounting -> CRM */
+    char crm_id[SCN_ID_MAX];
+    assert_true(scn_linked_acc(s, "customer", customer, crm_id));
+    assert_int_equal(scn_crm_find(s, "companies", "name", "Southern Cross Freight Pty Ltd", other),
+                     1);
+    assert_string_equal(other, crm_id);
+    scn_quiet_pass(s);
+
+    /* updates, each way */
+    scn_advance(s, 60000);
+    scn_crm_set(s, "companies", company, "website", "https://nordlicht.example");
+    s->acc->edit_customer(s, customer, "phone", "+61 2 5550 1234");
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    assert_int_equal(scn_count(&r, HS_ENGINE_UPDATE, HS_KIND_CUSTOMER), 2);
+    hs_engine_report_release(&r);
+    char v[256];
+    s->acc->customer_field(s, acc_id, "website", v, sizeof v);
+    assert_non_null(strstr(v, "nordlicht.example"));
+    scn_crm_get(s, "companies", crm_id, "phone", v, sizeof v);
+    assert_non_null(strstr(v, "5550"));
+    scn_quiet_pass(s);
+}
+
+/* One linked pair. */
+struct first {
+    char crm[SCN_ID_MAX];
+    char acc[SCN_ID_MAX];
+};
+
+/* Backfill, then a company made on the CRM side and synced: its pair in f (both sides hold
+ * the same values, whatever the authority). */
+static void backfill_pair(struct scn *s, struct first *f)
+{
+    struct hs_engine_report r;
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    hs_engine_report_release(&r);
+    scn_crm_create(s, "companies",
+                   "{\"name\":\"Pairwise Testing Instruments Inc\",\"country\":\"US\","
+                   "\"phone\":\"+1 212 555 0100\"}",
+                   NULL, f->crm);
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    hs_engine_report_release(&r);
+    assert_true(scn_linked(s, "customer", f->crm, f->acc));
+    scn_quiet_pass(s);
+    scn_advance(s, 60000);
+}
+
+static void test_scenarios_edits_of_different_fields_on_both_sides_both_survive(void **state)
+{
+    struct scn *s = *state;
+    struct first f;
+    backfill_pair(s, &f);
+    scn_crm_set(s, "companies", f.crm, "website", "https://both-survive.example");
+    s->acc->edit_customer(s, f.acc, "phone", "+1 415 555 0199");
+    struct hs_engine_report r;
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    assert_int_equal(r.n_conflicts, 0);
+    assert_int_equal(scn_count(&r, HS_ENGINE_UPDATE, HS_KIND_CUSTOMER), 2);
+    hs_engine_report_release(&r);
+    char v[256];
+    s->acc->customer_field(s, f.acc, "website", v, sizeof v);
+    assert_non_null(strstr(v, "both-survive.example"));
+    s->acc->customer_field(s, f.acc, "phone", v, sizeof v);
+    assert_non_null(strstr(v, "555"));
+    assert_non_null(strstr(v, "0199"));
+    scn_crm_get(s, "companies", f.crm, "phone", v, sizeof v);
+    assert_non_null(strstr(v, "0199"));
+    scn_crm_get(s, "companies", f.crm, "website", v, sizeof v);
+    assert_non_null(strstr(v, "both-survive.example"));
+    scn_quiet_pass(s);
+}
+
+/* Both sides set the phone differently; returns the report's settled/conflict counts. */
+static void same_field_edit(struct scn *s, struct first *f, struct hs_engine_report *r)
+{
+    backfill_pair(s, f);
+    scn_crm_set(s, "companies", f->crm, "phone", "+1 212 555 0111");
+    s->acc->edit_customer(s, f->acc, "phone", "+1 212 555 0222");
+    scn_pass(s, r);
+    assert_int_equal(r->n_errors, 0);
+}
+
+static void test_scenarios_same_field_conflict_crm_authority_wins(void **state)
+{
+    struct scn *s = *state;
+    struct first f;
+    struct hs_engine_report r;
+    same_field_edit(s, &f, &r);
+    assert_int_equal(scn_count(&r, HS_ENGINE_SETTLED, HS_KIND_CUSTOMER), 1);
+    assert_int_equal(scn_count(&r, HS_ENGINE_CONFLICT, HS_KIND_NONE), 0);
+    hs_engine_report_release(&r);
+    char v[256];
+    s->acc->customer_field(s, f.acc, "phone", v, sizeof v);
+    assert_non_null(strstr(v, "0111"));
+    scn_crm_get(s, "companies", f.crm, "phone", v, sizeof v);
+    assert_non_null(strstr(v, "0111"));
+    assert_int_equal(scn_items(s, HS_STORE_ITEM_CONFLICT, f.crm, NULL, 0), 0);
+    assert_int_equal(scn_items(s, HS_STORE_ITEM_CONFLICT, f.acc, NULL, 0), 0);
+    scn_quiet_pass(s);
+}
+
+static void test_scenarios_same_field_conflict_accounting_authority_wins(void **state)
+{
+    struct scn *s = *state;
+    struct first f;
+    struct hs_engine_report r;
+    same_field_edit(s, &f, &r);
+    assert_int_equal(scn_count(&r, HS_ENGINE_SETTLED, HS_KIND_CUSTOMER), 1);
+    assert_int_equal(scn_count(&r, HS_ENGINE_CONFLICT, HS_KIND_NONE), 0);
+    hs_engine_report_release(&r);
+    char v[256];
+    scn_crm_get(s, "companies", f.crm, "phone", v, sizeof v);
+    assert_non_null(strstr(v, "0222"));
+    s->acc->customer_field(s, f.acc, "phone", v, sizeof v);
+    assert_non_null(strstr(v, "0222"));
+    assert_int_equal(scn_items(s, HS_STORE_ITEM_CONFLICT, f.crm, NULL, 0), 0);
+    assert_int_equal(scn_items(s, HS_STORE_ITEM_CONFLICT, f.acc, NULL, 0), 0);
+    scn_quiet_pass(s);
+}
+
+static void test_scenarios_same_field_conflict_manual_queues_one(void **state)
+{
+    struct scn *s = *state;
+    struct first f;
+    struct hs_engine_report r;
+    same_field_edit(s, &f, &r);
+    assert_int_equal(scn_count(&r, HS_ENGINE_CONFLICT, HS_KIND_CUSTOMER), 1);
+    assert_int_equal(scn_count(&r, HS_ENGINE_SETTLED, HS_KIND_NONE), 0);
+    hs_engine_report_release(&r);
+    /* held for a person: neither side is overwritten */
+    char v[256];
+    scn_crm_get(s, "companies", f.crm, "phone", v, sizeof v);
+    assert_non_null(strstr(v, "0111"));
+    s->acc->customer_field(s, f.acc, "phone", v, sizeof v);
+    assert_non_null(strstr(v, "0222"));
+    char msg[512];
+    int n_crm = scn_items(s, HS_STORE_ITEM_CONFLICT, f.crm, msg, sizeof msg);
+    int n_acc = scn_items(s, HS_STORE_ITEM_CONFLICT, f.acc, n_crm == 0 ? msg : NULL, sizeof msg);
+    assert_int_equal(n_crm + n_acc, 1);
+    print_message("conflict: %s\n", msg);
+    assert_non_null(strstr(msg, "phone"));
+    /* a pass later: still one conflict for the pair, nothing written */
+    int all = scn_items(s, HS_STORE_ITEM_CONFLICT, NULL, NULL, 0);
+    scn_quiet_pass(s);
+    assert_int_equal(scn_items(s, HS_STORE_ITEM_CONFLICT, f.crm, NULL, 0) +
+                         scn_items(s, HS_STORE_ITEM_CONFLICT, f.acc, NULL, 0),
+                     1);
+    assert_int_equal(scn_items(s, HS_STORE_ITEM_CONFLICT, NULL, NULL, 0), all);
+}
+
+static void test_scenarios_invalid_email_is_one_clear_error_rest_syncs(void **state)
+{
+    struct scn *s = *state;
+    struct hs_engine_report r;
+    scn_pass(s, &r);
+    hs_engine_report_release(&r);
+    char bad[SCN_ID_MAX], good[SCN_ID_MAX], company[SCN_ID_MAX];
+    s->acc->create_customer(s, "Broken Mailbox Trading LLC", "USD", "billing@@broken.example", bad);
+    s->acc->create_customer(s, "Working Mailbox Trading LLC", "USD", "billing@working.example",
+                            good);
+    scn_crm_create(s, "companies", "{\"name\":\"Sunrise Bakery Supplies Inc\",\"country\":\"US\"}",
+                   NULL, company);
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 1);
+    assert_int_equal(scn_count(&r, HS_ENGINE_ERROR, HS_KIND_CUSTOMER), 1);
+    assert_int_equal(scn_count(&r, HS_ENGINE_CREATE, HS_KIND_CUSTOMER), 2);
+    hs_engine_report_release(&r);
+    char msg[512];
+    assert_int_equal(scn_items(s, HS_STORE_ITEM_ERROR, NULL, msg, sizeof msg), 1);
+    assert_int_equal(scn_items(s, HS_STORE_ITEM_ERROR, bad, msg, sizeof msg), 1);
+    print_message("error item: %s\n", msg);
+    assert_non_null(strstr(msg, "billing@@broken.example"));
+    assert_true(strstr(msg, "email") != NULL || strstr(msg, "Email") != NULL);
+    /* the rest synced */
+    assert_false(scn_linked_acc(s, "customer", bad, NULL));
+    assert_int_equal(scn_crm_find(s, "companies", "name", "Broken Mailbox Trading LLC", NULL), 0);
+    assert_true(scn_linked_acc(s, "customer", good, NULL));
+    assert_int_equal(scn_crm_find(s, "companies", "name", "Working Mailbox Trading LLC", NULL), 1);
+    assert_true(scn_linked(s, "customer", company, NULL));
+    /* the broken record is not retried into a second item on a quiet pass */
+    scn_pass(s, &r);
+    assert_int_equal(r.n_writes, 0);
+    hs_engine_report_release(&r);
+    assert_int_equal(scn_items(s, HS_STORE_ITEM_ERROR, NULL, NULL, 0), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_scenarios_backfill_links_name_variants_then_is_quiet,
+                                        setup_crm, teardown),
+        cmocka_unit_test_setup_teardown(test_scenarios_both_directions_create_then_update,
+                                        setup_crm, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_scenarios_edits_of_different_fields_on_both_sides_both_survive, setup_crm,
+            teardown),
+        cmocka_unit_test_setup_teardown(test_scenarios_same_field_conflict_crm_authority_wins,
+                                        setup_crm, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_scenarios_same_field_conflict_accounting_authority_wins, setup_accounting,
+            teardown),
+        cmocka_unit_test_setup_teardown(test_scenarios_same_field_conflict_manual_queues_one,
+                                        setup_manual, teardown),
+        cmocka_unit_test_setup_teardown(test_scenarios_invalid_email_is_one_clear_error_rest_syncs,
+                                        setup_crm, teardown),
+    };
+    return cmocka_run_group_tests(tests, scn_group_setup, scn_group_teardown);
+}
