@@ -104,8 +104,8 @@ const char *const hs_cli_example_config[] = {
     "\n",
     "sync:\n",
     "  interval: 5m\n",
-    "  read_batch: 100\n",
-    "  write_batch: 30\n",
+    "  # read_batch / write_batch cap the records per call below each provider's own maximum\n",
+    "  # (HubSpot 100, QuickBooks 30 per batch); leave them out to use those maximums.\n",
 };
 // clang-format on
 

@@ -1757,8 +1757,8 @@ int hs_config_parse(const uint8_t *buf, size_t len, const char *name, struct hs_
         return nomem(&c);
     }
     cfg->sync.interval_s = 300;
-    cfg->sync.read_batch = 100;
-    cfg->sync.write_batch = 30;
+    cfg->sync.read_batch = 0; /* 0: each provider's maximum */
+    cfg->sync.write_batch = 0;
     cfg->path = hs_strdup(name);
     rc = cfg->path == NULL ? nomem(&c) : parse_root(&c, root, cfg);
     hs_config_tree_free(root);

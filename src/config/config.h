@@ -204,8 +204,8 @@ struct hs_config_flow {
 
 struct hs_config_sync {
     uint32_t interval_s;  /* default 300 */
-    uint32_t read_batch;  /* default 100 */
-    uint32_t write_batch; /* default 30 */
+    uint32_t read_batch;  /* 1..1000; 0 (default): each provider's maximum */
+    uint32_t write_batch; /* 1..1000; 0 (default): each provider's maximum */
 };
 
 struct hs_config {

@@ -2072,10 +2072,20 @@ static int process_group(struct hs_engine *e, struct pass *p, size_t fi, struct 
         rc = write_side(e, fl, &w, (enum hs_side)side, err);
     if (rc == HS_OK)
         rc = retry_conflicts(e, fl, &w, err);
+    /* every pair's and create's transaction nests in one for the group: one sync to disk
+     * instead of one per record (a crash before it commits is healed like one before a
+     * pair's commit: intents replay, merges find nothing left to write) */
+    bool outer = rc == HS_OK && !e->dry;
+    if (outer)
+        rc = hs_store_begin(e->cfg.store, err);
     for (size_t i = 0; i < w.n_pairs && rc == HS_OK; i++)
         rc = commit_pair(e, fl, &w.pairs[i], err);
     for (size_t i = 0; i < w.n_creates && rc == HS_OK; i++)
         rc = commit_create(e, fl, &w.creates[i], err);
+    if (outer && rc == HS_OK)
+        rc = hs_store_commit(e->cfg.store, err);
+    else if (outer)
+        (void)hs_store_rollback(e->cfg.store, NULL);
     if (other_ids != NULL)
         for (size_t i = 0; i < g->n; i++)
             hs_free(other_ids[i]);

@@ -586,6 +586,18 @@ static int classify(struct inv *v, const struct deal_ref *deals, size_t n, struc
 
 /* ---- 2. creates -------------------------------------------------------------------------- */
 
+/* Ends the transaction a batch's commits nest in: commit when all went well, else roll back
+ * (the provider's side is healed by intents and re-merges on the next pass). */
+static int end_outer(struct inv *v, bool outer, int rc, struct hs_error *err)
+{
+    if (!outer)
+        return rc;
+    if (rc == HS_OK)
+        return hs_store_commit(v->cfg->store, err);
+    (void)hs_store_rollback(v->cfg->store, NULL);
+    return rc;
+}
+
 static int store_intents(struct inv *v, struct hs_error *err)
 {
     struct hs_store *st = v->cfg->store;
@@ -671,6 +683,10 @@ static int send_creates(struct inv *v, struct hs_error *err)
         w[i].idem_key = v->creates[i].key;
     }
     rc = eng_write(v->e, HS_SIDE_ACCOUNTING, HS_KIND_INVOICE, w, v->n_creates, err);
+    /* each answer's transaction nests in one for all: one sync to disk */
+    bool outer = rc == HS_OK;
+    if (outer)
+        rc = hs_store_begin(v->cfg->store, err);
     for (size_t i = 0; i < v->n_creates && rc == HS_OK; i++) {
         const struct inv_write *c = &v->creates[i];
         struct hs_record *ans = w[i].result;
@@ -701,6 +717,7 @@ static int send_creates(struct inv *v, struct hs_error *err)
         if (rc == HS_OK)
             rc = status_add(v, ans->id, ans, c->deal, link_id, err);
     }
+    rc = end_outer(v, outer, rc, err);
     for (size_t i = 0; i < v->n_creates; i++)
         hs_record_free(w[i].result);
     hs_free(w);
@@ -1222,6 +1239,9 @@ static int write_statuses(struct inv *v, struct hs_error *err)
     }
     if (rc == HS_OK && n > 0)
         rc = eng_write(v->e, HS_SIDE_CRM, HS_KIND_INVOICE, w, n, err);
+    bool outer = rc == HS_OK && n > 0 && !v->dry;
+    if (outer)
+        rc = hs_store_begin(v->cfg->store, err);
     for (size_t i = 0; i < n && rc == HS_OK; i++) {
         const struct backwrite *b = &bw[i];
         const struct status *s = b->s;
@@ -1244,6 +1264,7 @@ static int write_statuses(struct inv *v, struct hs_error *err)
             rc = eng_action(v->e, HS_ENGINE_UPDATE, v->flow, HS_KIND_INVOICE, HS_SIDE_ACCOUNTING,
                             s->acc_id, s->deal_id, b->fields, msg, err);
     }
+    rc = end_outer(v, outer, rc, err);
     for (size_t i = 0; i < n; i++) {
         hs_record_free(w[i].result);
         backwrite_release(&bw[i]);

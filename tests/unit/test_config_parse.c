@@ -116,8 +116,8 @@ static void test_config_parse_example(void **state)
     assert_null(hs_config_flow_find(cfg, "nope"));
 
     assert_int_equal(cfg->sync.interval_s, 300);
-    assert_int_equal(cfg->sync.read_batch, 100);
-    assert_int_equal(cfg->sync.write_batch, 30);
+    assert_int_equal(cfg->sync.read_batch, 0); /* the providers' maximums */
+    assert_int_equal(cfg->sync.write_batch, 0);
     hs_config_free(cfg);
     hs_free(want_key);
     hs_free(want_db);
