@@ -55,6 +55,7 @@
 #include <jansson.h>
 
 #include "config/config.h"
+#include "connectors/common/limits.h"
 #include "connectors/hubspot/hubspot.h"
 #include "connectors/quickbooks/quickbooks.h"
 #include "core/invoice.h"
@@ -559,27 +560,15 @@ static json_t *windows_json(bool hubspot, long scale)
 #undef W
 }
 
-/* Opens a connector; with limits, first asks its limits() and gives it a limiter of them. */
+/* Opens a connector; with limits, through a limiter of its limits() (as the CLI does). */
 static int open_conn(const struct hs_connector_ops *ops, struct hs_connector_config *cc,
                      bool limits, struct hs_ratelimit **rl, struct hs_connector **out,
                      struct hs_error *err)
 {
     *rl = NULL;
-    int rc = ops->open(cc, out, err);
-    if (rc != HS_OK || !limits)
-        return rc;
-    struct hs_connector_limits lim;
-    ops->limits(*out, HS_KIND_CUSTOMER, &lim);
-    ops->close(*out);
-    *out = NULL;
-    rc = hs_ratelimit_new(cc->env, rl);
-    for (size_t i = 0; rc == HS_OK && i < lim.n_windows; i++)
-        rc = hs_ratelimit_add(*rl, lim.windows[i].scope, lim.windows[i].limit,
-                              lim.windows[i].window_ms);
-    if (rc != HS_OK)
-        return hs_error_set(err, rc, "cannot build the rate limiter of '%s'", cc->name);
-    cc->limiter = *rl;
-    return ops->open(cc, out, err);
+    if (!limits)
+        return ops->open(cc, out, err);
+    return hs_conn_open_limited(ops, cc, rl, out, err);
 }
 
 static const char *met(bool ok)

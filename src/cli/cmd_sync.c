@@ -24,6 +24,7 @@
 
 #include "cli/cli.h"
 #include "config/config.h"
+#include "connectors/common/limits.h"
 #include "connectors/hubspot/hubspot.h"
 #include "connectors/quickbooks/quickbooks.h"
 #include "engine/engine.h"
@@ -38,6 +39,7 @@ struct ws_side {
     const char *name; /* "crm" / "accounting" */
     const struct hs_connector_ops *ops;
     struct hs_connector *conn;
+    struct hs_ratelimit *limiter; /* the account's windows (connectors/common/limits.h) */
     struct hs_oauth_source *src;
     struct hs_cli_vault vault;
     struct hs_store_connection stored;
@@ -84,6 +86,7 @@ static void side_close(struct ws_side *s)
 {
     if (s->conn != NULL)
         s->ops->close(s->conn);
+    hs_ratelimit_free(s->limiter);
     hs_oauth_source_free(s->src);
     hs_store_connection_release(&s->stored);
     json_decref(s->settings);
@@ -192,7 +195,8 @@ static int side_open(struct hs_cli *cli, struct hs_cli_ws *ws, struct ws_side *s
         .token_ud = s->src,
         .settings = s->settings,
     };
-    if (s->ops->open(&kc, &s->conn, &err) != HS_OK)
+    /* every request of the account goes through one limiter of the provider's windows */
+    if (hs_conn_open_limited(s->ops, &kc, &s->limiter, &s->conn, &err) != HS_OK)
         return hs_cli_fail(cli, "connection '%s': %s", name, err.msg);
     return HS_CLI_EXIT_OK;
 }

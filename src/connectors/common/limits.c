@@ -82,3 +82,45 @@ void hs_conn_rate_limits_apply(struct hs_connector_limits *lim,
     memcpy(lim->windows, windows, n * sizeof *windows);
     lim->n_windows = n;
 }
+
+int64_t hs_conn_limiter_window_ms(int64_t window_ms)
+{
+    int64_t m = window_ms / 100 + 5;
+    return window_ms + (m < 1000 ? m : 1000);
+}
+
+int hs_conn_open_limited(const struct hs_connector_ops *ops, struct hs_connector_config *cfg,
+                         struct hs_ratelimit **out_rl, struct hs_connector **out,
+                         struct hs_error *err)
+{
+    *out_rl = NULL;
+    *out = NULL;
+    cfg->limiter = NULL;
+    struct hs_connector *probe = NULL;
+    int rc = ops->open(cfg, &probe, err);
+    if (rc != HS_OK)
+        return rc;
+    struct hs_connector_limits lim;
+    memset(&lim, 0, sizeof lim);
+    ops->limits(probe, HS_KIND_CUSTOMER, &lim); /* the windows are the account's, any kind */
+    ops->close(probe);
+    struct hs_ratelimit *rl = NULL;
+    rc = hs_ratelimit_new(cfg->env, &rl);
+    for (size_t i = 0; rc == HS_OK && i < lim.n_windows; i++)
+        rc = hs_ratelimit_add(rl, lim.windows[i].scope, lim.windows[i].limit,
+                              hs_conn_limiter_window_ms(lim.windows[i].window_ms));
+    if (rc != HS_OK) {
+        hs_ratelimit_free(rl);
+        return hs_error_set(err, rc, "cannot build the rate limiter of '%s': %s",
+                            cfg->name != NULL ? cfg->name : ops->provider, hs_strerror(rc));
+    }
+    cfg->limiter = rl;
+    rc = ops->open(cfg, out, err);
+    if (rc != HS_OK) {
+        cfg->limiter = NULL;
+        hs_ratelimit_free(rl);
+        return rc;
+    }
+    *out_rl = rl;
+    return HS_OK;
+}

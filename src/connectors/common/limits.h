@@ -12,8 +12,14 @@
  *             --time-scale N and the connectors the published windows divided by N, so the
  *             engine only ever sees limits, never a time factor.
  * Ownership:  parsed windows point at static scope strings (nothing to free).
- * Not here:   applying windows (net/ratelimit.h: whoever builds the account's limiter from
- *             limits()), the connectors' published defaults (connectors/<p>/<p>.c).
+ *             hs_conn_open_limited opens a connector with a limiter built from its limits()
+ *             (the CLI and the benchmark): one limiter per account, as DESIGN.md section 7
+ *             asks. Providers count a call when it arrives in fixed windows, the limiter when
+ *             it is sent; so that jitter in transit never pushes a call into the provider's
+ *             previous window (a 429), each window is handed to the limiter 1% + 5 ms longer
+ *             (at most 1 s longer).
+ * Not here:   the limiter itself (net/ratelimit.h), the connectors' published defaults
+ *             (connectors/<p>/<p>.c).
  */
 #ifndef HS_CONNECTORS_COMMON_LIMITS_H
 #define HS_CONNECTORS_COMMON_LIMITS_H
@@ -23,6 +29,7 @@
 #include "hoopsync/common.h"
 #include "hoopsync/connector.h"
 #include "hoopsync/error.h"
+#include "net/ratelimit.h"
 
 /* Most windows a setting may list (struct hs_connector_limits holds 4). */
 #define HS_CONN_MAX_WINDOWS 4
@@ -40,5 +47,19 @@ HS_API HS_MUST_CHECK int hs_conn_rate_limits_parse(const void *settings,
 /* Replaces lim's windows by windows[0..n) when n > 0 (limits() of a connector). */
 HS_API void hs_conn_rate_limits_apply(struct hs_connector_limits *lim,
                                       const struct hs_rate_window *windows, size_t n);
+
+/* The window the limiter enforces for a provider window of window_ms (see above). */
+HS_API int64_t hs_conn_limiter_window_ms(int64_t window_ms);
+
+/*
+ * Opens a connector of ops with cfg whose requests go through a new limiter holding the
+ * windows its limits() announces (cfg->limiter is set to it; cfg must outlive the handle).
+ * *out_rl (freed by the caller with hs_ratelimit_free after closing the connector) and *out
+ * are NULL on failure. HS_OK, the connector's open errors, HS_ENOMEM.
+ */
+HS_API HS_MUST_CHECK int hs_conn_open_limited(const struct hs_connector_ops *ops,
+                                              struct hs_connector_config *cfg,
+                                              struct hs_ratelimit **out_rl,
+                                              struct hs_connector **out, struct hs_error *err);
 
 #endif
