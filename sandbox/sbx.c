@@ -54,8 +54,16 @@ void hs_sbx_iso8601(int64_t ms, char *out, size_t size)
         snprintf(out, size, "1970-01-01T00:00:00.000Z");
         return;
     }
-    snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, msec);
+    char buf[64]; /* every int fits: no truncation to reason about */
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, msec);
+    size_t n = strlen(buf);
+    if (size == 0)
+        return;
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, buf, n);
+    out[n] = '\0';
 }
 
 int hs_sbx_reply_error(struct hs_http_response *resp, int status, const char *msg)

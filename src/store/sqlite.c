@@ -3,8 +3,10 @@
  *
  * Design:     one sqlite3 connection per handle. A new file is created with mode 0600, then
  *             opened in WAL mode (readers never block the writer), synchronous=FULL (a
- *             committed sync survives power loss), foreign keys on (deleting a connection
- *             cascades to its links, mirror, cursors and dirty marks) and a busy timeout. Every
+ *             committed sync survives power loss), temp_store=MEMORY (the sub-journals of
+ *             nested transactions, one per savepoint, stay in memory instead of costing a
+ *             write per touched page), foreign keys on (deleting a connection cascades to its
+ *             links, mirror, cursors and dirty marks) and a busy timeout. Every
  *             statement is prepared once and cached (SQLITE_PREPARE_PERSISTENT), except the
  *             _each iterations, which prepare their own so that their callbacks may call back
  *             into the store. Schema changes are numbered migrations (MIGRATIONS below,
@@ -685,6 +687,8 @@ static int sq_open(const char *location, const struct hs_store_cfg *cfg, void **
         r = pragma(q, "PRAGMA journal_mode = WAL", "wal", err);
     if (r == HS_OK)
         r = pragma(q, "PRAGMA synchronous = FULL", NULL, err);
+    if (r == HS_OK)
+        r = pragma(q, "PRAGMA temp_store = MEMORY", NULL, err);
     if (r == HS_OK)
         r = migrate(q, err);
     if (r != HS_OK) {
