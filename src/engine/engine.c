@@ -41,6 +41,9 @@
 #define DEFAULT_CLAIM_BATCH 1000
 #define MAX_PAGES           1000000 /* change-feed pages per detect, against a broken feed */
 #define MAX_LIMITS          64      /* provider field limits per kind */
+/* Records of a group decided, written and committed at once: a multiple of the batch sizes
+ * (QuickBooks 30, HubSpot 100), so slicing costs no extra calls. */
+#define GROUP_SLICE 3000
 
 struct flow_rt {
     const struct hs_config_flow *cf;
@@ -2140,6 +2143,27 @@ static int save_runs(struct hs_engine *e, struct hs_error *err)
     return HS_OK;
 }
 
+/* True when a generic flow (not the invoice step) syncs kind. */
+static bool generic_kind(const struct hs_engine *e, enum hs_kind kind)
+{
+    for (size_t i = 0; i < e->n_flows; i++)
+        if (e->flows[i].kind == kind)
+            return true;
+    return false;
+}
+
+/* Batch-reads a group's records and refreshes the mirror with them. */
+static int read_group(struct hs_engine *e, struct eng_group *g, struct hs_error *err)
+{
+    g->recs = hs_calloc(g->n > 0 ? g->n : 1, sizeof(struct hs_record *));
+    if (g->recs == NULL)
+        return hs_error_set(err, HS_ENOMEM, "cannot sync: out of memory");
+    int rc = eng_read(e, g->side, g->kind, g->ids, g->n, g->recs, err);
+    if (rc == HS_OK)
+        rc = mirror_group(e, g, err);
+    return rc;
+}
+
 static int run_pass(struct hs_engine *e, struct hs_error *err)
 {
     taken_release(e); /* the names in use are re-read from the mirror, once per pass */
@@ -2149,28 +2173,34 @@ static int run_pass(struct hs_engine *e, struct hs_error *err)
     int rc = detect(e, err);
     if (rc == HS_OK)
         rc = collect(e, &p, err);
-    for (size_t gi = 0; gi < p.n_groups && rc == HS_OK; gi++) {
-        struct eng_group *g = &p.groups[gi];
-        g->recs = hs_calloc(g->n > 0 ? g->n : 1, sizeof(struct hs_record *));
-        if (g->recs == NULL) {
-            rc = hs_error_set(err, HS_ENOMEM, "cannot sync: out of memory");
-            break;
-        }
-        rc = eng_read(e, g->side, g->kind, g->ids, g->n, g->recs, err);
-        if (rc == HS_OK)
-            rc = mirror_group(e, g, err);
-    }
+    /* the generic flows' records first; the invoice step's (deals, invoices, payments) only
+     * once those are processed and freed, so both sets are never held at once */
+    for (size_t gi = 0; gi < p.n_groups && rc == HS_OK; gi++)
+        if (generic_kind(e, p.groups[gi].kind))
+            rc = read_group(e, &p.groups[gi], err);
     /* flows in order; the CRM side first, so records we create come back already linked */
     for (size_t fi = 0; fi < e->n_flows && rc == HS_OK; fi++) {
         for (int s = HS_SIDE_CRM; s <= HS_SIDE_ACCOUNTING && rc == HS_OK; s++) {
             for (size_t gi = 0; gi < p.n_groups && rc == HS_OK; gi++) {
                 struct eng_group *g = &p.groups[gi];
-                if (g->kind == e->flows[fi].kind && g->side == (enum hs_side)s)
-                    rc = process_group(e, &p, fi, g, err);
+                if (g->kind != e->flows[fi].kind || g->side != (enum hs_side)s)
+                    continue;
+                /* in slices, so that the records, merges and writes of one slice only are
+                 * held at once (the index of the other side is built once per pass) */
+                for (size_t at = 0; at < g->n && rc == HS_OK; at += GROUP_SLICE) {
+                    struct eng_group slice = *g;
+                    slice.ids = g->ids + at;
+                    slice.recs = g->recs + at;
+                    slice.n = g->n - at < GROUP_SLICE ? g->n - at : GROUP_SLICE;
+                    rc = process_group(e, &p, fi, &slice, err);
+                }
             }
         }
     }
-    /* invoices and payments (engine/invoices.c), on the groups read above */
+    /* invoices and payments (engine/invoices.c), on their groups read now */
+    for (size_t gi = 0; gi < p.n_groups && rc == HS_OK; gi++)
+        if (!generic_kind(e, p.groups[gi].kind))
+            rc = read_group(e, &p.groups[gi], err);
     if (rc == HS_OK && e->cfg.invoicing != NULL)
         rc = eng_invoices_run(e, p.groups, p.n_groups, err);
     if (!e->dry && p.n_claimed > 0) {

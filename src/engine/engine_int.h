@@ -113,10 +113,11 @@ void eng_count(struct hs_engine *e, size_t reads, size_t writes, size_t calls_re
  * The invoice and payment step of a pass (engine/invoices.c): runs after the generic flows,
  * so companies and products synced in the same pass are already linked, and before the dirty
  * entries are completed. groups[0..n_groups) are the records the pass read (the step uses the
- * invoice groups of both sides and the accounting payments). In a plan it only reports.
+ * invoice groups of both sides and the accounting payments, and frees the CRM deals as it is
+ * done with them). In a plan it only reports.
  * HS_OK unless the store or a whole provider call failed.
  */
-int eng_invoices_run(struct hs_engine *e, const struct eng_group *groups, size_t n_groups,
+int eng_invoices_run(struct hs_engine *e, struct eng_group *groups, size_t n_groups,
                      struct hs_error *err);
 
 #endif

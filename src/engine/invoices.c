@@ -58,11 +58,15 @@
 #define LAST_PAID    "custom." HS_INVOICE_PROP_LAST_PAID
 #define CLOCK_CURSOR "invoice@day" /* cursor object: the day every invoice was last checked */
 #define MAX_ITEM_IDS HS_RECORD_MAX_ITEMS
-#define MSG_LEN      (HS_ERRMSG_MAX + 160)
+/* Deals handled at once: a multiple of the batch sizes (QuickBooks 30, HubSpot 100), so the
+ * chunks cost no extra calls, and the records of one chunk only are held at a time. */
+#define DEAL_CHUNK 3000
+#define MSG_LEN    (HS_ERRMSG_MAX + 160)
 
 /* A deal this step decided something for. */
 struct deal_ref {
-    const struct hs_record *deal; /* borrowed from a group or from inv.owned */
+    const struct hs_record *deal; /* borrowed from a group or from inv.deals_owned */
+    struct hs_record **slot;      /* the group's slot holding it (freed after its chunk) */
 };
 
 /* An accounting invoice whose payment status is evaluated in this pass. */
@@ -95,9 +99,12 @@ struct inv {
     char **item_ids; /* item ids handed to the builder during one build */
     size_t n_item_ids;
     int item_rc; /* a store failure inside the item callback */
-    /* records this step owns (read here, or answers of its writes) */
+    /* records this step owns (answers of its writes, invoices read): freed per chunk */
     struct hs_record **owned;
     size_t n_owned, cap_owned;
+    /* deals read by this step (waiting ones): freed at its end */
+    struct hs_record **deals_owned;
+    size_t n_deals_owned, cap_deals_owned;
     /* the accounting side's payments of this pass (borrowed) */
     const struct hs_record **payments;
     size_t n_payments;
@@ -105,6 +112,8 @@ struct inv {
     struct status *statuses;
     size_t n_statuses, cap_statuses;
     struct hs_fields status_index;
+    struct hs_fields done; /* invoices a chunk already settled this pass (acc ids) */
+    int done_rc;           /* HS_ENOMEM when done could not be kept */
     /* deal creates and invoice updates waiting for the accounting invoice */
     struct inv_write *creates;
     size_t n_creates, cap_creates;
@@ -384,6 +393,8 @@ static int status_of(struct inv *v, const char *acc_id, struct status **out, str
 static int status_add(struct inv *v, const char *acc_id, const struct hs_record *acc,
                       const struct hs_record *deal, int64_t link_id, struct hs_error *err)
 {
+    if (hs_fields_get(&v->done, acc_id) != NULL)
+        return HS_OK; /* a chunk of this pass settled it with the freshest record */
     struct status *s = NULL;
     int rc = status_of(v, acc_id, &s, err);
     if (rc != HS_OK)
@@ -442,8 +453,8 @@ static int intent_cb(void *ud, const char *key, const char *source_id)
  * those with a pending create intent (a crash, even SIGKILL, between the provider's create
  * and our link: their dirty entries may still be leased by the dead process), read in
  * batches. Pointers into deals[] are borrowed. */
-static int gather_deals(struct inv *v, const struct eng_group *gd, struct deal_ref **out,
-                        size_t *n_out, struct hs_error *err)
+static int gather_deals(struct inv *v, struct eng_group *gd, struct deal_ref **out, size_t *n_out,
+                        struct hs_error *err)
 {
     *out = NULL;
     *n_out = 0;
@@ -456,10 +467,12 @@ static int gather_deals(struct inv *v, const struct eng_group *gd, struct deal_r
         if (gd->recs[i] == NULL || gd->recs[i]->id == NULL)
             continue;
         if (hs_fields_set(&seen, gd->recs[i]->id, "") != HS_OK ||
-            grow((void **)&deals, &cap, n, sizeof *deals) != HS_OK)
+            grow((void **)&deals, &cap, n, sizeof *deals) != HS_OK) {
             rc = oom(err);
-        else
-            deals[n++].deal = gd->recs[i];
+        } else {
+            deals[n].deal = gd->recs[i];
+            deals[n++].slot = &gd->recs[i];
+        }
     }
     struct waiting w = {.seen = &seen};
     if (rc == HS_OK) {
@@ -481,11 +494,16 @@ static int gather_deals(struct inv *v, const struct eng_group *gd, struct deal_r
         for (size_t i = 0; i < w.n; i++) {
             if (rc == HS_OK && recs[i] != NULL) {
                 const struct hs_record *r = recs[i];
-                if (own(v, recs[i]) != HS_OK ||
-                    grow((void **)&deals, &cap, n, sizeof *deals) != HS_OK)
+                if (grow((void **)&v->deals_owned, &v->cap_deals_owned, v->n_deals_owned,
+                         sizeof *v->deals_owned) != HS_OK ||
+                    grow((void **)&deals, &cap, n, sizeof *deals) != HS_OK) {
                     rc = oom(err);
-                else
-                    deals[n++].deal = r;
+                    hs_record_free(recs[i]);
+                } else {
+                    v->deals_owned[v->n_deals_owned++] = recs[i];
+                    deals[n].deal = r;
+                    deals[n++].slot = NULL;
+                }
                 recs[i] = NULL;
             } else if (rc == HS_OK && recs[i] == NULL) {
                 /* the deal is gone: its waiting item has nothing left to wait for */
@@ -1013,6 +1031,8 @@ struct clock_scan {
 static int clock_cb(void *ud, const struct hs_store_link *l)
 {
     struct clock_scan *c = ud;
+    if (hs_fields_get(&c->v->done, l->acc_id) != NULL)
+        return 0;
     struct status *s = NULL;
     c->rc = status_of(c->v, l->acc_id, &s, c->err);
     if (c->rc != HS_OK)
@@ -1276,8 +1296,8 @@ static int write_statuses(struct inv *v, struct hs_error *err)
 
 /* ---- the step ----------------------------------------------------------------------------- */
 
-static const struct eng_group *group_of(const struct eng_group *g, size_t n, enum hs_kind kind,
-                                        enum hs_side side)
+static struct eng_group *group_of(struct eng_group *g, size_t n, enum hs_kind kind,
+                                  enum hs_side side)
 {
     for (size_t i = 0; i < n; i++)
         if (g[i].kind == kind && g[i].side == side)
@@ -1285,28 +1305,59 @@ static const struct eng_group *group_of(const struct eng_group *g, size_t n, enu
     return NULL;
 }
 
-static void inv_release(struct inv *v)
+/* Forgets what one chunk decided (records, statuses, writes), keeping the arrays. */
+static void chunk_reset(struct inv *v)
 {
     for (size_t i = 0; i < v->n_owned; i++)
         hs_record_free(v->owned[i]);
-    hs_free(v->owned);
-    hs_free(v->payments);
+    v->n_owned = 0;
+    for (size_t i = 0; i < v->n_statuses; i++)
+        if (hs_fields_set(&v->done, v->statuses[i].acc_id, "") != HS_OK)
+            v->done_rc = HS_ENOMEM;
     for (size_t i = 0; i < v->n_statuses; i++) {
         hs_free(v->statuses[i].acc_id);
         hs_free(v->statuses[i].deal_id);
     }
-    hs_free(v->statuses);
+    v->n_statuses = 0;
     hs_fields_release(&v->status_index);
     for (size_t i = 0; i < v->n_creates; i++)
         hs_record_free(v->creates[i].rec);
-    hs_free(v->creates);
+    v->n_creates = 0;
     for (size_t i = 0; i < v->n_edits; i++) {
         hs_record_free(v->edits[i].rec);
         hs_free(v->edits[i].acc_id);
     }
-    hs_free(v->edits);
+    v->n_edits = 0;
     item_ids_clear(v);
+}
+
+static void inv_release(struct inv *v)
+{
+    chunk_reset(v);
+    hs_free(v->owned);
+    hs_free(v->statuses);
+    hs_free(v->creates);
+    hs_free(v->edits);
     hs_free(v->item_ids);
+    hs_free(v->payments);
+    hs_fields_release(&v->done);
+    for (size_t i = 0; i < v->n_deals_owned; i++)
+        hs_record_free(v->deals_owned[i]);
+    hs_free(v->deals_owned);
+}
+
+/* The accounting side's payments of the pass (borrowed), for last payment dates. */
+static int feed_payments(struct inv *v, const struct eng_group *gp, struct hs_error *err)
+{
+    if (gp == NULL || gp->n == 0)
+        return HS_OK;
+    v->payments = hs_calloc(gp->n, sizeof *v->payments);
+    if (v->payments == NULL)
+        return oom(err);
+    for (size_t i = 0; i < gp->n; i++)
+        if (gp->recs[i] != NULL)
+            v->payments[v->n_payments++] = gp->recs[i];
+    return HS_OK;
 }
 
 /* Invoices read by the pass, and those the pass's payments were applied to. */
@@ -1317,24 +1368,43 @@ static int feed_statuses(struct inv *v, const struct eng_group *gi, const struct
     for (size_t i = 0; gi != NULL && i < gi->n && rc == HS_OK; i++)
         if (gi->recs[i] != NULL && gi->recs[i]->id != NULL)
             rc = status_add(v, gi->recs[i]->id, gi->recs[i], NULL, 0, err);
-    if (gp == NULL || gp->n == 0 || rc != HS_OK)
-        return rc;
-    v->payments = hs_calloc(gp->n, sizeof *v->payments);
-    if (v->payments == NULL)
-        return oom(err);
-    for (size_t i = 0; i < gp->n && rc == HS_OK; i++) {
+    for (size_t i = 0; gp != NULL && i < gp->n && rc == HS_OK; i++) {
         const struct hs_record *p = gp->recs[i];
-        if (p == NULL)
-            continue;
-        v->payments[v->n_payments++] = p;
-        for (size_t a = 0; a < p->payment.n_applied && rc == HS_OK; a++)
+        for (size_t a = 0; p != NULL && a < p->payment.n_applied && rc == HS_OK; a++)
             if (p->payment.applied[a].invoice_ref != NULL)
                 rc = status_add(v, p->payment.applied[a].invoice_ref, NULL, NULL, 0, err);
     }
     return rc;
 }
 
-int eng_invoices_run(struct hs_engine *e, const struct eng_group *groups, size_t n_groups,
+/* Steps 1-4 for deals[0..n) (one chunk), then what they decided is forgotten and the deals
+ * the pass read are freed. */
+static int run_chunk(struct inv *v, struct deal_ref *deals, size_t n, struct hs_error *err)
+{
+    int rc = classify(v, deals, n, err);
+    if (rc == HS_OK)
+        rc = send_creates(v, err);
+    if (rc == HS_OK)
+        rc = fill_invoices(v, err);
+    if (rc == HS_OK)
+        rc = send_edits(v, err);
+    if (rc == HS_OK)
+        rc = fill_links(v, err);
+    if (rc == HS_OK)
+        rc = write_statuses(v, err);
+    chunk_reset(v);
+    if (rc == HS_OK && v->done_rc != HS_OK)
+        rc = oom(err);
+    for (size_t i = 0; i < n; i++) {
+        if (deals[i].slot != NULL) {
+            hs_record_free(*deals[i].slot);
+            *deals[i].slot = NULL;
+        }
+    }
+    return rc;
+}
+
+int eng_invoices_run(struct hs_engine *e, struct eng_group *groups, size_t n_groups,
                      struct hs_error *err)
 {
     struct inv v;
@@ -1346,6 +1416,7 @@ int eng_invoices_run(struct hs_engine *e, const struct eng_group *groups, size_t
     v.flow = v.iv->flow != NULL ? v.iv->flow : ENG_INVOICE_FLOW;
     v.provider = v.iv->provider != NULL ? v.iv->provider : "the accounting system";
     hs_fields_init(&v.status_index);
+    hs_fields_init(&v.done);
     const struct hs_engine_side *crm = &v.cfg->crm, *acc = &v.cfg->accounting;
     unsigned want = 1u << HS_KIND_INVOICE;
     if ((crm->ops->kinds(crm->conn) & want) == 0 || (acc->ops->kinds(acc->conn) & want) == 0)
@@ -1359,21 +1430,22 @@ int eng_invoices_run(struct hs_engine *e, const struct eng_group *groups, size_t
     struct deal_ref *deals = NULL;
     size_t n_deals = 0;
     bool day_scan = false;
-    rc = gather_deals(&v, group_of(groups, n_groups, HS_KIND_INVOICE, HS_SIDE_CRM), &deals,
-                      &n_deals, err);
+    const struct eng_group *gp = group_of(groups, n_groups, HS_KIND_PAYMENT, HS_SIDE_ACCOUNTING);
+    rc = feed_payments(&v, gp, err);
     if (rc == HS_OK)
-        rc = classify(&v, deals, n_deals, err);
+        rc = gather_deals(&v, group_of(groups, n_groups, HS_KIND_INVOICE, HS_SIDE_CRM), &deals,
+                          &n_deals, err);
+    for (size_t at = 0; at < n_deals && rc == HS_OK; at += DEAL_CHUNK)
+        rc = run_chunk(&v, deals + at, n_deals - at < DEAL_CHUNK ? n_deals - at : DEAL_CHUNK, err);
+    /* the invoices that changed on the accounting side (a payment touches its invoice), those
+     * the pass's payments name, and once a day every linked one */
     if (rc == HS_OK)
-        rc = send_creates(&v, err);
-    if (rc == HS_OK)
-        rc = feed_statuses(&v, group_of(groups, n_groups, HS_KIND_INVOICE, HS_SIDE_ACCOUNTING),
-                           group_of(groups, n_groups, HS_KIND_PAYMENT, HS_SIDE_ACCOUNTING), err);
+        rc = feed_statuses(&v, group_of(groups, n_groups, HS_KIND_INVOICE, HS_SIDE_ACCOUNTING), gp,
+                           err);
     if (rc == HS_OK && !v.iv->no_payments)
         rc = clock_scan(&v, &day_scan, err);
     if (rc == HS_OK)
         rc = fill_invoices(&v, err);
-    if (rc == HS_OK)
-        rc = send_edits(&v, err);
     if (rc == HS_OK)
         rc = fill_links(&v, err);
     if (rc == HS_OK)
