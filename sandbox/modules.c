@@ -22,6 +22,7 @@ size_t hs_sbx_builtin_modules(const struct hs_sbx_module_ops **out, size_t max)
     static const struct hs_sbx_module_ops *const builtin[] = {
         &hs_sbx_hubspot_ops,
         &hs_sbx_quickbooks_ops,
+        &hs_sbx_xero_ops,
     };
     size_t n = 0;
     for (; n < sizeof builtin / sizeof builtin[0] && n < max; n++)
