@@ -123,7 +123,8 @@ struct inv {
 
 static int oom(struct hs_error *err)
 {
-    return hs_error_set(err, HS_ENOMEM, "cannot sync invoices: out of memory");
+    (void)hs_error_set(err, HS_ENOMEM, "cannot sync invoices: out of memory");
+    return HS_ENOMEM;
 }
 
 /* Grows *arr (of *cap elements of size sz) to hold n + 1. */
@@ -145,7 +146,7 @@ static int own(struct inv *v, struct hs_record *r)
 {
     if (r == NULL)
         return HS_OK;
-    if (grow((void **)&v->owned, &v->cap_owned, v->n_owned, sizeof *v->owned) != HS_OK) {
+    if (grow((void **)&v->owned, &v->cap_owned, v->n_owned, sizeof(struct hs_record *)) != HS_OK) {
         hs_record_free(r);
         return HS_ENOMEM;
     }
@@ -486,16 +487,16 @@ static int gather_deals(struct inv *v, struct eng_group *gd, struct deal_ref **o
     }
     struct hs_record **recs = NULL;
     if (rc == HS_OK && w.n > 0) {
-        recs = hs_calloc(w.n, sizeof *recs);
+        recs = hs_calloc(w.n, sizeof(struct hs_record *));
         if (recs == NULL)
             rc = oom(err);
         if (rc == HS_OK)
             rc = eng_read(v->e, HS_SIDE_CRM, HS_KIND_INVOICE, w.ids, w.n, recs, err);
-        for (size_t i = 0; i < w.n; i++) {
+        for (size_t i = 0; recs != NULL && i < w.n; i++) {
             if (rc == HS_OK && recs[i] != NULL) {
                 const struct hs_record *r = recs[i];
                 if (grow((void **)&v->deals_owned, &v->cap_deals_owned, v->n_deals_owned,
-                         sizeof *v->deals_owned) != HS_OK ||
+                         sizeof(struct hs_record *)) != HS_OK ||
                     grow((void **)&deals, &cap, n, sizeof *deals) != HS_OK) {
                     rc = oom(err);
                     hs_record_free(recs[i]);
@@ -796,18 +797,19 @@ static int fill_invoices(struct inv *v, struct hs_error *err)
     }
     struct hs_record **recs = NULL;
     if (rc == HS_OK && n > 0) {
-        recs = hs_calloc(n, sizeof *recs);
+        recs = hs_calloc(n, sizeof(struct hs_record *));
         if (recs == NULL)
             rc = oom(err);
         if (rc == HS_OK)
             rc = eng_read(v->e, HS_SIDE_ACCOUNTING, HS_KIND_INVOICE, ids, n, recs, err);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; recs != NULL && i < n; i++) {
             if (rc == HS_OK && recs[i] != NULL && !v->dry)
                 rc = eng_mirror_put(v->e, HS_SIDE_ACCOUNTING, recs[i], recs[i]->id, err);
             if (rc == HS_OK && recs[i] != NULL) {
-                v->statuses[at[i]].acc = recs[i];
-                if (own(v, recs[i]) != HS_OK)
+                if (own(v, recs[i]) != HS_OK) /* own() frees it on failure */
                     rc = oom(err);
+                else
+                    v->statuses[at[i]].acc = recs[i];
             } else {
                 hs_record_free(recs[i]);
             }
@@ -934,7 +936,8 @@ static int send_edits(struct inv *v, struct hs_error *err)
     size_t n = 0;
     int rc = HS_OK;
     struct hs_write *w = v->n_edits > 0 ? hs_calloc(v->n_edits, sizeof *w) : NULL;
-    struct inv_write **which = v->n_edits > 0 ? hs_calloc(v->n_edits, sizeof *which) : NULL;
+    struct inv_write **which =
+        v->n_edits > 0 ? hs_calloc(v->n_edits, sizeof(struct inv_write *)) : NULL;
     if (v->n_edits > 0 && (w == NULL || which == NULL))
         rc = oom(err);
     for (size_t i = 0; i < v->n_edits && rc == HS_OK; i++) {
@@ -1351,7 +1354,7 @@ static int feed_payments(struct inv *v, const struct eng_group *gp, struct hs_er
 {
     if (gp == NULL || gp->n == 0)
         return HS_OK;
-    v->payments = hs_calloc(gp->n, sizeof *v->payments);
+    v->payments = hs_calloc(gp->n, sizeof(const struct hs_record *));
     if (v->payments == NULL)
         return oom(err);
     for (size_t i = 0; i < gp->n; i++)
