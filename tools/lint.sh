@@ -40,10 +40,11 @@ if [ -f "$build/compile_commands.json" ]; then
   checks+=',-bugprone-implicit-widening-of-multiplication-result,-bugprone-branch-clone'
   checks+=',clang-analyzer-core.*,clang-analyzer-unix.*,clang-analyzer-deadcode.*'
   checks+=',-clang-analyzer-unix.Malloc'
-  if ! printf '%s\n' "${lib_c[@]}" | xargs -P "$(nproc)" -n 4 clang-tidy -p "$build" --quiet \
-       --checks="$checks" --warnings-as-errors='*' 2>/dev/null | grep -E 'warning|error' ; then
-    :
-  else
+  # the findings are what counts (clang-tidy's exit status is also non-zero for them, and
+  # with pipefail a pipeline ending in grep would hide them)
+  tidy_out=$(printf '%s\n' "${lib_c[@]}" | xargs -P "$(nproc)" -n 4 clang-tidy -p "$build" \
+       --quiet --checks="$checks" --warnings-as-errors='*' 2>/dev/null || true)
+  if printf '%s\n' "$tidy_out" | grep -E 'warning:|error:'; then
     fail=1
   fi
 else
