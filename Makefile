@@ -8,6 +8,7 @@ JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD       ?= build
 ASAN_BUILD  ?= build-asan
 FUZZ_BUILD  ?= build-fuzz
+DEMO_BUILD  ?= build-demo
 FUZZ_SECONDS ?= 10
 BENCH_ARGS  ?=
 CLANG       ?= clang-14
@@ -60,14 +61,18 @@ format:
 	@git ls-files -co --exclude-standard -- 'src/*.[ch]' 'include/*.h' 'sandbox/*.[ch]' \
 		'tests/*.[ch]' 'fuzz/*.[ch]' 'bench/*.[ch]' | xargs -r clang-format -i
 
-# the demo needs only the CLI (the sandbox runs inside it): build that target alone
-demo: deps $(BUILD)/CMakeCache.txt
-	cmake --build $(BUILD) -j$(JOBS) --target hoopsync
-	$(BUILD)/bin/hoopsync demo
+# The demo needs only the CLI (the sandbox runs inside it): that target alone, unoptimized
+# and without debug info, in its own build dir (the quickest build), and no Prism.
+demo:
+	@HS_SKIP_PRISM=1 bash scripts/deps.sh
+	@[ -f $(DEMO_BUILD)/CMakeCache.txt ] || cmake -S . -B $(DEMO_BUILD) -DHS_WERROR=ON \
+		-DCMAKE_BUILD_TYPE=None -DCMAKE_C_FLAGS=-O0 >/dev/null
+	cmake --build $(DEMO_BUILD) -j$(JOBS) --target hoopsync
+	$(DEMO_BUILD)/bin/hoopsync demo
 
 bench: build
 	$(BUILD)/bin/sandbox
 	$(BUILD)/bin/backfill $(BENCH_ARGS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(DEMO_BUILD)
