@@ -16,10 +16,10 @@
  */
 #include <string.h>
 
-#include <jansson.h>
 #include <sodium.h>
 
 #include "store/store_int.h"
+#include "util/json.h"
 
 static const char ZERO_HASH[HS_STORE_HASH_HEX] =
     "0000000000000000000000000000000000000000000000000000000000000000";
@@ -70,15 +70,16 @@ static bool unhex(const char *hex, uint8_t out[crypto_hash_sha256_BYTES])
 
 static int check_json(const char *json, struct hs_error *err)
 {
-    json_error_t jerr;
-    json_t *v = json_loadb(json, strlen(json), JSON_REJECT_DUPLICATES, &jerr);
-    if (v == NULL && json_error_code(&jerr) == json_error_out_of_memory)
-        return hs_error_set(err, HS_ENOMEM, "cannot append audit row: out of memory");
-    if (v == NULL)
+    struct hs_json_where w;
+    int rc = hs_json_check((const uint8_t *)json, strlen(json), HS_JSON_MAX_DEPTH, false, &w);
+    if (rc == HS_ETOOBIG)
         return hs_error_set(err, HS_EINVAL,
-                            "cannot append audit row: invalid detail JSON: line %d column %d: %s",
-                            jerr.line, jerr.column, jerr.text);
-    json_decref(v);
+                            "cannot append audit row: detail JSON nested deeper than %d levels",
+                            HS_JSON_MAX_DEPTH);
+    if (rc != HS_OK)
+        return hs_error_set(err, HS_EINVAL,
+                            "cannot append audit row: invalid detail JSON: line %d column %zu: %s",
+                            w.line, w.column, w.why);
     return HS_OK;
 }
 

@@ -22,13 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <sodium.h>
 
 #include "store/sqlite.h"
 #include "store/store_int.h"
 #include "util/alloc.h"
-#include "util/json.h" /* HS_JSON_MAX_BYTES */
+#include "util/json.h"
 
 static const struct {
     const char *scheme;
@@ -103,24 +102,22 @@ static int need_side(enum hs_store_side side, struct hs_error *err)
     return HS_OK;
 }
 
-/* Checks that json is well-formed JSON (an object when want_object). */
+/* Checks that json is well-formed JSON (an object when want_object), without allocating or
+ * building it (util/json.h hs_json_check): every stored document passes here. */
 static int need_json(const char *json, bool want_object, const char *what, struct hs_error *err)
 {
     size_t len = strlen(json);
     if (len > HS_JSON_MAX_BYTES)
         return hs_error_set(err, HS_ETOOBIG, "%s of %zu bytes exceeds the limit of %zu", what, len,
                             HS_JSON_MAX_BYTES);
-    json_error_t jerr;
-    json_t *v = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (v == NULL && json_error_code(&jerr) == json_error_out_of_memory)
-        return hs_error_set(err, HS_ENOMEM, "cannot check %s: out of memory", what);
-    if (v == NULL)
-        return hs_error_set(err, HS_EINVAL, "invalid %s: line %d column %d: %s", what, jerr.line,
-                            jerr.column, jerr.text);
-    bool ok = !want_object || json_is_object(v);
-    json_decref(v);
-    if (!ok)
-        return hs_error_set(err, HS_EINVAL, "invalid %s: expected a JSON object", what);
+    struct hs_json_where w;
+    int rc = hs_json_check((const uint8_t *)json, len, HS_JSON_MAX_DEPTH, want_object, &w);
+    if (rc == HS_ETOOBIG)
+        return hs_error_set(err, HS_EINVAL, "invalid %s: nested deeper than %d levels", what,
+                            HS_JSON_MAX_DEPTH);
+    if (rc != HS_OK)
+        return hs_error_set(err, HS_EINVAL, "invalid %s: line %d column %zu: %s", what, w.line,
+                            w.column, w.why);
     return HS_OK;
 }
 
