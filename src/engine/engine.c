@@ -41,9 +41,9 @@
 #define DEFAULT_CLAIM_BATCH 1000
 #define MAX_PAGES           1000000 /* change-feed pages per detect, against a broken feed */
 #define MAX_LIMITS          64      /* provider field limits per kind */
-/* Records of a group decided, written and committed at once: a multiple of the batch sizes
- * (QuickBooks 30, HubSpot 100), so slicing costs no extra calls. */
-#define GROUP_SLICE 3000
+/* Default of hs_engine_config.slice: a multiple of the batch sizes (QuickBooks 30, HubSpot
+ * 100), so slicing costs no extra calls. */
+#define DEFAULT_SLICE 3000
 
 struct flow_rt {
     const struct hs_config_flow *cf;
@@ -424,6 +424,8 @@ int hs_engine_open(const struct hs_engine_config *cfg, struct hs_engine **out, s
         e->cfg.lease_ms = DEFAULT_LEASE_MS;
     if (e->cfg.claim_batch == 0)
         e->cfg.claim_batch = DEFAULT_CLAIM_BATCH;
+    if (e->cfg.slice == 0)
+        e->cfg.slice = DEFAULT_SLICE;
     const struct hs_config *c = cfg->config;
     if (e->owner == NULL ||
         (c->n_flows > 0 && (e->flows = hs_calloc(c->n_flows, sizeof *e->flows)) == NULL)) {
@@ -2187,11 +2189,12 @@ static int run_pass(struct hs_engine *e, struct hs_error *err)
                     continue;
                 /* in slices, so that the records, merges and writes of one slice only are
                  * held at once (the index of the other side is built once per pass) */
-                for (size_t at = 0; at < g->n && rc == HS_OK; at += GROUP_SLICE) {
+                const size_t k = e->cfg.slice;
+                for (size_t at = 0; at < g->n && rc == HS_OK; at += k) {
                     struct eng_group slice = *g;
                     slice.ids = g->ids + at;
                     slice.recs = g->recs + at;
-                    slice.n = g->n - at < GROUP_SLICE ? g->n - at : GROUP_SLICE;
+                    slice.n = g->n - at < k ? g->n - at : k;
                     rc = process_group(e, &p, fi, &slice, err);
                 }
             }

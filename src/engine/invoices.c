@@ -58,10 +58,7 @@
 #define LAST_PAID    "custom." HS_INVOICE_PROP_LAST_PAID
 #define CLOCK_CURSOR "invoice@day" /* cursor object: the day every invoice was last checked */
 #define MAX_ITEM_IDS HS_RECORD_MAX_ITEMS
-/* Deals handled at once: a multiple of the batch sizes (QuickBooks 30, HubSpot 100), so the
- * chunks cost no extra calls, and the records of one chunk only are held at a time. */
-#define DEAL_CHUNK 3000
-#define MSG_LEN    (HS_ERRMSG_MAX + 160)
+#define MSG_LEN      (HS_ERRMSG_MAX + 160)
 
 /* A deal this step decided something for. */
 struct deal_ref {
@@ -1438,8 +1435,10 @@ int eng_invoices_run(struct hs_engine *e, struct eng_group *groups, size_t n_gro
     if (rc == HS_OK)
         rc = gather_deals(&v, group_of(groups, n_groups, HS_KIND_INVOICE, HS_SIDE_CRM), &deals,
                           &n_deals, err);
-    for (size_t at = 0; at < n_deals && rc == HS_OK; at += DEAL_CHUNK)
-        rc = run_chunk(&v, deals + at, n_deals - at < DEAL_CHUNK ? n_deals - at : DEAL_CHUNK, err);
+    /* deals in chunks of the engine's slice: one chunk's records only are held at a time */
+    const size_t k = v.cfg->slice > 0 ? v.cfg->slice : n_deals + 1;
+    for (size_t at = 0; at < n_deals && rc == HS_OK; at += k)
+        rc = run_chunk(&v, deals + at, n_deals - at < k ? n_deals - at : k, err);
     /* the invoices that changed on the accounting side (a payment touches its invoice), those
      * the pass's payments name, and once a day every linked one */
     if (rc == HS_OK)

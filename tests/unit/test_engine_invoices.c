@@ -300,6 +300,7 @@ struct fx {
     const char *stages[1];
     struct hs_engine_invoicing iv;
     struct hs_engine *e;
+    size_t slice; /* hs_engine_config.slice (0: default) */
 };
 
 static int64_t fake_now(void *ud)
@@ -335,6 +336,7 @@ static void open_engine(struct fx *x)
         .env = &x->env,
         .lease_ms = 60000,
         .invoicing = &x->iv,
+        .slice = x->slice,
     };
     struct hs_error err = {0};
     if (hs_engine_open(&ec, &x->e, &err) != HS_OK)
@@ -845,6 +847,42 @@ static void test_invoice_updates_unpaid_updates_until_paid(void **state)
     hs_engine_report_release(&rep);
 }
 
+/* Deals in chunks of the engine's slice: each chunk is decided and written on its own (a slice
+ * of 1 costs a call per deal), a multiple of the batch size (2 here) costs no extra call. */
+static void chunked_run(struct fx *x, size_t slice, int calls)
+{
+    x->slice = slice;
+    open_engine(x);
+    put_link(x, "customer", "C1", "Q1");
+    static const char *const ids[] = {"D1", "D2", "D3", "D4", "D5"};
+    for (size_t i = 0; i < 5; i++)
+        put_deal(&x->crm, ids[i], "C1", "closedwon");
+    struct hs_engine_report rep;
+    run(x, &rep);
+    assert_int_equal(x->acc.creates, 5);
+    assert_int_equal(rep.n_created, 5);
+    assert_int_equal(x->acc.write_calls, calls);
+    assert_int_equal(x->crm.write_calls, calls);
+    char buf[64];
+    for (size_t i = 0; i < 5; i++)
+        assert_string_not_equal(deal_field(x, ids[i], "number", buf, sizeof buf), "");
+    hs_engine_report_release(&rep);
+    run(x, &rep);
+    assert_int_equal(rep.n_writes, 0);
+    assert_int_equal(x->acc.creates, 5);
+    hs_engine_report_release(&rep);
+}
+
+static void test_deals_in_chunks_of_one(void **state)
+{
+    chunked_run(*state, 1, 5);
+}
+
+static void test_deals_in_chunks_of_the_batch_size_cost_no_extra_calls(void **state)
+{
+    chunked_run(*state, 2, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -867,6 +905,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_invoice_updates_unpaid_updates_until_paid, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_deals_in_chunks_of_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deals_in_chunks_of_the_batch_size_cost_no_extra_calls,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

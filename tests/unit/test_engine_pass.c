@@ -424,6 +424,7 @@ struct fx {
     struct fake crm, acc;
     struct hs_connector ccrm, cacc;
     struct hs_engine *e;
+    size_t slice; /* hs_engine_config.slice (0: default) */
 };
 
 static int64_t fake_now(void *ud)
@@ -466,6 +467,7 @@ static void open_engine(struct fx *x)
         .accounting = {.ops = &FAKE_ACC, .conn = &x->cacc, .conn_id = "accounting"},
         .env = &x->env,
         .lease_ms = 60000,
+        .slice = x->slice,
     };
     struct hs_error err = {0};
     if (hs_engine_open(&ec, &x->e, &err) != HS_OK)
@@ -619,6 +621,34 @@ static void test_engine_backfill_links_creates_and_marks_once(void **state)
 
     /* batches respected: reads of at most 3 ids (asserted in the fake), writes of at most 4 */
     assert_true(x->acc.n_write >= 1);
+}
+
+/* Slices of one record decide, write and commit the same as one slice of everything. */
+static void test_engine_slices_give_the_same_result(void **state)
+{
+    struct fx *x = *state;
+    hs_engine_close(x->e);
+    x->e = NULL;
+    x->slice = 1;
+    open_engine(x);
+    seed(x);
+    struct hs_engine_report r;
+    run(x, &r);
+    assert_int_equal(r.n_changes_seen, 5);
+    assert_int_equal(count_actions(&r, HS_ENGINE_LINK), 1);
+    assert_int_equal(count_actions(&r, HS_ENGINE_CREATE), 3);
+    assert_int_equal(x->acc.n_created, 2);
+    assert_int_equal(x->crm.n_created, 1);
+    assert_int_equal(n_links(x), 4);
+    char buf[64];
+    assert_string_equal(linked_acc(x, "c1", buf, sizeof buf), "q1");
+    struct hs_error err = {0};
+    assert_int_equal(hs_store_dirty_count(x->s, &err), 0);
+    assert_int_equal(hs_store_intent_count(x->s, &err), 0);
+    hs_engine_report_release(&r);
+    run(x, &r);
+    assert_int_equal(r.n_writes, 0);
+    hs_engine_report_release(&r);
 }
 
 static void test_engine_second_run_with_nothing_changed_writes_nothing(void **state)
@@ -1266,6 +1296,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_engine_backfill_links_creates_and_marks_once, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_engine_slices_give_the_same_result, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_second_run_with_nothing_changed_writes_nothing,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
