@@ -265,7 +265,7 @@ struct scn *scn_open(const struct scn_options *opt)
     assert_non_null(s);
     if (opt != NULL)
         s->opt = *opt;
-    s->acc = s->opt.acc != NULL ? s->opt.acc : &scn_quickbooks;
+    s->acc = s->opt.acc != NULL ? s->opt.acc : scn_current;
     snprintf(s->dir, sizeof s->dir, "/tmp/hs-scenario-XXXXXX");
     assert_non_null(mkdtemp(s->dir));
     snprintf(s->db, sizeof s->db, "%s/hoopsync.db", s->dir);
@@ -992,3 +992,31 @@ const struct scn_acc scn_quickbooks = {
     .tax_codes = qbo_tax_codes,
     .policy = hs_tax_policy_quickbooks,
 };
+
+/* ---- the suite over every accounting provider ---------------------------------------------- */
+
+const struct scn_acc *const scn_providers[] = {&scn_quickbooks, NULL};
+
+/* GLOBAL: the provider of the group running now (one group at a time, set by scn_run_all) */
+const struct scn_acc *scn_current = &scn_quickbooks;
+
+int scn_run_all(const char *suite, const struct CMUnitTest *tests, size_t n)
+{
+    int failed = 0;
+    for (size_t i = 0; scn_providers[i] != NULL; i++) {
+        scn_current = scn_providers[i];
+        char name[128];
+        snprintf(name, sizeof name, "%s: HubSpot x %s", suite, scn_current->label);
+        failed += _cmocka_run_group_tests(name, tests, n, scn_group_setup, scn_group_teardown);
+    }
+    scn_current = &scn_quickbooks;
+    return failed;
+}
+
+void scn_skip_unless(const struct scn *s, bool applies, const char *why)
+{
+    if (applies)
+        return;
+    print_message("skipped for %s: %s\n", s->acc->label, why);
+    skip();
+}

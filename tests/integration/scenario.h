@@ -89,9 +89,22 @@ struct scn_acc {
 };
 
 extern const struct scn_acc scn_quickbooks;
+/* Every accounting provider the scenarios run against (NULL-terminated). */
+extern const struct scn_acc *const scn_providers[];
+/* The provider of the group running now: scn_open's default when opt->acc is NULL. */
+extern const struct scn_acc *scn_current;
+
+/*
+ * Runs tests[0..n) once per provider of scn_providers (HubSpot x QuickBooks, ...), each run a
+ * cmocka group named "<suite>: HubSpot x <provider>" with scn_group_setup/teardown. Returns
+ * the number of failed tests over all runs.
+ */
+int scn_run_all(const char *suite, const struct CMUnitTest *tests, size_t n);
+/* Skips the running test, printing why, when a scenario cannot apply to s's provider. */
+void scn_skip_unless(const struct scn *s, bool applies, const char *why);
 
 struct scn_options {
-    const struct scn_acc *acc; /* NULL: scn_quickbooks */
+    const struct scn_acc *acc; /* NULL: scn_current (the provider of the running group) */
     const char *authority;     /* authority.default of the customer flow; NULL: "crm" */
     bool invoicing;            /* with the items flow and hs_engine_invoicing */
     enum hs_tax_mode tax_mode; /* with invoicing; 0: none */

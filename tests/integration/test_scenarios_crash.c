@@ -270,5 +270,5 @@ int main(void)
             test_scenarios_sigkill_customer_healed_by_match_before_lease_expiry, setup_customers,
             teardown),
     };
-    return cmocka_run_group_tests(tests, scn_group_setup, scn_group_teardown);
+    return scn_run_all("crash", tests, sizeof tests / sizeof tests[0]);
 }

@@ -358,5 +358,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scenarios_partial_payment_then_overdue_then_paid,
                                         setup_plain, teardown),
     };
-    return cmocka_run_group_tests(tests, scn_group_setup, scn_group_teardown);
+    return scn_run_all("invoices", tests, sizeof tests / sizeof tests[0]);
 }

@@ -360,5 +360,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scenarios_invalid_email_is_one_clear_error_rest_syncs,
                                         setup_crm, teardown),
     };
-    return cmocka_run_group_tests(tests, scn_group_setup, scn_group_teardown);
+    return scn_run_all("sync", tests, sizeof tests / sizeof tests[0]);
 }
