@@ -23,6 +23,7 @@ size_t hs_sbx_builtin_modules(const struct hs_sbx_module_ops **out, size_t max)
         &hs_sbx_hubspot_ops,
         &hs_sbx_quickbooks_ops,
         &hs_sbx_xero_ops,
+        &hs_sbx_zoho_ops,
     };
     size_t n = 0;
     for (; n < sizeof builtin / sizeof builtin[0] && n < max; n++)

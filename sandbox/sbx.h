@@ -164,6 +164,7 @@ struct hs_sbx_module_ops {
 extern const struct hs_sbx_module_ops hs_sbx_hubspot_ops;
 extern const struct hs_sbx_module_ops hs_sbx_quickbooks_ops;
 extern const struct hs_sbx_module_ops hs_sbx_xero_ops;
+extern const struct hs_sbx_module_ops hs_sbx_zoho_ops;
 
 /* ---- the emulator ---- */
 struct hs_sbx_options {

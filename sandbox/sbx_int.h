@@ -130,6 +130,8 @@ struct hs_sbx_mod {
     uint64_t n_requests;
     uint64_t status[6];  /* by status / 100 (index 0: anything else) */
     uint32_t burst_left; /* remaining requests of an injected 429 burst */
+    size_t wh_batch_max; /* most webhook events in one delivery (0: the default of 100); a
+                            module sets it from its routes() (Zoho posts one record per call) */
 };
 
 struct hs_sbx_route_ctx {

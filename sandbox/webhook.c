@@ -6,7 +6,8 @@
  *             hs_sbx_emit (lock held) and each event is deep-copied into the FIFO of every
  *             subscription of that provider. One sender thread picks a subscription with
  *             pending events (round robin), takes up to BATCH_MAX events (HubSpot sends arrays
- *             of up to 100), lets the module build the request (mod->webhook_request: body,
+ *             of up to 100; a module may ask for fewer through its hs_sbx_mod.wh_batch_max,
+ *             Zoho for one), lets the module build the request (mod->webhook_request: body,
  *             headers, signature) under the lock, then POSTs it with the libcurl transport
  *             outside the lock. A delivery is a success on 2xx; otherwise it is retried up to
  *             MAX_ATTEMPTS times with backoff 100 ms, 400 ms, 1.6 s, then given up (counted as
@@ -369,7 +370,9 @@ static int prepare(struct hs_sbx_wh *wh, struct sub *s, struct hs_http_request *
 {
     struct hs_sbx *sbx = wh->sbx;
     size_t n = json_array_size(s->queue);
-    size_t take = n < BATCH_MAX ? n : BATCH_MAX;
+    size_t max = s->mod->wh_batch_max > 0 && s->mod->wh_batch_max < BATCH_MAX ? s->mod->wh_batch_max
+                                                                              : BATCH_MAX;
+    size_t take = n < max ? n : max;
     bool reorder = hs_sbx_faults_roll(&sbx->fault_rng, sbx->faults.preorder);
     if (reorder && take == 1 && !s->held) {
         /* hold the lone event back: a later one may overtake it */

@@ -12,7 +12,7 @@ PKGS=(
   clang-14 libclang-rt-14-dev clang-format clang-tidy cppcheck
   libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev
   libpq-dev libsodium-dev libyaml-dev libcmocka-dev
-  curl python3 libxml2-utils
+  curl python3 python3-yaml libxml2-utils
 )
 
 missing=()
