@@ -9,8 +9,10 @@
  *                  print the consent URL on stdout (instructions on stderr) and wait;
  *               3. exchange the code (libcurl), then in ONE store transaction record the
  *                  connection (kind, provider, tenant: QuickBooks realmId from the redirect,
- *                  HubSpot hub_id from the token answer), the client secret and the tokens,
- *                  all encrypted by the store;
+ *                  HubSpot hub_id from the token answer, Xero's tenantId from GET
+ *                  /connections with the new access token: the organisation named by
+ *                  connections.<name>.tenant_id when set, else the first one), the client
+ *                  secret and the tokens, all encrypted by the store;
  *               4. run the connector's one-time setup() (HubSpot: the hoopsync properties)
  *                  with a token source over the store (connector_ops_for below is the one
  *                  place that knows which providers have a connector).
@@ -97,7 +99,73 @@ static const char *default_base(const char *provider)
         return "https://api.hubapi.com";
     if (hs_str_eq(provider, "quickbooks"))
         return "https://quickbooks.api.intuit.com";
+    if (hs_str_eq(provider, "xero"))
+        return "https://api.xero.com";
     return NULL;
+}
+
+/*
+ * Xero: the tenant (organisation) the grant covers, from GET <base>/connections with the new
+ * access token. wanted (the configured tenant_id, may be NULL) must be among them; without
+ * it the first ORGANISATION is taken and *out_n says how many there were. *out (caller
+ * frees) is NULL on failure.
+ */
+static int xero_tenant(const struct hs_http_transport *http, const char *base, const char *token,
+                       const char *wanted, char **out, size_t *out_n, struct hs_error *err)
+{
+    *out = NULL;
+    *out_n = 0;
+    char *url = hs_asprintf("%s%sconnections", base,
+                            base[0] != '\0' && base[strlen(base) - 1] == '/' ? "" : "/");
+    char *auth = hs_asprintf("Bearer %s", token);
+    struct hs_http_request req;
+    struct hs_http_response resp;
+    hs_http_request_init(&req);
+    hs_http_response_init(&resp);
+    int rc = url != NULL && auth != NULL ? hs_http_request_set(&req, "GET", url) : HS_ENOMEM;
+    if (rc == HS_OK)
+        rc = hs_http_headers_set(&req.headers, "Authorization", auth);
+    if (rc == HS_OK)
+        rc = hs_http_headers_set(&req.headers, "Accept", "application/json");
+    if (rc == HS_OK)
+        rc = hs_http_send(http, &req, &resp, err);
+    json_t *arr = NULL;
+    if (rc == HS_OK && resp.status != 200)
+        rc = hs_error_set(err, HS_EPROTO, "cannot list Xero connections '%s': HTTP %d", url,
+                          resp.status);
+    if (rc == HS_OK)
+        rc = hs_json_parse((const uint8_t *)(resp.body.data != NULL ? resp.body.data : ""),
+                           resp.body.len, "Xero connections", &arr, err);
+    if (rc == HS_OK && !json_is_array(arr))
+        rc = hs_error_set(err, HS_EPROTO, "cannot list Xero connections: expected an array");
+    const char *pick = NULL;
+    size_t i;
+    json_t *c;
+    json_array_foreach(rc == HS_OK ? arr : NULL, i, c)
+    {
+        const char *id = json_string_value(json_object_get(c, "tenantId"));
+        const char *type = json_string_value(json_object_get(c, "tenantType"));
+        if (id == NULL || (type != NULL && strcmp(type, "ORGANISATION") != 0))
+            continue;
+        (*out_n)++;
+        if (wanted != NULL ? hs_str_ieq(id, wanted) : pick == NULL)
+            pick = id;
+    }
+    if (rc == HS_OK && pick == NULL)
+        rc = wanted != NULL
+                 ? hs_error_set(err, HS_ENOTFOUND,
+                                "the Xero grant does not cover tenant '%s' (connect "
+                                "that organisation when Xero asks)",
+                                wanted)
+                 : hs_error_set(err, HS_ENOTFOUND, "the Xero grant covers no organisation");
+    if (rc == HS_OK && (*out = hs_strdup(pick)) == NULL)
+        rc = hs_error_set(err, HS_ENOMEM, "out of memory");
+    json_decref(arr);
+    hs_http_request_release(&req);
+    hs_http_response_release(&resp);
+    hs_free(url);
+    hs_free(auth);
+    return rc;
 }
 
 /* Existing settings of conn (or {}) with "oauth" replaced. Caller frees. */
@@ -200,6 +268,7 @@ static int connect_run(struct hs_cli *cli, const struct run *r)
     struct hs_oauth_tokens tokens = {0};
     char *authorize = NULL;
     char *token_url = NULL;
+    char *xero_tenant_id = NULL;
     int exit_code = HS_CLI_EXIT_FAIL;
 
     struct hs_store_options sopt;
@@ -263,6 +332,21 @@ static int connect_run(struct hs_cli *cli, const struct run *r)
     const char *tenant = cb.tenant != NULL       ? cb.tenant
                          : tokens.tenant != NULL ? tokens.tenant
                                                  : conn->tenant_id;
+    if (hs_str_eq(provider, "xero")) {
+        const char *base = conn->base_url != NULL ? conn->base_url : default_base(provider);
+        size_t n_orgs = 0;
+        if (xero_tenant(&http, base, tokens.access_token, conn->tenant_id, &xero_tenant_id, &n_orgs,
+                        &err) != HS_OK) {
+            hs_cli_fail(cli, "connection '%s': %s", r->name, err.msg);
+            goto done;
+        }
+        tenant = xero_tenant_id;
+        if (n_orgs > 1 && conn->tenant_id == NULL && !r->json)
+            fprintf(cli->err,
+                    "hoopsync: the grant covers %zu Xero organisations; using the first (%s). "
+                    "Set connections.%s.tenant_id to choose another\n",
+                    n_orgs, tenant, r->name);
+    }
     if (save_connection(store, r->name, crm ? HS_STORE_CRM : HS_STORE_ACCOUNTING, provider, tenant,
                         conn->client_id, secret, &tokens, &err) != HS_OK) {
         hs_cli_fail(cli, "cannot store connection '%s': %s", r->name, err.msg);
@@ -307,6 +391,7 @@ done:
         hs_http_transport_close(&http);
     hs_free(authorize);
     hs_free(token_url);
+    hs_free(xero_tenant_id);
     hs_store_close(store);
     return exit_code;
 }

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "connectors/hubspot/hubspot.h"
 #include "connectors/quickbooks/quickbooks.h"
+#include "connectors/xero/xero.h"
 
 static const struct {
     const char *name;
@@ -17,6 +18,7 @@ static const struct {
 } providers[] = {
     {"hubspot", &hs_connector_hubspot_ops},
     {"quickbooks", &hs_connector_quickbooks_ops},
+    {"xero", &hs_connector_xero_ops},
 };
 
 const struct hs_connector_ops *hs_cli_connector_for(const char *provider)

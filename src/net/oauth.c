@@ -72,6 +72,20 @@ static const struct hs_oauth_profile profiles[] = {
         .tenant_param = "realmId",
         .tenant_field = NULL,
     },
+    {
+        /* the tenant comes from GET /connections after the exchange (cli/cmd_connect.c) */
+        .provider = "xero",
+        .authorize_url = "https://login.xero.com/identity/connect/authorize",
+        .token_url = "https://identity.xero.com/connect/token",
+        .sbx_authorize = "/identity/connect/authorize",
+        .sbx_token = "/identity/connect/token",
+        .default_scopes = "openid profile email offline_access accounting.transactions "
+                          "accounting.contacts accounting.settings.read",
+        .basic_auth = true,
+        .pkce = false,
+        .tenant_param = NULL,
+        .tenant_field = NULL,
+    },
 };
 
 const struct hs_oauth_profile *hs_oauth_profile_find(const char *provider)
