@@ -2550,29 +2550,21 @@ static void qbo_destroy(void *state)
 
 static int qbo_routes(void *state, struct hs_sbx *sbx)
 {
-    const struct hs_sbx_module_ops *m = &hs_sbx_quickbooks_ops;
-    int rc = hs_sbx_route(sbx, m, "GET", "/oauth2/authorize", h_authorize, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "POST", "/oauth2/v1/tokens/bearer", h_token, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "GET", "/_sandbox/settings", h_settings, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "POST", "/_sandbox/settings", h_settings, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "GET", "/v3/company/{realm}/query", h_query, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "POST", "/v3/company/{realm}/query", h_query, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "GET", "/v3/company/{realm}/cdc", h_cdc, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "POST", "/v3/company/{realm}/batch", h_batch, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "GET", "/v3/company/{realm}/{entity}", h_get, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "GET", "/v3/company/{realm}/{entity}/{id}", h_get, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "POST", "/v3/company/{realm}/{entity}", h_post, state);
-    return rc;
+    static const struct hs_sbx_route_def routes[] = {
+        {"GET", "/oauth2/authorize", h_authorize},
+        {"POST", "/oauth2/v1/tokens/bearer", h_token},
+        {"GET", "/_sandbox/settings", h_settings},
+        {"POST", "/_sandbox/settings", h_settings},
+        {"GET", "/v3/company/{realm}/query", h_query},
+        {"POST", "/v3/company/{realm}/query", h_query},
+        {"GET", "/v3/company/{realm}/cdc", h_cdc},
+        {"POST", "/v3/company/{realm}/batch", h_batch},
+        {"GET", "/v3/company/{realm}/{entity}", h_get},
+        {"GET", "/v3/company/{realm}/{entity}/{id}", h_get},
+        {"POST", "/v3/company/{realm}/{entity}", h_post},
+    };
+    return hs_sbx_routes(sbx, &hs_sbx_quickbooks_ops, routes, sizeof routes / sizeof routes[0],
+                         state);
 }
 
 static int qbo_reset(void *state, const struct hs_sbx_world *world, struct hs_error *err)

@@ -297,6 +297,15 @@ int hs_sbx_route(struct hs_sbx *sbx, const struct hs_sbx_module_ops *ops, const 
     return HS_OK;
 }
 
+int hs_sbx_routes(struct hs_sbx *sbx, const struct hs_sbx_module_ops *mod,
+                  const struct hs_sbx_route_def *defs, size_t n, void *ud)
+{
+    int rc = HS_OK;
+    for (size_t i = 0; rc == HS_OK && i < n; i++)
+        rc = hs_sbx_route(sbx, mod, defs[i].method, defs[i].pattern, defs[i].fn, ud);
+    return rc;
+}
+
 int hs_sbx_handle(void *ud, const struct hs_http_request *req, struct hs_http_response *resp)
 {
     struct hs_sbx *sbx = ud;

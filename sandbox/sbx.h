@@ -206,6 +206,17 @@ int hs_sbx_handle(void *ud, const struct hs_http_request *req, struct hs_http_re
 HS_MUST_CHECK int hs_sbx_route(struct hs_sbx *sbx, const struct hs_sbx_module_ops *mod,
                                const char *method, const char *pattern, hs_route_fn fn, void *ud);
 
+/* One route of a module's table (hs_sbx_routes). */
+struct hs_sbx_route_def {
+    const char *method;
+    const char *pattern;
+    hs_route_fn fn;
+};
+
+/* Registers defs[0..n) with hs_sbx_route, all with ud; stops at the first failure. */
+HS_MUST_CHECK int hs_sbx_routes(struct hs_sbx *sbx, const struct hs_sbx_module_ops *mod,
+                                const struct hs_sbx_route_def *defs, size_t n, void *ud);
+
 /* Current emulated time (ms since epoch). Call with the state lock held (handlers are). */
 int64_t hs_sbx_now_ms(struct hs_sbx *sbx);
 /* Deterministic RNG of the emulator (ids, seeded data). Lock held. */

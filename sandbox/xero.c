@@ -2644,32 +2644,22 @@ static void xero_destroy(void *state)
 
 static int xero_routes(void *state, struct hs_sbx *sbx)
 {
-    const struct hs_sbx_module_ops *m = &hs_sbx_xero_ops;
-    int rc = hs_sbx_route(sbx, m, "GET", "/identity/connect/authorize", h_authorize, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "POST", "/identity/connect/token", h_token, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "GET", "/connections", h_connections, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "DELETE", "/connections/{id}", h_disconnect, state);
-    /* the identity spec spells it /Connections */
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "GET", "/Connections", h_connections, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "DELETE", "/Connections/{id}", h_disconnect, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "POST", "/_sandbox/intent", h_intent, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "GET", "/api.xro/2.0/{entity}", h_list, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "GET", "/api.xro/2.0/{entity}/{id}", h_get, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "PUT", "/api.xro/2.0/{entity}", h_put, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "POST", "/api.xro/2.0/{entity}", h_post, state);
-    if (rc == HS_OK)
-        rc = hs_sbx_route(sbx, m, "POST", "/api.xro/2.0/{entity}/{id}", h_post, state);
-    return rc;
+    static const struct hs_sbx_route_def routes[] = {
+        {"GET", "/identity/connect/authorize", h_authorize},
+        {"POST", "/identity/connect/token", h_token},
+        {"GET", "/connections", h_connections},
+        {"DELETE", "/connections/{id}", h_disconnect},
+        /* the identity spec spells it /Connections */
+        {"GET", "/Connections", h_connections},
+        {"DELETE", "/Connections/{id}", h_disconnect},
+        {"POST", "/_sandbox/intent", h_intent},
+        {"GET", "/api.xro/2.0/{entity}", h_list},
+        {"GET", "/api.xro/2.0/{entity}/{id}", h_get},
+        {"PUT", "/api.xro/2.0/{entity}", h_put},
+        {"POST", "/api.xro/2.0/{entity}", h_post},
+        {"POST", "/api.xro/2.0/{entity}/{id}", h_post},
+    };
+    return hs_sbx_routes(sbx, &hs_sbx_xero_ops, routes, sizeof routes / sizeof routes[0], state);
 }
 
 static int add_tenant(struct xero *x, const char *name, uint64_t h,

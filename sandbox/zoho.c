@@ -2617,10 +2617,7 @@ static void zoho_destroy(void *state)
 static int zoho_routes(void *state, struct hs_sbx *sbx)
 {
     const struct hs_sbx_module_ops *m = &hs_sbx_zoho_ops;
-    static const struct {
-        const char *method, *pattern;
-        hs_route_fn fn;
-    } routes[] = {
+    static const struct hs_sbx_route_def routes[] = {
         {"GET", "/accounts/oauth/v2/auth", h_authorize},
         {"POST", "/accounts/oauth/v2/token", h_token},
         {"GET", "/_sandbox/limits", h_limits},
@@ -2638,9 +2635,7 @@ static int zoho_routes(void *state, struct hs_sbx *sbx)
         {"PUT", "/books/v3/{entity}", h_put},
         {"PUT", "/books/v3/{entity}/{id}", h_put},
     };
-    int rc = HS_OK;
-    for (size_t i = 0; rc == HS_OK && i < sizeof routes / sizeof routes[0]; i++)
-        rc = hs_sbx_route(sbx, m, routes[i].method, routes[i].pattern, routes[i].fn, state);
+    int rc = hs_sbx_routes(sbx, m, routes, sizeof routes / sizeof routes[0], state);
     struct hs_sbx_mod *me = hs_sbx_find_mod(sbx, m->name);
     if (me != NULL)
         me->wh_batch_max = 1; /* one workflow webhook call per record change */
