@@ -4,8 +4,10 @@
  *                                hoopsync-sandbox process, real HTTP, the engine in process.
  *
  * Design:     scn_open starts bin/hoopsync-sandbox (--port 0, fixed seed and sizes, static
- *             token, no rate limits) and reads its port, freezes its clock at SCN_START_MS and
- *             opens an SQLite store in a fresh temporary directory. scn_engine_open then opens
+ *             token, no rate limits) and reads its port, freezes its clock at SCN_START_MS,
+ *             seeds the same world again under that clock (records stamped with it, not with
+ *             the wall clock) and reads the accounting tenant (scn_acc.tenant); the SQLite
+ *             store lives in a fresh temporary directory. scn_engine_open then opens
  *             the connectors (libcurl transport to the sandbox), the config (customer flow,
  *             plus items with invoicing) and the engine; scn_engine_close undoes that, so a
  *             test can run the engine in a child process (fork after close, the child opens
@@ -15,8 +17,8 @@
  *             sandbox's internals) and through the store. The CRM is HubSpot (scn_crm_*).
  *             Everything accounting-shaped goes through struct scn_acc, a small table of
  *             functions (create and edit a customer, read an invoice, pay it, the provider's
- *             tax codes and rounding policy), so the scenarios can later run against every
- *             accounting provider: scn_quickbooks is the first row.
+ *             tax codes and rounding policy), so the scenarios run against every accounting
+ *             provider of scn_providers: scn_quickbooks (scenario.c), scn_xero (scenario_xero.c).
  * Invariants: every helper asserts (cmocka) on failure; nothing is skipped silently.
  * Ownership:  struct scn owns the sandbox process, the temporary directory, the store and
  *             the engine stack; scn_close ends the process and removes the directory.
@@ -59,8 +61,10 @@ struct scn_acc {
     const char *name;  /* connection provider name ("quickbooks") */
     const char *label; /* for messages ("QuickBooks") */
     const struct hs_connector_ops *ops;
-    /* Connector settings (new JSON reference) and tenant id for s. */
+    /* Connector settings (new JSON reference) for s. */
     json_t *(*settings)(struct scn *s);
+    /* The tenant the scenarios use (QuickBooks realm, Xero organisation), read by scn_open
+     * from the sandbox into s->tenant. */
     void (*tenant)(struct scn *s, char *out, size_t len);
     /* Creates a customer (email may be NULL) and returns its id. */
     void (*create_customer)(struct scn *s, const char *name, const char *currency,
@@ -71,10 +75,15 @@ struct scn_acc {
     void (*customer_field)(struct scn *s, const char *id, const char *field, char *out, size_t len);
     /* Every customer: a new JSON object of id -> display name. */
     json_t *(*customers)(struct scn *s);
-    /* Substring of the request path of the provider's creates (for the sandbox's stall). */
-    void (*create_path)(struct scn *s, char *out, size_t len);
-    /* Every customer, item and invoice with its version (QuickBooks: SyncToken, which any
-     * update moves): a new JSON object of "<Entity>/<id>" -> version. */
+    /* Substring of the request path of the connector's creates of kind (HS_KIND_CUSTOMER or
+     * HS_KIND_INVOICE), for the sandbox's stall; the row's own calls never contain it. */
+    void (*create_path)(struct scn *s, enum hs_kind kind, char *out, size_t len);
+    /* How long the stall holds each request on that path, in ms (0: 20 s). A provider whose
+     * reads share the path with its creates (Xero) holds every read of the list too, so it
+     * needs a short one: long enough to kill the process while the create is unanswered. */
+    int stall_ms;
+    /* Every customer, item, invoice and payment with its version (QuickBooks: SyncToken, Xero:
+     * UpdatedDateUTC; any update moves it): a new JSON object of "<Entity>/<id>" -> version. */
     json_t *(*versions)(struct scn *s);
     /* Ids of the customers whose display name is name; returns how many. */
     size_t (*customers_named)(struct scn *s, const char *name, char out[SCN_ID_MAX]);
@@ -86,9 +95,18 @@ struct scn_acc {
     /* The provider's tax codes, added to m under their names. */
     void (*tax_codes)(struct scn *s, struct hs_tax_map *m);
     struct hs_tax_policy (*policy)(enum hs_tax_mode mode);
+    /* A company field the scenarios edit in the CRM and read back from the provider: the
+     * HubSpot property, the canonical field (customer_field) and what goes before and after a
+     * word to make its value (QuickBooks: website "https://<word>.example"; Xero's Website is
+     * read-only through its API, so there the billing city "<word> Harbour"). */
+    const char *edit_prop;
+    const char *edit_field;
+    const char *edit_before;
+    const char *edit_after;
 };
 
 extern const struct scn_acc scn_quickbooks;
+extern const struct scn_acc scn_xero; /* scenario_xero.c */
 /* Every accounting provider the scenarios run against (NULL-terminated). */
 extern const struct scn_acc *const scn_providers[];
 /* The provider of the group running now: scn_open's default when opt->acc is NULL. */
@@ -117,8 +135,8 @@ struct scn {
     char dir[64];
     char db[128];
     pid_t sbx_pid;
-    char base[64]; /* http://127.0.0.1:PORT */
-    char realm[32];
+    char base[64];   /* http://127.0.0.1:PORT */
+    char tenant[64]; /* the accounting tenant (scn_acc.tenant) */
     int64_t now;
     struct hs_env env;
     struct hs_http_transport api; /* the test's own calls */
@@ -169,6 +187,11 @@ size_t scn_count(const struct hs_engine_report *r, enum hs_engine_action_kind k,
 
 /* HTTP to the sandbox: status; *out (may be NULL) the answer parsed with exact numbers. */
 int scn_http(struct scn *s, const char *method, const char *path, const char *body, json_t **out);
+/* scn_http with one more request header (name, value; name NULL: none). */
+int scn_http_hdr(struct scn *s, const char *method, const char *path, const char *name,
+                 const char *value, const char *body, json_t **out);
+/* in percent-encoded into out (len bytes, cut short when it does not fit). */
+void scn_url_encode(const char *in, char *out, size_t len);
 /* Drops the test's own keep-alive connection and opens a new one: a sandbox worker thread
  * held by an injected stall also holds the connections it serves, and a new connection is
  * always accepted by a free worker. */

@@ -4,7 +4,9 @@
  *
  * Design:     the sandbox runs as its own process (scenario.c). The parent closes its engine
  *             stack, sets the sandbox fault "stall=MS,stall_path=P" with P the accounting
- *             provider's create path (scn_acc.create_path; QuickBooks: the realm's /batch), so
+ *             provider's create path of the record's kind (scn_acc.create_path; QuickBooks:
+ *             the realm's /batch; Xero: /Contacts or /Invoices, whose reads are then held too,
+ *             so the row's shorter scn_acc.stall_ms), so
  *             the provider commits the create and then holds the answer, and forks
  *             a child that opens its own engine stack on the same SQLite store and runs one
  *             pass. The parent polls the provider's API until the record exists, SIGKILLs the
@@ -118,11 +120,12 @@ static void kill_when(struct scn *s, pid_t child, bool (*done)(struct scn *s, vo
                   (long long)(mono_ms() - t0));
 }
 
-static void stall_batches(struct scn *s)
+static void stall_batches(struct scn *s, enum hs_kind kind)
 {
     char path[96], spec[160];
-    s->acc->create_path(s, path, sizeof path);
-    snprintf(spec, sizeof spec, "stall=%d,stall_path=%s", STALL_MS, path);
+    s->acc->create_path(s, kind, path, sizeof path);
+    snprintf(spec, sizeof spec, "stall=%d,stall_path=%s",
+             s->acc->stall_ms > 0 ? s->acc->stall_ms : STALL_MS, path);
     scn_faults(s, spec);
 }
 
@@ -162,7 +165,7 @@ static void test_scenarios_sigkill_between_invoice_create_and_link(void **state)
     assert_int_equal(s->acc->invoices_of(s, acc), 0);
 
     scn_engine_close(s);
-    stall_batches(s);
+    stall_batches(s, HS_KIND_INVOICE);
     pid_t child = start_child_pass(s);
     struct inv_wait w = {.customer = acc};
     kill_when(s, child, invoice_made, &w);
@@ -224,7 +227,7 @@ static void customer_crash(struct scn *s, const char *name, bool after_lease)
     assert_int_equal(s->acc->customers_named(s, name, NULL), 0);
 
     scn_engine_close(s);
-    stall_batches(s);
+    stall_batches(s, HS_KIND_CUSTOMER);
     pid_t child = start_child_pass(s);
     kill_when(s, child, customer_made, (void *)(uintptr_t)name);
     scn_faults(s, "");

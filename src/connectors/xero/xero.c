@@ -467,6 +467,124 @@ static int xero_read(struct hs_connector *c, enum hs_kind kind, const char *cons
 
 /* ---- write ---------------------------------------------------------------------------- */
 
+static bool address_path(const char *f)
+{
+    return f != NULL &&
+           (strncmp(f, "billing_address", 15) == 0 || strncmp(f, "shipping_address", 16) == 0);
+}
+
+/*
+ * Xero replaces a contact's whole address when one line of it is sent, and the engine sends
+ * only the lines that changed: for those updates the contact is read first (one call) and
+ * merged[i] is the record as Xero holds it with the update's fields applied, so the address
+ * goes out whole. merged[i] is NULL for every other write.
+ */
+static int merge_addresses(struct hs_connector *c, const struct hs_write *writes, size_t n,
+                           struct hs_record ***out, struct hs_error *err)
+{
+    *out = NULL;
+    const char **ids = hs_calloc(n, sizeof(const char *));
+    size_t *at = hs_calloc(n, sizeof(size_t));
+    struct hs_record **cur = hs_calloc(n, sizeof(struct hs_record *));
+    struct hs_record **merged = hs_calloc(n, sizeof(struct hs_record *));
+    int rc = ids != NULL && at != NULL && cur != NULL && merged != NULL ? HS_OK : HS_ENOMEM;
+    size_t m = 0;
+    for (size_t i = 0; rc == HS_OK && i < n; i++) {
+        const struct hs_write *w = &writes[i];
+        if (w->op != HS_WRITE_UPDATE || w->fields == NULL || w->record == NULL ||
+            w->record->id == NULL)
+            continue;
+        bool addr = false;
+        for (size_t f = 0; f < w->n_fields && !addr; f++)
+            addr = address_path(w->fields[f]);
+        if (addr) {
+            ids[m] = w->record->id;
+            at[m++] = i;
+        }
+    }
+    if (rc == HS_OK && m > 0)
+        rc = xero_read(c, HS_KIND_CUSTOMER, ids, m, cur, err);
+    for (size_t k = 0; rc == HS_OK && k < m; k++) {
+        const struct hs_write *w = &writes[at[k]];
+        if (cur[k] == NULL)
+            continue; /* gone: the update itself will say so */
+        struct hs_fields have, want;
+        hs_fields_init(&have);
+        hs_fields_init(&want);
+        rc = hs_record_to_fields(cur[k], &have, NULL);
+        if (rc == HS_OK)
+            rc = hs_record_to_fields(w->record, &want, NULL);
+        for (size_t f = 0; rc == HS_OK && f < w->n_fields; f++) {
+            const char *v = hs_fields_get(&want, w->fields[f]);
+            if (v != NULL)
+                rc = hs_fields_set(&have, w->fields[f], v);
+            else
+                (void)hs_fields_remove(&have, w->fields[f]);
+        }
+        struct hs_record *r = NULL;
+        if (rc == HS_OK)
+            rc = hs_record_from_fields(HS_KIND_CUSTOMER, &have, &r, err);
+        if (rc == HS_OK && (hs_record_set_str(&r->id, w->record->id) != HS_OK ||
+                            hs_fields_copy(&r->meta, &w->record->meta) != HS_OK))
+            rc = HS_ENOMEM;
+        if (rc == HS_OK)
+            merged[at[k]] = r;
+        else
+            hs_record_free(r);
+        hs_fields_release(&have);
+        hs_fields_release(&want);
+    }
+    for (size_t k = 0; cur != NULL && k < m; k++)
+        hs_record_free(cur[k]);
+    hs_free(cur);
+    hs_free(at);
+    hs_free(ids);
+    if (rc != HS_OK) {
+        for (size_t i = 0; merged != NULL && i < n; i++)
+            hs_record_free(merged[i]);
+        hs_free(merged);
+        return rc == HS_ENOMEM ? hs_error_set(err, HS_ENOMEM, "out of memory") : rc;
+    }
+    *out = merged;
+    return HS_OK;
+}
+
+/* Results of the updates write() did not send (status OK, nothing Xero stores changed). */
+static int read_unsent(struct hs_connector *c, enum hs_kind kind, struct hs_write *writes, size_t n,
+                       const bool *sent, struct hs_error *err)
+{
+    const char **ids = hs_calloc(n, sizeof(const char *));
+    size_t *at = hs_calloc(n, sizeof(size_t));
+    struct hs_record **recs = hs_calloc(n, sizeof(struct hs_record *));
+    int rc = ids != NULL && at != NULL && recs != NULL ? HS_OK : HS_ENOMEM;
+    size_t m = 0;
+    for (size_t i = 0; rc == HS_OK && i < n; i++) {
+        const struct hs_write *w = &writes[i];
+        if (!sent[i] && w->status == HS_OK && w->result == NULL && w->op == HS_WRITE_UPDATE &&
+            w->record != NULL && w->record->id != NULL) {
+            ids[m] = w->record->id;
+            at[m++] = i;
+        }
+    }
+    if (rc == HS_OK && m > 0)
+        rc = xero_read(c, kind, ids, m, recs, err);
+    for (size_t k = 0; rc == HS_OK && k < m; k++) {
+        struct hs_write *w = &writes[at[k]];
+        if (recs[k] == NULL) {
+            w->status = HS_ENOTFOUND;
+            snprintf(w->msg, sizeof w->msg, "Xero no longer has this record");
+        }
+        w->result = recs[k];
+        recs[k] = NULL;
+    }
+    for (size_t k = 0; recs != NULL && k < m; k++)
+        hs_record_free(recs[k]);
+    hs_free(recs);
+    hs_free(at);
+    hs_free(ids);
+    return rc;
+}
+
 static int xero_write(struct hs_connector *c, enum hs_kind kind, struct hs_write *writes, size_t n,
                       struct hs_error *err)
 {
@@ -480,6 +598,9 @@ static int xero_write(struct hs_connector *c, enum hs_kind kind, struct hs_write
     if (n == 0)
         return HS_OK;
     int rc = kind == HS_KIND_INVOICE ? items_for_writes(c, writes, n, err) : HS_OK;
+    struct hs_record **merged = NULL;
+    if (rc == HS_OK && kind == HS_KIND_CUSTOMER)
+        rc = merge_addresses(c, writes, n, &merged, err);
     if (rc != HS_OK)
         return rc;
     json_t *items = json_array();
@@ -500,7 +621,10 @@ static int xero_write(struct hs_connector *c, enum hs_kind kind, struct hs_write
         json_t *el = NULL;
         struct hs_error berr;
         hs_error_clear(&berr);
-        int brc = hs_xero_conn_build(kind, w, &c->opts, &el, &berr);
+        struct hs_write as_sent = *w;
+        if (merged != NULL && merged[i] != NULL)
+            as_sent.record = merged[i]; /* the whole address, see merge_addresses */
+        int brc = hs_xero_conn_build(kind, &as_sent, &c->opts, &el, &berr);
         if (brc == HS_ENOMEM) {
             rc = HS_ENOMEM;
             break;
@@ -510,10 +634,8 @@ static int xero_write(struct hs_connector *c, enum hs_kind kind, struct hs_write
             snprintf(w->msg, sizeof w->msg, "%s", berr.msg);
             continue;
         }
-        if (el == NULL) { /* nothing to change in Xero */
-            rc = hs_record_clone(w->record, &w->result);
+        if (el == NULL) /* nothing Xero stores changes: the result is read below */
             continue;
-        }
         struct hs_buf one;
         hs_buf_init(&one);
         if (hs_json_dump_exact(el, &one) != HS_OK || (dumps[i] = hs_buf_detach(&one)) == NULL ||
@@ -546,7 +668,15 @@ static int xero_write(struct hs_connector *c, enum hs_kind kind, struct hs_write
         if (kind == HS_KIND_ITEM)
             c->items_loaded = false;
     }
+    /* updates that change nothing Xero stores (fields it does not carry) send nothing; their
+     * result is the record as Xero holds it (connector.h), read in one call, never an echo of
+     * what was asked */
+    if (rc == HS_OK)
+        rc = read_unsent(c, kind, writes, n, sent, err);
     json_decref(items);
+    for (size_t i = 0; merged != NULL && i < n; i++)
+        hs_record_free(merged[i]);
+    hs_free(merged);
     for (size_t i = 0; dumps != NULL && i < n; i++)
         hs_free(dumps[i]);
     hs_free(dumps);
