@@ -11,7 +11,9 @@
  *                  connection (kind, provider, tenant: QuickBooks realmId from the redirect,
  *                  HubSpot hub_id from the token answer, Xero's tenantId from GET
  *                  /connections with the new access token: the organisation named by
- *                  connections.<name>.tenant_id when set, else the first one), the client
+ *                  connections.<name>.tenant_id when set, else the first one; Zoho Books'
+ *                  organization_id from GET /books/v3/organizations the same way, the
+ *                  default organization first), the client
  *                  secret and the tokens, all encrypted by the store;
  *               4. run the connector's one-time setup() (HubSpot: the hoopsync properties)
  *                  with a token source over the store (connector_ops_for below is the one
@@ -101,6 +103,8 @@ static const char *default_base(const char *provider)
         return "https://quickbooks.api.intuit.com";
     if (hs_str_eq(provider, "xero"))
         return "https://api.xero.com";
+    if (hs_str_eq(provider, "zohobooks"))
+        return "https://www.zohoapis.com";
     return NULL;
 }
 
@@ -161,6 +165,75 @@ static int xero_tenant(const struct hs_http_transport *http, const char *base, c
     if (rc == HS_OK && (*out = hs_strdup(pick)) == NULL)
         rc = hs_error_set(err, HS_ENOMEM, "out of memory");
     json_decref(arr);
+    hs_http_request_release(&req);
+    hs_http_response_release(&resp);
+    hs_free(url);
+    hs_free(auth);
+    return rc;
+}
+
+/*
+ * Zoho Books: the organization the grant covers, from GET <base>/books/v3/organizations with
+ * the new access token. wanted (the configured tenant_id, may be NULL) must be among them;
+ * without it the default organization (is_default_org) is taken, else the first, and *out_n
+ * says how many there were. *out (caller frees) is NULL on failure.
+ */
+static int zoho_org(const struct hs_http_transport *http, const char *base, const char *token,
+                    const char *wanted, char **out, size_t *out_n, struct hs_error *err)
+{
+    *out = NULL;
+    *out_n = 0;
+    char *url = hs_asprintf("%s%sbooks/v3/organizations", base,
+                            base[0] != '\0' && base[strlen(base) - 1] == '/' ? "" : "/");
+    char *auth = hs_asprintf("Zoho-oauthtoken %s", token);
+    struct hs_http_request req;
+    struct hs_http_response resp;
+    hs_http_request_init(&req);
+    hs_http_response_init(&resp);
+    int rc = url != NULL && auth != NULL ? hs_http_request_set(&req, "GET", url) : HS_ENOMEM;
+    if (rc == HS_OK)
+        rc = hs_http_headers_set(&req.headers, "Authorization", auth);
+    if (rc == HS_OK)
+        rc = hs_http_headers_set(&req.headers, "Accept", "application/json");
+    if (rc == HS_OK)
+        rc = hs_http_send(http, &req, &resp, err);
+    json_t *root = NULL;
+    if (rc == HS_OK && resp.status != 200)
+        rc = hs_error_set(err, HS_EPROTO, "cannot list Zoho Books organizations '%s': HTTP %d", url,
+                          resp.status);
+    if (rc == HS_OK)
+        rc = hs_json_parse((const uint8_t *)(resp.body.data != NULL ? resp.body.data : ""),
+                           resp.body.len, "Zoho Books organizations", &root, err);
+    const json_t *arr = json_object_get(root, "organizations");
+    if (rc == HS_OK && !json_is_array(arr))
+        rc = hs_error_set(err, HS_EPROTO,
+                          "cannot list Zoho Books organizations: no 'organizations' array");
+    const char *pick = NULL;
+    bool pick_default = false;
+    size_t i;
+    const json_t *o;
+    json_array_foreach(rc == HS_OK ? arr : NULL, i, o)
+    {
+        const char *id = json_string_value(json_object_get(o, "organization_id"));
+        if (id == NULL)
+            continue;
+        (*out_n)++;
+        bool dflt = json_is_true(json_object_get(o, "is_default_org"));
+        if (wanted != NULL ? strcmp(id, wanted) == 0 : pick == NULL || (dflt && !pick_default)) {
+            pick = id;
+            pick_default = dflt;
+        }
+    }
+    if (rc == HS_OK && pick == NULL)
+        rc = wanted != NULL
+                 ? hs_error_set(err, HS_ENOTFOUND,
+                                "the Zoho Books grant does not cover organization "
+                                "'%s'",
+                                wanted)
+                 : hs_error_set(err, HS_ENOTFOUND, "the Zoho Books grant covers no organization");
+    if (rc == HS_OK && (*out = hs_strdup(pick)) == NULL)
+        rc = hs_error_set(err, HS_ENOMEM, "out of memory");
+    json_decref(root);
     hs_http_request_release(&req);
     hs_http_response_release(&resp);
     hs_free(url);
@@ -268,7 +341,7 @@ static int connect_run(struct hs_cli *cli, const struct run *r)
     struct hs_oauth_tokens tokens = {0};
     char *authorize = NULL;
     char *token_url = NULL;
-    char *xero_tenant_id = NULL;
+    char *learned_tenant = NULL;
     int exit_code = HS_CLI_EXIT_FAIL;
 
     struct hs_store_options sopt;
@@ -335,16 +408,31 @@ static int connect_run(struct hs_cli *cli, const struct run *r)
     if (hs_str_eq(provider, "xero")) {
         const char *base = conn->base_url != NULL ? conn->base_url : default_base(provider);
         size_t n_orgs = 0;
-        if (xero_tenant(&http, base, tokens.access_token, conn->tenant_id, &xero_tenant_id, &n_orgs,
+        if (xero_tenant(&http, base, tokens.access_token, conn->tenant_id, &learned_tenant, &n_orgs,
                         &err) != HS_OK) {
             hs_cli_fail(cli, "connection '%s': %s", r->name, err.msg);
             goto done;
         }
-        tenant = xero_tenant_id;
+        tenant = learned_tenant;
         if (n_orgs > 1 && conn->tenant_id == NULL && !r->json)
             fprintf(cli->err,
                     "hoopsync: the grant covers %zu Xero organisations; using the first (%s). "
                     "Set connections.%s.tenant_id to choose another\n",
+                    n_orgs, tenant, r->name);
+    }
+    if (hs_str_eq(provider, "zohobooks")) {
+        const char *base = conn->base_url != NULL ? conn->base_url : default_base(provider);
+        size_t n_orgs = 0;
+        if (zoho_org(&http, base, tokens.access_token, conn->tenant_id, &learned_tenant, &n_orgs,
+                     &err) != HS_OK) {
+            hs_cli_fail(cli, "connection '%s': %s", r->name, err.msg);
+            goto done;
+        }
+        tenant = learned_tenant;
+        if (n_orgs > 1 && conn->tenant_id == NULL && !r->json)
+            fprintf(cli->err,
+                    "hoopsync: the grant covers %zu Zoho Books organizations; using %s. Set "
+                    "connections.%s.tenant_id to choose another\n",
                     n_orgs, tenant, r->name);
     }
     if (save_connection(store, r->name, crm ? HS_STORE_CRM : HS_STORE_ACCOUNTING, provider, tenant,
@@ -391,7 +479,7 @@ done:
         hs_http_transport_close(&http);
     hs_free(authorize);
     hs_free(token_url);
-    hs_free(xero_tenant_id);
+    hs_free(learned_tenant);
     hs_store_close(store);
     return exit_code;
 }

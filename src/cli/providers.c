@@ -11,6 +11,7 @@
 #include "connectors/hubspot/hubspot.h"
 #include "connectors/quickbooks/quickbooks.h"
 #include "connectors/xero/xero.h"
+#include "connectors/zohobooks/zohobooks.h"
 
 static const struct {
     const char *name;
@@ -19,6 +20,7 @@ static const struct {
     {"hubspot", &hs_connector_hubspot_ops},
     {"quickbooks", &hs_connector_quickbooks_ops},
     {"xero", &hs_connector_xero_ops},
+    {"zohobooks", &hs_connector_zohobooks_ops},
 };
 
 const struct hs_connector_ops *hs_cli_connector_for(const char *provider)

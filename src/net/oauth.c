@@ -86,6 +86,20 @@ static const struct hs_oauth_profile profiles[] = {
         .tenant_param = NULL,
         .tenant_field = NULL,
     },
+    {
+        /* Zoho Books: the organization comes from GET /organizations after the exchange
+         * (cli/cmd_connect.c); the US data center's accounts server by default */
+        .provider = "zohobooks",
+        .authorize_url = "https://accounts.zoho.com/oauth/v2/auth",
+        .token_url = "https://accounts.zoho.com/oauth/v2/token",
+        .sbx_authorize = "/accounts/oauth/v2/auth",
+        .sbx_token = "/accounts/oauth/v2/token",
+        .default_scopes = "ZohoBooks.fullaccess.all",
+        .basic_auth = false,
+        .pkce = false,
+        .tenant_param = NULL,
+        .tenant_field = NULL,
+    },
 };
 
 const struct hs_oauth_profile *hs_oauth_profile_find(const char *provider)

@@ -3,7 +3,8 @@
 # after `build=$1`: checks the programs, makes $tmp (removed on exit with every process the
 # test started), provides ok/fail (count in $fails), starts the sandbox (seed 7, free port) and
 # sets $base, and writes a workspace $ws whose hoopsync.yaml connects HubSpot and QuickBooks
-# in the sandbox (extra YAML, e.g. flows, from stdin of hs_test_workspace).
+# in the sandbox (extra YAML, e.g. flows, from stdin of hs_test_workspace). A test that sets
+# HS_TEST_SBX_ARGS before sourcing passes those options to the sandbox (e.g. --time-scale 60).
 bin="$build/bin/hoopsync"
 sbx="$build/bin/hoopsync-sandbox"
 [ -x "$bin" ] || { echo "skip: $bin not built"; exit 77; }
@@ -26,7 +27,8 @@ fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 ok() { echo "ok: $*"; }
 
-"$sbx" --port 0 --seed 7 >"$tmp/sbx.out" 2>"$tmp/sbx.err" &
+# shellcheck disable=SC2086 # HS_TEST_SBX_ARGS: extra sandbox options, split on blanks
+"$sbx" --port 0 --seed 7 ${HS_TEST_SBX_ARGS:-} >"$tmp/sbx.out" 2>"$tmp/sbx.err" &
 spid=$!
 for _ in $(seq 100); do
   grep -q 'listening on' "$tmp/sbx.out" 2>/dev/null && break

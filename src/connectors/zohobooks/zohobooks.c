@@ -1,0 +1,553 @@
+/*
+ * connectors/zohobooks/zohobooks.c - the Zoho Books API v3 as a connector (the ops table).
+ *
+ * Design:     contacts (customers), items, invoices and customer payments of one
+ *             organization (cfg->tenant, sent as organization_id on every call).
+ *             changes(): a scan of GET /<entity>?sort_column=last_modified_time&sort_order=D,
+ *             200 a page, from the newest record down to the cursor's second (invoices also
+ *             filter last_modified_time=<since>, which Zoho has for invoices and credit notes
+ *             only; contacts, items and payments ignore it, so they are scanned by the sort
+ *             alone). The scan stops at the first record older than that second or at the
+ *             last page; the next scan starts at the newest second met, and the cursor carries
+ *             the versions (id and last_modified_time) already reported at that second, so
+ *             a change is never lost at equal times and an unchanged record is not reported
+ *             twice (zohobooks_int.h hs_zoho_conn_cursor_step). A record that changes during
+ *             a scan moves to the top of the sort, which the next scan reads. Residue: a record
+ *             written twice in the same second, with our scan reading between the two,
+ *             keeps its first version until it changes again (Zoho's times have seconds).
+ *             read(): one GET /<entity>/{id} each (Zoho's lists leave out contact persons and
+ *             line items); a 404 is a record gone (NULL).
+ *             write(): Zoho has no batch endpoint, so one record per call (write_batch 1). A
+ *             create with an idem_key is an upsert (PUT /<entity> with
+ *             X-Unique-Identifier-Key = the setting unique_field, X-Unique-Identifier-Value =
+ *             the idem_key, X-Upsert: true): a create whose answer was lost lands on the same
+ *             record when sent again. Payments have no upsert: POST. Updates PUT
+ *             /<entity>/{id} with the changed fields. A refused record (Zoho's
+ *             {"code","message"}) gets its own status and Zoho's message; the call fails only
+ *             for what is not the record's fault (token, limits after retries, 5xx). New
+ *             invoices are drafts in Zoho: unless the setting invoice_status is "draft", or the
+ *             record is a draft, they are marked sent (POST /invoices/{id}/status/sent) and
+ *             read again.
+ *             webhook(): Zoho Books signs nothing; the workflow rule sends a shared secret in a
+ *             custom header (X-Zoho-Webhook-Token), compared in constant time.
+ *             Settings (JSON object, all optional): base_currency ("USD"), unique_field
+ *             ("cf_hoopsync_id"), invoice_status ("sent" or "draft"), payment_mode (none:
+ *             Zoho's default), app_url ("https://books.zoho.com"), max_concurrency (5),
+ *             rate_limits (replaces the windows: 100 a minute and 10,000 a day per
+ *             organization; connectors/common/limits.h).
+ * Threads:    a handle is used by one thread at a time; the limiter is shared (thread-safe).
+ * Ownership:  the handle copies the settings it keeps; cfg pointers are borrowed.
+ * Not here:   JSON (zohobooks_parse.c), HTTP (zohobooks_client.c, connectors/common).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "connectors/common/limits.h"
+#include "connectors/zohobooks/zohobooks.h"
+#include "connectors/zohobooks/zohobooks_int.h"
+#include "core/currency.h"
+#include "core/validate.h"
+#include "util/alloc.h"
+#include "util/jsonnum.h"
+#include "util/str.h"
+
+#define MAX_CONCURRENCY_DEFAULT 5
+
+/* ---- open / close --------------------------------------------------------------------- */
+
+static int setting_int(const json_t *s, const char *key, long def, long lo, long hi, long *out,
+                       struct hs_error *err)
+{
+    const json_t *v = json_object_get(s, key);
+    *out = def;
+    if (v == NULL || json_is_null(v))
+        return HS_OK;
+    int64_t n = 0;
+    if (json_is_integer(v))
+        n = (int64_t)json_integer_value(v);
+    else if (!json_is_string(v) ||
+             hs_str_to_i64(json_string_value(v), json_string_length(v), &n) != HS_OK)
+        n = lo - 1;
+    if (n < lo || n > hi)
+        return hs_error_set(err, HS_EINVAL,
+                            "invalid Zoho Books setting '%s': expected an integer from %ld to %ld",
+                            key, lo, hi);
+    *out = (long)n;
+    return HS_OK;
+}
+
+static int setting_str(const json_t *s, const char *key, const char *def, char **out,
+                       struct hs_error *err)
+{
+    const json_t *v = json_object_get(s, key);
+    const char *text = def;
+    *out = NULL;
+    if (json_is_string(v))
+        text = json_string_value(v);
+    else if (v != NULL && !json_is_null(v))
+        return hs_error_set(err, HS_EINVAL, "invalid Zoho Books setting '%s': expected a string",
+                            key);
+    if (text == NULL)
+        return HS_OK;
+    *out = hs_strdup(text);
+    return *out != NULL ? HS_OK : hs_error_set(err, HS_ENOMEM, "out of memory");
+}
+
+static bool digits_only(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* An api_name as Zoho makes them: "cf_" then letters, digits and '_'. */
+static bool field_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 4 || n > 64 || strncmp(s, "cf_", 3) != 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return false;
+    return true;
+}
+
+static void zoho_close(struct hs_connector *c)
+{
+    if (c == NULL)
+        return;
+    hs_free(c->app_url);
+    hs_free(c->unique_field);
+    hs_free(c->payment_mode);
+    hs_free(c);
+}
+
+static int zoho_open(const struct hs_connector_config *cfg, struct hs_connector **out,
+                     struct hs_error *err)
+{
+    *out = NULL;
+    if (cfg == NULL || cfg->base_url == NULL || cfg->tenant == NULL || cfg->http == NULL ||
+        cfg->env == NULL)
+        return hs_error_set(err, HS_EINVAL,
+                            "cannot open Zoho Books connection: base URL, organization id, "
+                            "HTTP transport and env are required");
+    if (!digits_only(cfg->tenant, 32))
+        return hs_error_set(err, HS_EINVAL,
+                            "cannot open Zoho Books connection: organization id '%.40s' is not "
+                            "a Zoho organization_id (digits, from GET /organizations)",
+                            cfg->tenant);
+    const json_t *s = cfg->settings;
+    if (s != NULL && !json_is_object(s))
+        return hs_error_set(err, HS_EINVAL, "invalid Zoho Books settings: expected an object");
+    struct hs_connector *c = hs_calloc(1, sizeof *c);
+    if (c == NULL)
+        return hs_error_set(err, HS_ENOMEM, "out of memory");
+    c->cfg = *cfg;
+    if (c->cfg.name == NULL)
+        c->cfg.name = "accounting";
+    long mc = 0;
+    char *base = NULL;
+    char *status = NULL;
+    int rc = setting_int(s, "max_concurrency", MAX_CONCURRENCY_DEFAULT, 1, 100, &mc, err);
+    if (rc == HS_OK)
+        rc = hs_conn_rate_limits_parse(s, c->windows, &c->n_windows, err);
+    if (rc == HS_OK)
+        rc = setting_str(s, "app_url", "https://books.zoho.com", &c->app_url, err);
+    if (rc == HS_OK)
+        rc = setting_str(s, "unique_field", "cf_hoopsync_id", &c->unique_field, err);
+    if (rc == HS_OK)
+        rc = setting_str(s, "payment_mode", NULL, &c->payment_mode, err);
+    if (rc == HS_OK)
+        rc = setting_str(s, "invoice_status", "sent", &status, err);
+    if (rc == HS_OK)
+        rc = setting_str(s, "base_currency", "USD", &base, err);
+    if (rc == HS_OK && (base == NULL || strlen(base) != 3 || hs_currency_find(base) == NULL))
+        rc = hs_error_set(err, HS_EINVAL,
+                          "invalid Zoho Books setting 'base_currency': '%.8s' is not an ISO 4217 "
+                          "code",
+                          base != NULL ? base : "");
+    if (rc == HS_OK && (c->unique_field == NULL || !field_name_ok(c->unique_field)))
+        rc = hs_error_set(err, HS_EINVAL,
+                          "invalid Zoho Books setting 'unique_field': '%.40s' is not a custom "
+                          "field's api_name (cf_...)",
+                          c->unique_field != NULL ? c->unique_field : "");
+    if (rc == HS_OK &&
+        (status == NULL || (strcmp(status, "sent") != 0 && strcmp(status, "draft") != 0)))
+        rc = hs_error_set(err, HS_EINVAL,
+                          "invalid Zoho Books setting 'invoice_status': expected sent or draft");
+    if (rc == HS_OK && base != NULL && status != NULL) {
+        memcpy(c->opts.base_currency, base, 4);
+        c->max_concurrency = (size_t)mc;
+        c->mark_sent = strcmp(status, "sent") == 0;
+        c->opts.app_url = c->app_url;
+        c->opts.unique_field = c->unique_field;
+        c->opts.payment_mode = c->payment_mode;
+        c->opts.organization = c->cfg.tenant;
+    }
+    hs_free(base);
+    hs_free(status);
+    if (rc != HS_OK) {
+        zoho_close(c);
+        return rc;
+    }
+    *out = c;
+    return HS_OK;
+}
+
+static unsigned zoho_kinds(const struct hs_connector *c)
+{
+    (void)c;
+    return (1u << HS_KIND_CUSTOMER) | (1u << HS_KIND_ITEM) | (1u << HS_KIND_INVOICE) |
+           (1u << HS_KIND_PAYMENT);
+}
+
+static void zoho_limits(const struct hs_connector *c, enum hs_kind kind,
+                        struct hs_connector_limits *out)
+{
+    (void)kind;
+    memset(out, 0, sizeof *out);
+    out->read_batch = HS_ZOHO_READ_MAX;
+    out->write_batch = 1; /* no batch endpoint */
+    out->max_concurrency = c->max_concurrency;
+    out->windows[0] = (struct hs_rate_window){"all", 100, 60000};
+    out->windows[1] = (struct hs_rate_window){"day", 10000, 86400000};
+    out->n_windows = 2;
+    hs_conn_rate_limits_apply(out, c->windows, c->n_windows);
+}
+
+static int unsupported(enum hs_kind kind, struct hs_error *err)
+{
+    return hs_error_set(err, HS_EINVAL, "Zoho Books does not carry %s records",
+                        hs_kind_name(kind) != NULL ? hs_kind_name(kind) : "these");
+}
+
+/* ---- changes -------------------------------------------------------------------------- */
+
+static int zoho_changes(struct hs_connector *c, enum hs_kind kind, const char *cursor,
+                        struct hs_changes *out, struct hs_error *err)
+{
+    memset(out, 0, sizeof *out);
+    const char *entity = hs_zoho_conn_entity(kind);
+    if (entity == NULL)
+        return unsupported(kind, err);
+    /* two cursors of 2 KB each: on the heap */
+    struct hs_zoho_cursor *cur = hs_calloc(2, sizeof *cur);
+    if (cur == NULL)
+        return hs_error_set(err, HS_ENOMEM, "out of memory");
+    struct hs_zoho_cursor *next = &cur[1];
+    cur->page = 1;
+    if (cursor != NULL) {
+        int rc = hs_zoho_conn_cursor_parse(cursor, strlen(cursor), cur, err);
+        if (rc != HS_OK) {
+            hs_free(cur);
+            return rc;
+        }
+    }
+    char rel[192];
+    int n = snprintf(rel, sizeof rel,
+                     "%s?page=%lld&per_page=%d&sort_column=last_modified_time&sort_order=D", entity,
+                     (long long)cur->page, HS_ZOHO_PAGE_SIZE);
+    if (kind == HS_KIND_INVOICE && cur->since_ms > 0 && n > 0 && (size_t)n < sizeof rel) {
+        char t[32];
+        hs_zoho_conn_time_format(cur->since_ms, t);
+        t[19] = '\0'; /* "+0000" goes URL-encoded */
+        snprintf(rel + n, sizeof rel - (size_t)n, "&last_modified_time=%s%%2B0000", t);
+    }
+    struct hs_buf body;
+    hs_buf_init(&body);
+    struct hs_zoho_page page;
+    memset(&page, 0, sizeof page);
+    size_t *picked = NULL;
+    size_t n_picked = 0;
+    int rc = hs_zoho_conn_call(c, "GET", rel, &body, err);
+    if (rc == HS_OK)
+        rc = hs_zoho_conn_parse_list((const uint8_t *)body.data, body.len, kind, false, &c->opts,
+                                     &page, err);
+    if (rc == HS_OK && page.n_items > 0) {
+        picked = hs_calloc(page.n_items, sizeof *picked);
+        out->items = hs_calloc(page.n_items, sizeof *out->items);
+        if (picked == NULL || out->items == NULL)
+            rc = HS_ENOMEM;
+    }
+    if (rc == HS_OK)
+        hs_zoho_conn_cursor_step(cur, &page, picked, &n_picked, next, &out->more);
+    for (size_t i = 0; rc == HS_OK && picked != NULL && out->items != NULL && i < n_picked; i++) {
+        const struct hs_zoho_obj *o = &page.items[picked[i]];
+        struct hs_change *ch = &out->items[out->n_items];
+        ch->kind = kind;
+        ch->id = hs_strdup(o->id);
+        if (ch->id == NULL) {
+            rc = HS_ENOMEM;
+            break;
+        }
+        ch->updated_at = o->updated_at;
+        out->n_items++;
+    }
+    if (rc == HS_OK && (out->cursor = hs_zoho_conn_cursor_format(next)) == NULL)
+        rc = HS_ENOMEM;
+    hs_free(picked);
+    hs_zoho_conn_page_release(&page);
+    hs_buf_release(&body);
+    hs_free(cur);
+    if (rc == HS_ENOMEM)
+        hs_error_set(err, HS_ENOMEM, "out of memory");
+    if (rc != HS_OK)
+        hs_changes_release(out);
+    return rc;
+}
+
+/* ---- read ----------------------------------------------------------------------------- */
+
+static int read_one(struct hs_connector *c, enum hs_kind kind, const char *id,
+                    struct hs_record **out, struct hs_error *err)
+{
+    char rel[128];
+    snprintf(rel, sizeof rel, "%s/%s", hs_zoho_conn_entity(kind), id);
+    struct hs_buf body;
+    hs_buf_init(&body);
+    int rc = hs_zoho_conn_call(c, "GET", rel, &body, err);
+    if (rc == HS_ENOTFOUND) {
+        hs_error_clear(err);
+        rc = HS_OK; /* gone: NULL */
+    } else if (rc == HS_OK) {
+        rc = hs_zoho_conn_parse_one((const uint8_t *)body.data, body.len, kind, &c->opts, out, err);
+    }
+    hs_buf_release(&body);
+    return rc;
+}
+
+static int zoho_read(struct hs_connector *c, enum hs_kind kind, const char *const *ids, size_t n,
+                     struct hs_record **out, struct hs_error *err)
+{
+    if (hs_zoho_conn_entity(kind) == NULL)
+        return unsupported(kind, err);
+    if (n > HS_ZOHO_READ_MAX)
+        return hs_error_set(err, HS_ETOOBIG,
+                            "cannot read %zu Zoho Books records at once: at most %d", n,
+                            HS_ZOHO_READ_MAX);
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == NULL || !digits_only(ids[i], 32))
+            return hs_error_set(err, HS_EINVAL, "invalid Zoho Books id '%.40s'",
+                                ids[i] != NULL ? ids[i] : "(null)");
+    int rc = HS_OK;
+    for (size_t i = 0; rc == HS_OK && i < n; i++)
+        rc = read_one(c, kind, ids[i], &out[i], err);
+    if (rc != HS_OK)
+        for (size_t i = 0; i < n; i++) {
+            hs_record_free(out[i]);
+            out[i] = NULL;
+        }
+    return rc;
+}
+
+/* ---- write ---------------------------------------------------------------------------- */
+
+/* True when a refused answer is the record's fault (its own status), not the call's. */
+static bool record_fault(int status)
+{
+    return status >= 400 && status < 500 && status != 401 && status != 403 && status != 429;
+}
+
+/* A new invoice that should not stay a draft: mark it sent and read it again. */
+static int mark_sent(struct hs_connector *c, struct hs_write *w, struct hs_error *err)
+{
+    const struct hs_record *res = w->result;
+    if (!c->mark_sent || w->record->invoice.status == HS_INVOICE_DRAFT || res == NULL ||
+        res->invoice.status != HS_INVOICE_DRAFT || res->id == NULL)
+        return HS_OK;
+    char rel[128];
+    snprintf(rel, sizeof rel, "invoices/%s/status/sent", res->id);
+    struct hs_buf body;
+    hs_buf_init(&body);
+    int rc = hs_zoho_conn_call(c, "POST", rel, &body, err);
+    hs_buf_release(&body);
+    if (rc != HS_OK)
+        return rc;
+    struct hs_record *again = NULL;
+    char id[72];
+    snprintf(id, sizeof id, "%s", res->id);
+    rc = read_one(c, HS_KIND_INVOICE, id, &again, err);
+    if (rc == HS_OK && again != NULL) {
+        hs_record_free(w->result);
+        w->result = again;
+    }
+    return rc;
+}
+
+static int write_one(struct hs_connector *c, enum hs_kind kind, struct hs_write *w,
+                     struct hs_error *err)
+{
+    w->status = HS_OK;
+    w->msg[0] = '\0';
+    hs_record_free(w->result);
+    w->result = NULL;
+    json_t *el = NULL;
+    struct hs_error berr;
+    hs_error_clear(&berr);
+    int rc = hs_zoho_conn_build(kind, w, &c->opts, &el, &berr);
+    if (rc == HS_ENOMEM)
+        return hs_error_set(err, HS_ENOMEM, "out of memory");
+    if (rc != HS_OK) {
+        w->status = rc;
+        snprintf(w->msg, sizeof w->msg, "%s", berr.msg);
+        return HS_OK;
+    }
+    if (el == NULL) /* nothing to change in Zoho */
+        return hs_record_clone(w->record, &w->result);
+    struct hs_buf body;
+    struct hs_buf answer;
+    hs_buf_init(&body);
+    hs_buf_init(&answer);
+    rc = hs_json_dump_exact(el, &body);
+    json_decref(el);
+    const char *entity = hs_zoho_conn_entity(kind);
+    char rel[128];
+    const char *method = "POST";
+    struct hs_zoho_upsert up = {c->unique_field, w->idem_key};
+    const struct hs_zoho_upsert *upsert = NULL;
+    if (w->op != HS_WRITE_CREATE) {
+        method = "PUT";
+        snprintf(rel, sizeof rel, "%s/%s", entity, w->record->id);
+    } else {
+        snprintf(rel, sizeof rel, "%s", entity);
+        if (kind != HS_KIND_PAYMENT && w->idem_key != NULL && w->idem_key[0] != '\0') {
+            method = "PUT";
+            upsert = &up;
+        }
+    }
+    int status = 0;
+    struct hs_error cerr;
+    hs_error_clear(&cerr);
+    if (rc == HS_OK)
+        rc =
+            hs_zoho_conn_send(c, method, rel, upsert, body.data, body.len, &status, &answer, &cerr);
+    if (rc != HS_OK) {
+        if (err != NULL && rc != HS_ENOMEM)
+            *err = cerr;
+    } else if (status >= 200 && status <= 299) {
+        struct hs_error perr;
+        hs_error_clear(&perr);
+        int prc = hs_zoho_conn_parse_one((const uint8_t *)answer.data, answer.len, kind, &c->opts,
+                                         &w->result, &perr);
+        if (prc == HS_ENOMEM) {
+            rc = HS_ENOMEM;
+        } else if (prc != HS_OK) {
+            w->status = prc;
+            snprintf(w->msg, sizeof w->msg, "%s", perr.msg);
+        } else if (kind == HS_KIND_INVOICE && w->op == HS_WRITE_CREATE) {
+            rc = mark_sent(c, w, err);
+        }
+    } else if (record_fault(status)) {
+        int code = -1;
+        char text[HS_ERRMSG_MAX];
+        if (!hs_zoho_conn_parse_error((const uint8_t *)answer.data, answer.len, &code, text,
+                                      sizeof text))
+            snprintf(text, sizeof text, "Zoho Books refused the record (HTTP %d)", status);
+        w->status = hs_zoho_conn_write_status(status, code);
+        snprintf(w->msg, sizeof w->msg, "%s", text);
+    } else {
+        rc = cerr.code != HS_OK ? cerr.code : hs_zoho_conn_write_status(status, -1);
+        if (err != NULL)
+            *err = cerr;
+    }
+    hs_buf_release(&body);
+    hs_buf_release(&answer);
+    if (rc == HS_ENOMEM)
+        hs_error_set(err, HS_ENOMEM, "out of memory");
+    return rc;
+}
+
+static int zoho_write(struct hs_connector *c, enum hs_kind kind, struct hs_write *writes, size_t n,
+                      struct hs_error *err)
+{
+    if (hs_zoho_conn_entity(kind) == NULL)
+        return unsupported(kind, err);
+    for (size_t i = 0; i < n; i++)
+        if (writes[i].op != HS_WRITE_CREATE &&
+            (writes[i].record == NULL || writes[i].record->id == NULL ||
+             !digits_only(writes[i].record->id, 32)))
+            return hs_error_set(err, HS_EINVAL, "invalid Zoho Books id '%.40s'",
+                                writes[i].record != NULL && writes[i].record->id != NULL
+                                    ? writes[i].record->id
+                                    : "(null)");
+    int rc = HS_OK;
+    for (size_t i = 0; rc == HS_OK && i < n; i++)
+        rc = write_one(c, kind, &writes[i], err);
+    return rc;
+}
+
+/* ---- webhook -------------------------------------------------------------------------- */
+
+static int zoho_webhook(struct hs_connector *c, const struct hs_http_request *req,
+                        const char *secret, struct hs_changes *out, struct hs_error *err)
+{
+    memset(out, 0, sizeof *out);
+    const char *tok = hs_http_headers_get(&req->headers, "x-zoho-webhook-token");
+    if (secret == NULL || *secret == '\0')
+        return hs_error_set(err, HS_EAUTH, "Zoho Books webhook: no webhook token configured");
+    if (tok == NULL)
+        return hs_error_set(err, HS_EAUTH, "Zoho Books webhook: missing X-Zoho-Webhook-Token");
+    /* equal-length digests, so the comparison's time says nothing about the token */
+    unsigned char want[crypto_hash_sha256_BYTES];
+    unsigned char got[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(want, (const unsigned char *)secret, strlen(secret));
+    crypto_hash_sha256(got, (const unsigned char *)tok, strlen(tok));
+    int diff = sodium_memcmp(got, want, sizeof want);
+    sodium_memzero(want, sizeof want);
+    if (diff != 0)
+        return hs_error_set(err, HS_EAUTH, "Zoho Books webhook: token does not match");
+    const char *org = hs_http_headers_get(&req->headers, "x-zoho-organization-id");
+    if (org != NULL && strcmp(org, c->cfg.tenant) != 0)
+        return HS_OK; /* another organization's change: nothing for this connection */
+    return hs_zoho_conn_parse_webhook((const uint8_t *)req->body.data, req->body.len, out, err);
+}
+
+/* contact_name 200 characters, required, unique ignoring case; item name required
+ * (docs/sandbox-zoho.md). */
+static const struct hs_validate_limit customer_limits[] = {
+    {"display_name", "Contact name", 200, NULL, true, true},
+};
+static const struct hs_validate_limit item_limits[] = {
+    {"name", "Item name", 100, NULL, true, true},
+};
+
+static const struct hs_validate_limit *zoho_field_limits(const struct hs_connector *c,
+                                                         enum hs_kind kind, size_t *n_out)
+{
+    (void)c;
+    *n_out = 0;
+    if (kind == HS_KIND_CUSTOMER) {
+        *n_out = sizeof customer_limits / sizeof customer_limits[0];
+        return customer_limits;
+    }
+    if (kind == HS_KIND_ITEM) {
+        *n_out = sizeof item_limits / sizeof item_limits[0];
+        return item_limits;
+    }
+    return NULL;
+}
+
+const struct hs_connector_ops hs_connector_zohobooks_ops = {
+    .provider = "zohobooks",
+    .label = "Zoho Books",
+    .side = HS_SIDE_ACCOUNTING,
+    .open = zoho_open,
+    .close = zoho_close,
+    .kinds = zoho_kinds,
+    .limits = zoho_limits,
+    .changes = zoho_changes,
+    .read = zoho_read,
+    .write = zoho_write,
+    .webhook = zoho_webhook,
+    .setup = NULL,
+    .field_limits = zoho_field_limits,
+};
