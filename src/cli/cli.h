@@ -21,15 +21,20 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "hoopsync/common.h"
+#include "hoopsync/error.h"
 
 /* Exit codes, documented in `hoopsync --help` and docs/cli/hoopsync.md. */
 enum hs_cli_exit {
     HS_CLI_EXIT_OK = 0,    /* success */
     HS_CLI_EXIT_FAIL = 1,  /* the operation failed */
     HS_CLI_EXIT_USAGE = 2, /* unknown command or option, bad or missing argument */
+    /* a provider's limit is spent: the pass stopped, the rest stays pending and resumes
+     * later (sysexits' EX_TEMPFAIL) */
+    HS_CLI_EXIT_PAUSED = 75,
 };
 
 /* Setup a command needs before it runs (the flags column of the command table). */
@@ -112,6 +117,24 @@ extern const struct hs_oauth_vault_ops hs_cli_vault_ops;
  * (cli/providers.c). */
 struct hs_connector_ops;
 const struct hs_connector_ops *hs_cli_connector_for(const char *provider);
+/* The provider's public API base ("https://api.hubapi.com"), for a connection without
+ * base_url; NULL for an unknown provider. */
+const char *hs_cli_provider_base(const char *provider);
+
+/* A connection paused by its provider's limits (cli/pause.c): the run record
+ * "connection:<name>" of the store. */
+struct hs_cli_pause {
+    int64_t until_ms; /* when work resumes */
+    char scope[16];   /* the limiter scope that is paused */
+    char reason[HS_ERRMSG_MAX];
+};
+struct hs_store;
+/* 1 and *out filled when conn has a stored pause (until_ms > 0, maybe past), else 0. */
+int hs_cli_pause_get(struct hs_store *st, const char *conn, struct hs_cli_pause *out);
+int hs_cli_pause_put(struct hs_store *st, const char *conn, int64_t until_ms, const char *scope,
+                     const char *reason, struct hs_error *err);
+/* Clears conn's pause (no write when it has none). */
+int hs_cli_pause_clear(struct hs_store *st, const char *conn, struct hs_error *err);
 
 /* Commands (alphabetical, as in the table in main.c). */
 int hs_cli_cmd_config(int argc, char **argv, struct hs_cli *cli);
@@ -150,6 +173,9 @@ int hs_cli_ws_open(struct hs_cli *cli, bool connectors, struct hs_cli_ws **out);
 void hs_cli_ws_close(struct hs_cli_ws *ws);
 struct hs_store *hs_cli_ws_store(struct hs_cli_ws *ws);
 struct hs_engine *hs_cli_ws_engine(struct hs_cli_ws *ws);
+/* The workspace's clock. */
+struct hs_env;
+const struct hs_env *hs_cli_ws_env(struct hs_cli_ws *ws);
 /* Clears the progress line (terminal only). */
 void hs_cli_ws_progress_done(struct hs_cli_ws *ws, struct hs_cli *cli);
 /* Prints an engine report as a table (title: "plan", "sync") or JSON. */

@@ -94,20 +94,6 @@ static int run_connector_setup(const char *provider, const char *name, const cha
     return rc;
 }
 
-/* The provider's public API base when the config names none. */
-static const char *default_base(const char *provider)
-{
-    if (hs_str_eq(provider, "hubspot"))
-        return "https://api.hubapi.com";
-    if (hs_str_eq(provider, "quickbooks"))
-        return "https://quickbooks.api.intuit.com";
-    if (hs_str_eq(provider, "xero"))
-        return "https://api.xero.com";
-    if (hs_str_eq(provider, "zohobooks"))
-        return "https://www.zohoapis.com";
-    return NULL;
-}
-
 /*
  * Xero: the tenant (organisation) the grant covers, from GET <base>/connections with the new
  * access token. wanted (the configured tenant_id, may be NULL) must be among them; without
@@ -406,7 +392,7 @@ static int connect_run(struct hs_cli *cli, const struct run *r)
                          : tokens.tenant != NULL ? tokens.tenant
                                                  : conn->tenant_id;
     if (hs_str_eq(provider, "xero")) {
-        const char *base = conn->base_url != NULL ? conn->base_url : default_base(provider);
+        const char *base = conn->base_url != NULL ? conn->base_url : hs_cli_provider_base(provider);
         size_t n_orgs = 0;
         if (xero_tenant(&http, base, tokens.access_token, conn->tenant_id, &learned_tenant, &n_orgs,
                         &err) != HS_OK) {
@@ -421,7 +407,7 @@ static int connect_run(struct hs_cli *cli, const struct run *r)
                     n_orgs, tenant, r->name);
     }
     if (hs_str_eq(provider, "zohobooks")) {
-        const char *base = conn->base_url != NULL ? conn->base_url : default_base(provider);
+        const char *base = conn->base_url != NULL ? conn->base_url : hs_cli_provider_base(provider);
         size_t n_orgs = 0;
         if (zoho_org(&http, base, tokens.access_token, conn->tenant_id, &learned_tenant, &n_orgs,
                      &err) != HS_OK) {
@@ -442,7 +428,7 @@ static int connect_run(struct hs_cli *cli, const struct run *r)
     }
     bool setup_done = false;
     if (!r->no_setup) {
-        const char *base = conn->base_url != NULL ? conn->base_url : default_base(provider);
+        const char *base = conn->base_url != NULL ? conn->base_url : hs_cli_provider_base(provider);
         if (run_connector_setup(provider, r->name, base, tenant, &client, store, &err) != HS_OK) {
             hs_cli_fail(cli,
                         "connected '%s', but its set-up failed: %s; run 'hoopsync connect %s' "

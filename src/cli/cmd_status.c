@@ -4,7 +4,9 @@
  *
  * Design:     reads only the store (no provider call): run records written by the engine
  *             after each pass, links per object, the dirty set and the open queue items.
- *             Pending is the size of the dirty set, shared by all flows.
+ *             Pending is the size of the dirty set, shared by all flows. A connection paused
+ *             by its provider's limits (cli/pause.c) gets a line saying why and when work
+ *             resumes.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include "core/mapping.h"
 #include "hoopsync/store.h"
 #include "util/alloc.h"
+#include "util/env.h"
 #include "util/json.h"
 
 static const char usage[] = "usage: hoopsync status [--json]\n"
@@ -24,7 +27,9 @@ static const char usage[] = "usage: hoopsync status [--json]\n"
                             "records are\n"
                             "linked and in sync, how many changes are pending, and how many "
                             "errors, conflicts\n"
-                            "and review items wait for a person. Reads the workspace only.\n"
+                            "and review items wait for a person; and, when a provider's limit "
+                            "paused the\n"
+                            "sync, when work resumes. Reads the workspace only.\n"
                             "\n"
                             "options:\n"
                             "  --json      print the status as JSON\n"
@@ -134,14 +139,39 @@ int hs_cli_cmd_status(int argc, char **argv, struct hs_cli *cli)
                     conflicts, reviews);
         }
     }
+    json_t *paused = ok ? json_array() : NULL;
+    ok = ok && paused != NULL;
+    static const char *const conns[] = {"crm", "accounting"};
+    int64_t now = hs_env_now_ms(hs_cli_ws_env(ws));
+    for (size_t i = 0; ok && i < 2; i++) {
+        struct hs_cli_pause p;
+        if (!hs_cli_pause_get(st, conns[i], &p) || p.until_ms <= now)
+            continue;
+        char when[32];
+        fmt_time(p.until_ms, when, sizeof when);
+        int64_t left_min = (p.until_ms - now + 59999) / 60000;
+        if (json)
+            ok =
+                json_array_append_new(
+                    paused, json_pack("{s:s,s:s,s:I,s:s}", "connection", conns[i], "until", when,
+                                      "until_ms", (json_int_t)p.until_ms, "reason", p.reason)) == 0;
+        else
+            fprintf(cli->out,
+                    "paused: %s\n        %s resumes at %s (in %lldh %02lldm); the %d pending "
+                    "changes wait, nothing is dropped\n",
+                    p.reason, conns[i], when, (long long)(left_min / 60),
+                    (long long)(left_min % 60), pending);
+    }
     if (ok && json) {
-        json_t *o = json_pack("{s:O,s:I}", "flows", flows, "pending", (json_int_t)pending);
+        json_t *o = json_pack("{s:O,s:I,s:O}", "flows", flows, "pending", (json_int_t)pending,
+                              "paused", paused);
         ok = o != NULL && json_dumpf(o, cli->out, JSON_COMPACT) == 0;
         json_decref(o);
         if (ok)
             fputc('\n', cli->out);
     }
     json_decref(flows);
+    json_decref(paused);
     rc = ok ? HS_CLI_EXIT_OK
             : hs_cli_fail(cli, "cannot read status: %s",
                           err.msg[0] != '\0' ? err.msg : "out of memory");

@@ -25,15 +25,22 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "connectors/common/limits.h"
+#include "connectors/common/request.h"
 #include "connectors/hubspot/hubspot.h"
 #include "connectors/quickbooks/quickbooks.h"
 #include "engine/engine.h"
 #include "hoopsync/store.h"
 #include "net/http.h"
 #include "net/oauth.h"
+#include "net/ratelimit.h"
 #include "util/alloc.h"
 #include "util/env.h"
 #include "util/json.h"
+#include "util/str.h"
+
+/* The longest a command waits for a rate-limit window before it stops its pass (the limits'
+ * minute windows are waited for; a spent day window is not). */
+#define HS_CLI_LIMIT_WAIT_MAX_MS ((int64_t)15 * 60 * 1000)
 
 struct ws_side {
     const char *name; /* "crm" / "accounting" */
@@ -59,18 +66,6 @@ struct hs_cli_ws {
     struct hs_cli_invoicing *invoicing; /* NULL without an invoices flow; outlives engine */
     bool tty;
 };
-
-static const char *public_base(enum hs_config_provider p)
-{
-    switch (p) {
-    case HS_CONFIG_PROVIDER_HUBSPOT:
-        return "https://api.hubapi.com";
-    case HS_CONFIG_PROVIDER_QUICKBOOKS:
-        return "https://quickbooks.api.intuit.com";
-    default:
-        return NULL;
-    }
-}
 
 static void progress_cb(void *ud, const char *stage, size_t done, size_t total)
 {
@@ -118,6 +113,11 @@ struct hs_engine *hs_cli_ws_engine(struct hs_cli_ws *ws)
     return ws->engine;
 }
 
+const struct hs_env *hs_cli_ws_env(struct hs_cli_ws *ws)
+{
+    return &ws->env;
+}
+
 static int side_open(struct hs_cli *cli, struct hs_cli_ws *ws, struct ws_side *s,
                      const struct hs_config_connection *cc, const char *name)
 {
@@ -160,7 +160,9 @@ static int side_open(struct hs_cli *cli, struct hs_cli_ws *ws, struct ws_side *s
                                    name);
         }
     }
-    const char *base = cc->base_url != NULL ? cc->base_url : public_base(cc->provider);
+    const char *base = cc->base_url != NULL
+                           ? cc->base_url
+                           : hs_cli_provider_base(hs_config_provider_name(cc->provider));
     const struct hs_oauth_profile *profile =
         hs_oauth_profile_find(hs_config_provider_name(cc->provider));
     if (profile == NULL ||
@@ -198,6 +200,15 @@ static int side_open(struct hs_cli *cli, struct hs_cli_ws *ws, struct ws_side *s
     /* every request of the account goes through one limiter of the provider's windows */
     if (hs_conn_open_limited(s->ops, &kc, &s->limiter, &s->conn, &err) != HS_OK)
         return hs_cli_fail(cli, "connection '%s': %s", name, err.msg);
+    /* a wait longer than this (a day window spent) stops the pass instead of sleeping; a
+     * pause stored by an earlier pass holds until it ends (cli/pause.c) */
+    hs_ratelimit_set_max_wait(s->limiter, HS_CLI_LIMIT_WAIT_MAX_MS);
+    struct hs_cli_pause pause;
+    if (hs_cli_pause_get(ws->store, name, &pause)) {
+        int64_t left = pause.until_ms - hs_env_now_ms(&ws->env);
+        if (left > 0)
+            hs_ratelimit_pause(s->limiter, pause.scope, left);
+    }
     return HS_CLI_EXIT_OK;
 }
 
@@ -321,32 +332,72 @@ int hs_cli_print_report(struct hs_cli *cli, const struct hs_engine_report *r, bo
 
 /* ---- the command ------------------------------------------------------------------------ */
 
-static const char usage[] = "usage: hoopsync sync --once [--json]\n"
-                            "\n"
-                            "Run one sync pass: read what changed on both sides since the last "
-                            "pass, link,\n"
-                            "create and update records as the flows of hoopsync.yaml say, queue "
-                            "conflicts and\n"
-                            "errors, then exit (for cron). The daemon (`hoopsync serve`) runs "
-                            "passes continuously.\n"
-                            "\n"
-                            "options:\n"
-                            "  --once      run one pass and exit (required)\n"
-                            "  --json      print what was done as JSON\n"
-                            "  -h, --help  show this help\n";
+static const char usage[] =
+    "usage: hoopsync sync --once [--max-wait SECONDS] [--json]\n"
+    "\n"
+    "Run one sync pass: read what changed on both sides since the last pass, link,\n"
+    "create and update records as the flows of hoopsync.yaml say, queue conflicts and\n"
+    "errors, then exit (for cron). The daemon (`hoopsync serve`) runs passes continuously.\n"
+    "\n"
+    "Rate limits: calls are paced to each provider's published windows. When a window\n"
+    "would hold the pass up for longer than --max-wait (a provider's daily limit is\n"
+    "spent), the pass stops: what it did is kept, the rest stays pending, and the\n"
+    "command says when work resumes (so does 'hoopsync status'); exit status 75.\n"
+    "Until then, further passes stop at once without calling that provider.\n"
+    "\n"
+    "options:\n"
+    "  --once              run one pass and exit (required)\n"
+    "  --max-wait SECONDS  longest wait for a rate-limit window (default 900)\n"
+    "  --json              print what was done as JSON\n"
+    "  -h, --help          show this help\n"
+    "\n"
+    "exit status: 0 done, 1 failed, 2 usage error, 75 paused by a provider's limit\n";
 
-enum { OPT_ONCE = 1, OPT_JSON };
+enum { OPT_ONCE = 1, OPT_JSON, OPT_MAX_WAIT };
+
+/*
+ * After a failed pass: when a side's limiter refused a call (its limit is spent for longer
+ * than we wait), stores the pause, says when work resumes and what stays pending, and
+ * returns HS_CLI_EXIT_PAUSED; else HS_CLI_EXIT_OK (the failure is another one).
+ */
+static int paused(struct hs_cli *cli, struct hs_cli_ws *ws)
+{
+    int rc = HS_CLI_EXIT_OK;
+    struct ws_side *sides[] = {&ws->crm, &ws->acc};
+    for (size_t i = 0; i < 2; i++) {
+        struct hs_ratelimit_block b;
+        if (!hs_ratelimit_blocked(sides[i]->limiter, &b))
+            continue;
+        struct hs_error err = {0};
+        char reason[HS_ERRMSG_MAX];
+        hs_conn_limit_reason(sides[i]->name, &b, reason, sizeof reason);
+        if (hs_cli_pause_put(ws->store, sides[i]->name, b.resume_at_ms, b.scope, reason, &err) !=
+            HS_OK)
+            return hs_cli_fail(cli, "%s", err.msg);
+        int pending = hs_store_dirty_count(ws->store, &err);
+        char when[40];
+        hs_conn_fmt_utc(b.resume_at_ms, when, sizeof when);
+        fprintf(cli->err,
+                "hoopsync: sync paused: %s\nhoopsync: %d changes stay pending (nothing is lost); "
+                "run 'hoopsync sync --once' again after %s ('hoopsync status' shows it)\n",
+                reason, pending > 0 ? pending : 0, when);
+        rc = HS_CLI_EXIT_PAUSED;
+    }
+    return rc;
+}
 
 int hs_cli_cmd_sync(int argc, char **argv, struct hs_cli *cli)
 {
     static const struct hs_cli_opt opts[] = {
         {"once", 0, false, OPT_ONCE},
         {"json", 0, false, OPT_JSON},
+        {"max-wait", 0, true, OPT_MAX_WAIT},
         {NULL, 0, false, 0},
     };
     struct hs_cli_args a;
     hs_cli_args_init(&a, argc, argv, usage);
     bool once = false, json = false;
+    int64_t max_wait_s = HS_CLI_LIMIT_WAIT_MAX_MS / 1000;
     for (;;) {
         int id = hs_cli_next_opt(cli, &a, opts);
         if (id == 0)
@@ -359,6 +410,10 @@ int hs_cli_cmd_sync(int argc, char **argv, struct hs_cli *cli)
             once = true;
         if (id == OPT_JSON)
             json = true;
+        if (id == OPT_MAX_WAIT && (hs_str_to_i64(a.arg, strlen(a.arg), &max_wait_s) != HS_OK ||
+                                   max_wait_s < 1 || max_wait_s > 86400))
+            return hs_cli_usage_error(cli, usage,
+                                      "option '--max-wait' needs seconds from 1 to 86400");
     }
     if (a.ind < argc)
         return hs_cli_usage_error(cli, usage, "unexpected argument '%s'", argv[a.ind]);
@@ -370,14 +425,23 @@ int hs_cli_cmd_sync(int argc, char **argv, struct hs_cli *cli)
     int rc = hs_cli_ws_open(cli, true, &ws);
     if (rc != HS_CLI_EXIT_OK || ws == NULL)
         return rc != HS_CLI_EXIT_OK ? rc : HS_CLI_EXIT_FAIL;
+    hs_ratelimit_set_max_wait(ws->crm.limiter, max_wait_s * 1000);
+    hs_ratelimit_set_max_wait(ws->acc.limiter, max_wait_s * 1000);
     struct hs_engine_report r;
     hs_engine_report_init(&r);
     struct hs_error err = {0};
     int erc = hs_engine_run_once(ws->engine, &r, &err);
     hs_cli_ws_progress_done(ws, cli);
     rc = hs_cli_print_report(cli, &r, json, "sync");
-    if (erc != HS_OK)
-        rc = hs_cli_fail(cli, "%s", err.msg);
+    if (erc != HS_OK) {
+        int prc = paused(cli, ws);
+        rc = prc != HS_CLI_EXIT_OK ? prc : hs_cli_fail(cli, "%s", err.msg);
+    } else {
+        struct hs_error cerr = {0};
+        if (hs_cli_pause_clear(ws->store, "crm", &cerr) != HS_OK ||
+            hs_cli_pause_clear(ws->store, "accounting", &cerr) != HS_OK)
+            rc = hs_cli_fail(cli, "%s", cerr.msg);
+    }
     hs_engine_report_release(&r);
     hs_cli_ws_close(ws);
     return rc;

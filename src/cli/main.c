@@ -61,6 +61,7 @@ static void print_help(struct hs_cli *cli)
           "  0  success\n"
           "  1  the operation failed (the reason is printed on stderr)\n"
           "  2  usage error: unknown command or option, bad or missing argument\n"
+          "  75 sync paused: a provider's rate limit is spent (see 'hoopsync status')\n"
           "\nRun 'hoopsync COMMAND --help' for the options of a command.\n",
           o);
 }

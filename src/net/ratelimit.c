@@ -60,6 +60,9 @@ struct hs_ratelimit {
     size_t n_p;
     int64_t calls;
     int64_t waited_ms;
+    int64_t max_wait_ms; /* 0: none */
+    bool blocked;        /* take() refused a call: last_block says why */
+    struct hs_ratelimit_block last_block;
 };
 
 int hs_ratelimit_new(const struct hs_env *env, struct hs_ratelimit **out)
@@ -195,37 +198,91 @@ static void window_record(struct window *w, int64_t now)
     w->n++;
 }
 
-/* Wait for scope at now, under the lock. */
-static int64_t wait_locked(struct hs_ratelimit *rl, const char *scope, int64_t now)
+static void block_set(struct hs_ratelimit_block *b, const char *scope, int64_t limit,
+                      int64_t window_ms, int64_t resume_at_ms)
+{
+    if (b == NULL)
+        return;
+    size_t n = strlen(scope);
+    if (n >= sizeof b->scope)
+        n = sizeof b->scope - 1;
+    memcpy(b->scope, scope, n);
+    b->scope[n] = '\0';
+    b->limit = limit;
+    b->window_ms = window_ms;
+    b->resume_at_ms = resume_at_ms;
+}
+
+/* Wait for scope at now, under the lock; *why (may be NULL) names the longest wait's cause. */
+static int64_t wait_locked(struct hs_ratelimit *rl, const char *scope, int64_t now,
+                           struct hs_ratelimit_block *why)
 {
     int64_t wait = 0;
     for (size_t i = 0; i < rl->n_p; i++) {
         const struct pause *p = &rl->p[i];
         if (strcmp(p->scope, SCOPE_ALL) == 0 || strcmp(p->scope, scope) == 0) {
-            if (p->until_ms - now > wait)
+            if (p->until_ms - now > wait) {
                 wait = p->until_ms - now;
+                block_set(why, p->scope, 0, 0, p->until_ms);
+            }
         }
     }
     for (size_t i = 0; i < rl->n_w; i++) {
         if (!applies(&rl->w[i], scope))
             continue;
         int64_t ww = window_wait(&rl->w[i], now);
-        if (ww > wait)
+        if (ww > wait) {
             wait = ww;
+            block_set(why, rl->w[i].scope, rl->w[i].limit, rl->w[i].window_ms, now + ww);
+        }
     }
     return wait;
 }
 
-int64_t hs_ratelimit_acquire(struct hs_ratelimit *rl, const char *scope)
+void hs_ratelimit_set_max_wait(struct hs_ratelimit *rl, int64_t max_wait_ms)
 {
     if (rl == NULL)
-        return 0;
+        return;
+    pthread_mutex_lock(&rl->mu);
+    rl->max_wait_ms = max_wait_ms > 0 ? max_wait_ms : 0;
+    pthread_mutex_unlock(&rl->mu);
+}
+
+bool hs_ratelimit_blocked(struct hs_ratelimit *rl, struct hs_ratelimit_block *out)
+{
+    if (rl == NULL)
+        return false;
+    pthread_mutex_lock(&rl->mu);
+    bool b = rl->blocked;
+    if (b && out != NULL)
+        *out = rl->last_block;
+    pthread_mutex_unlock(&rl->mu);
+    return b;
+}
+
+/* acquire and take: waits until the call fits; when bounded, refuses it (HS_ERATELIMIT, *out
+ * filled) instead when one wait would be longer than the longest wait. */
+static int take(struct hs_ratelimit *rl, const char *scope, bool bounded, int64_t *out_waited,
+                struct hs_ratelimit_block *out)
+{
     scope = norm_scope(scope);
     int64_t waited = 0;
     for (;;) {
         pthread_mutex_lock(&rl->mu);
         int64_t now = hs_env_now_ms(rl->env);
-        int64_t wait = wait_locked(rl, scope, now);
+        struct hs_ratelimit_block why;
+        memset(&why, 0, sizeof why);
+        int64_t wait = wait_locked(rl, scope, now, &why);
+        if (bounded && rl->max_wait_ms > 0 && wait > rl->max_wait_ms) {
+            rl->blocked = true;
+            rl->last_block = why;
+            rl->waited_ms += waited;
+            pthread_mutex_unlock(&rl->mu);
+            if (out != NULL)
+                *out = why;
+            *out_waited = waited;
+            return HS_ERATELIMIT;
+        }
         if (wait <= 0) {
             for (size_t i = 0; i < rl->n_w; i++)
                 if (applies(&rl->w[i], scope))
@@ -233,12 +290,27 @@ int64_t hs_ratelimit_acquire(struct hs_ratelimit *rl, const char *scope)
             rl->calls++;
             rl->waited_ms += waited;
             pthread_mutex_unlock(&rl->mu);
-            return waited;
+            *out_waited = waited;
+            return HS_OK;
         }
         pthread_mutex_unlock(&rl->mu);
         hs_env_sleep_ms(rl->env, wait);
         waited += wait;
     }
+}
+
+int64_t hs_ratelimit_acquire(struct hs_ratelimit *rl, const char *scope)
+{
+    int64_t waited = 0;
+    if (rl != NULL)
+        (void)take(rl, scope, false, &waited, NULL);
+    return waited;
+}
+
+int hs_ratelimit_take(struct hs_ratelimit *rl, const char *scope, struct hs_ratelimit_block *out)
+{
+    int64_t waited = 0;
+    return rl != NULL ? take(rl, scope, true, &waited, out) : HS_OK;
 }
 
 void hs_ratelimit_pause(struct hs_ratelimit *rl, const char *scope, int64_t ms)
@@ -277,7 +349,7 @@ int64_t hs_ratelimit_wait_ms(struct hs_ratelimit *rl, const char *scope)
         return 0;
     scope = norm_scope(scope);
     pthread_mutex_lock(&rl->mu);
-    int64_t wait = wait_locked(rl, scope, hs_env_now_ms(rl->env));
+    int64_t wait = wait_locked(rl, scope, hs_env_now_ms(rl->env), NULL);
     pthread_mutex_unlock(&rl->mu);
     return wait > 0 ? wait : 0;
 }

@@ -10,11 +10,18 @@
  *             provider's answer: remaining-count headers, and 429 with Retry-After (or the
  *             provider's documented wait) pauses the scope. Benchmarks compress time by
  *             handing in shorter windows; the limiter does not know.
+ *             A limiter may be given a longest wait (hs_ratelimit_set_max_wait): a call that
+ *             would wait longer (a day window spent, a provider's long pause) is refused at
+ *             once by hs_ratelimit_take, which says which window or pause blocks it and when
+ *             it opens; the refusal is remembered (hs_ratelimit_blocked) so that a caller
+ *             (`hoopsync sync --once`) can stop its pass, keep the rest pending and say when
+ *             work resumes, instead of sleeping for hours.
  * Threads:    thread-safe (one mutex); workers of one account share one limiter.
  */
 #ifndef HS_NET_RATELIMIT_H
 #define HS_NET_RATELIMIT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "hoopsync/common.h"
@@ -33,6 +40,24 @@ HS_API HS_MUST_CHECK int hs_ratelimit_add(struct hs_ratelimit *rl, const char *s
 /* Waits until one call in scope is allowed by every window, then records it. Returns the
  * milliseconds waited (>= 0). */
 HS_API int64_t hs_ratelimit_acquire(struct hs_ratelimit *rl, const char *scope);
+/* What refused a call: the window (limit calls per window_ms, in scope) or the provider's pause
+ * (limit 0) that opens again at resume_at_ms (env clock). */
+struct hs_ratelimit_block {
+    char scope[16];
+    int64_t limit;
+    int64_t window_ms;
+    int64_t resume_at_ms;
+};
+/* The longest wait hs_ratelimit_take accepts (0, the default: no bound); acquire always
+ * waits. */
+HS_API void hs_ratelimit_set_max_wait(struct hs_ratelimit *rl, int64_t max_wait_ms);
+/* As hs_ratelimit_acquire, but when the wait would exceed the longest wait, records nothing,
+ * remembers and fills *out (may be NULL) and returns HS_ERATELIMIT. HS_OK once the call is
+ * taken (after waiting at most the longest wait). */
+HS_API int hs_ratelimit_take(struct hs_ratelimit *rl, const char *scope,
+                             struct hs_ratelimit_block *out);
+/* The latest refusal of take (true and *out filled), false when none happened. */
+HS_API bool hs_ratelimit_blocked(struct hs_ratelimit *rl, struct hs_ratelimit_block *out);
 /* Pauses scope (and, for "all", everything) until now + ms. */
 HS_API void hs_ratelimit_pause(struct hs_ratelimit *rl, const char *scope, int64_t ms);
 /* Milliseconds until scope could next be acquired without waiting (0 = now). */

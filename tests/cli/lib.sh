@@ -69,6 +69,38 @@ YAML
   export TEST_HUBSPOT_SECRET=hub-secret TEST_QBO_SECRET=qbo-secret
 }
 
+# hs_test_use_zohobooks ALL_MS DAY_CALLS DAY_MS: turns the workspace's accounting connection
+# into Zoho Books in the same sandbox, handed the windows "100 calls per ALL_MS" and "DAY_CALLS
+# per DAY_MS" (rate_limits: the sandbox's compressed minute and day); sets $org, the sandbox's
+# organization id.
+hs_test_use_zohobooks() {
+  python3 - "$ws/hoopsync.yaml" "$base" "$1" "$2" "$3" <<'PY'
+import sys
+p, base, all_ms, day_calls, day_ms = sys.argv[1:6]
+s = open(p).read()
+s = s.replace("provider: quickbooks", "provider: zohobooks")
+s = s.replace("scopes: [com.intuit.quickbooks.accounting]", "scopes: [ZohoBooks.fullaccess.all]")
+s = s.replace(base + "/quickbooks", base + "/zohobooks\n"
+              "    settings:\n"
+              "      rate_limits:\n"
+              "        - {scope: all, requests: 100, window_ms: %s}\n"
+              "        - {scope: day, requests: %s, window_ms: %s}" % (all_ms, day_calls, day_ms))
+open(p, "w").write(s)
+PY
+  org=$(curl -s "$base/_sandbox/tenants" | python3 -c 'import json,sys; print(json.load(sys.stdin)["zohobooks"]["organizationId"])')
+}
+
+# hs_test_zoho_token: sets $ztok, an access token of the test's own for the sandbox's Zoho API
+# (authorization code through the consent redirect, then the token endpoint).
+hs_test_zoho_token() {
+  local cb=http://127.0.0.1:9/cb zcode
+  zcode=$(curl -s -o /dev/null -w '%{redirect_url}' \
+    "$base/zohobooks/accounts/oauth/v2/auth?client_id=check&redirect_uri=$cb&response_type=code&state=s&scope=ZohoBooks.fullaccess.all" |
+    sed -E 's/.*[?&]code=([^&]*).*/\1/')
+  ztok=$(curl -s -X POST "$base/zohobooks/accounts/oauth/v2/token?grant_type=authorization_code&code=$zcode&client_id=check&client_secret=secret&redirect_uri=$cb" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+}
+
 # hs_test_connect NAME [ARGS]: runs `hoopsync connect NAME --url-only` in the background,
 # follows the printed consent URL with curl (the sandbox redirects to our callback) and waits;
 # sets rc, out, err, consent_url, and leaves the page in $tmp/page.html, its status in

@@ -487,14 +487,44 @@ static void test_request_429_waits_retry_after_and_pauses_the_scope(void **state
     script(r, 2, st, date);
     assert_int_equal(send_one(r, NULL, &status, NULL), HS_OK);
     assert_int_equal(r->sc.at[1] - r->sc.at[0], 90000);
-    /* a Retry-After beyond the cap is not waited: the 429 comes back */
+    /* a Retry-After beyond the cap (a day limit) goes to the limiter: with a longest wait
+     * set (the CLI) the call is refused at once, saying when work resumes, and so is the next
+     * one, without a send */
+    struct hs_ratelimit *day = NULL;
+    assert_int_equal(hs_ratelimit_new(&r->env, &day), HS_OK);
+    hs_ratelimit_set_max_wait(day, 15 * 60000);
+    r->cfg.limiter = day;
     const char *huge[] = {"86400", NULL};
     script(r, 2, st, huge);
     int64_t t0 = r->clock.now;
+    struct hs_error err = {0};
+    assert_int_equal(send_one(r, NULL, &status, &err), HS_ERATELIMIT);
+    assert_int_equal(r->sc.i, 1);
+    assert_int_equal(r->clock.now, t0);
+    assert_non_null(strstr(err.msg, "connection 'crm': the provider asked us to wait"));
+    assert_non_null(strstr(err.msg, "work resumes at"));
+    struct hs_ratelimit_block b;
+    assert_true(hs_ratelimit_blocked(day, &b));
+    assert_int_equal(b.resume_at_ms, t0 + 86400000);
+    const int ok200[] = {200};
+    script(r, 1, ok200, NULL);
+    assert_int_equal(send_one(r, NULL, &status, &err), HS_ERATELIMIT);
+    assert_int_equal(r->sc.i, 0);
+    /* without a longest wait (the benchmark) the limiter waits the day out */
+    hs_ratelimit_set_max_wait(day, 0);
+    script(r, 1, ok200, NULL);
+    assert_int_equal(send_one(r, NULL, &status, NULL), HS_OK);
+    assert_int_equal(status, 200);
+    assert_int_equal(r->clock.now, t0 + 86400000);
+    /* without a limiter the 429 comes back as it is */
+    r->cfg.limiter = NULL;
+    script(r, 2, st, huge);
+    t0 = r->clock.now;
     assert_int_equal(send_one(r, NULL, &status, NULL), HS_OK);
     assert_int_equal(status, 429);
     assert_int_equal(r->clock.now, t0);
-    hs_ratelimit_pause(rl, "all", 0);
+    hs_ratelimit_free(day);
+    r->cfg.limiter = rl;
     /* without Retry-After: wait_429_ms when given */
     const char *none[] = {NULL, NULL};
     script(r, 2, st, none);
@@ -505,6 +535,65 @@ static void test_request_429_waits_retry_after_and_pauses_the_scope(void **state
     assert_int_equal(status, 200);
     assert_int_equal(r->sc.at[1] - r->sc.at[0], 60000);
     r->cfg.limiter = NULL;
+    hs_ratelimit_free(rl);
+}
+
+/* A 429 without Retry-After that opts->wait_429 recognises (Zoho's day limit): the scope it
+ * names is paused for the wait it gives. */
+static int64_t day_429(void *ud, const struct hs_http_response *resp, const char **scope)
+{
+    int *seen = ud;
+    (*seen)++;
+    if (resp->status != 429)
+        return -1;
+    *scope = "all"; /* holds back every scope */
+    return 86400000;
+}
+
+static void test_request_429_callback_pauses_the_day(void **state)
+{
+    struct rfx *r = *state;
+    struct hs_ratelimit *rl = NULL;
+    assert_int_equal(hs_ratelimit_new(&r->env, &rl), HS_OK);
+    assert_int_equal(hs_ratelimit_add(rl, "day", 1000, 86400000), HS_OK);
+    hs_ratelimit_set_max_wait(rl, 60000);
+    r->cfg.limiter = rl;
+    const int st[] = {429, 200};
+    script(r, 2, st, NULL);
+    int seen = 0;
+    struct hs_conn_request_opts o;
+    memset(&o, 0, sizeof o);
+    o.wait_429_ms = 60000;
+    o.wait_429 = day_429;
+    o.wait_429_ud = &seen;
+    int status = 0;
+    struct hs_error err = {0};
+    int64_t t0 = r->clock.now;
+    /* the request's scope is "batch": the pause is the callback's ("all"), and too long */
+    assert_int_equal(send_one(r, &o, &status, &err), HS_ERATELIMIT);
+    assert_int_equal(seen, 1);
+    assert_int_equal(r->sc.i, 1);
+    assert_int_equal(r->clock.now, t0);
+    struct hs_ratelimit_block b;
+    assert_true(hs_ratelimit_blocked(rl, &b));
+    assert_string_equal(b.scope, "all");
+    assert_int_equal(b.limit, 0);
+    assert_int_equal(b.resume_at_ms, t0 + 86400000);
+    /* a window refusal names the window */
+    struct hs_ratelimit *w = NULL;
+    assert_int_equal(hs_ratelimit_new(&r->env, &w), HS_OK);
+    assert_int_equal(hs_ratelimit_add(w, "batch", 1, 86400000), HS_OK);
+    hs_ratelimit_set_max_wait(w, 60000);
+    r->cfg.limiter = w;
+    const int ok200[] = {200, 200};
+    script(r, 2, ok200, NULL);
+    assert_int_equal(send_one(r, NULL, &status, &err), HS_OK);
+    assert_int_equal(send_one(r, NULL, &status, &err), HS_ERATELIMIT);
+    assert_int_equal(r->sc.i, 1);
+    assert_non_null(
+        strstr(err.msg, "connection 'crm': its limit of 1 calls a day (batch) is spent"));
+    r->cfg.limiter = NULL;
+    hs_ratelimit_free(w);
     hs_ratelimit_free(rl);
 }
 
@@ -709,6 +798,8 @@ int main(void)
                                         sbx_setup, sbx_teardown),
         cmocka_unit_test_setup_teardown(test_request_429_waits_retry_after_and_pauses_the_scope,
                                         r_setup, r_teardown),
+        cmocka_unit_test_setup_teardown(test_request_429_callback_pauses_the_day, r_setup,
+                                        r_teardown),
         cmocka_unit_test_setup_teardown(test_request_5xx_backoff_is_bounded, r_setup, r_teardown),
         cmocka_unit_test_setup_teardown(test_request_401_refreshes_once_only, r_setup, r_teardown),
         cmocka_unit_test_setup_teardown(test_request_transport_errors_retry_then_fail, r_setup,

@@ -262,9 +262,63 @@ static void test_ratelimit_concurrent_callers_share_the_windows(void **state)
     pthread_mutex_destroy(&f.mu);
 }
 
+/* A longest wait: take() refuses (and remembers why) what acquire() would sleep for. */
+static void test_ratelimit_take_refuses_beyond_the_longest_wait(void **state)
+{
+    (void)state;
+    struct fake f;
+    struct hs_env env;
+    fake_env(&f, &env, 5000);
+    struct hs_ratelimit *rl = NULL;
+    assert_int_equal(hs_ratelimit_new(&env, &rl), HS_OK);
+    assert_int_equal(hs_ratelimit_add(rl, "all", 2, 1000), HS_OK);
+    assert_int_equal(hs_ratelimit_add(rl, "day", 3, 86400000), HS_OK);
+    hs_ratelimit_set_max_wait(rl, 60000);
+    struct hs_ratelimit_block b;
+    assert_false(hs_ratelimit_blocked(rl, &b));
+    assert_int_equal(hs_ratelimit_take(rl, "day", &b), HS_OK); /* t=5000 */
+    assert_int_equal(hs_ratelimit_take(rl, "day", &b), HS_OK);
+    /* the minute-like window is waited for (1 s <= 60 s) */
+    assert_int_equal(hs_ratelimit_take(rl, "day", &b), HS_OK);
+    assert_int_equal(f.now, 6000);
+    /* the day window is spent: refused at once, nothing recorded, the day named */
+    memset(&b, 0, sizeof b);
+    assert_int_equal(hs_ratelimit_take(rl, "day", &b), HS_ERATELIMIT);
+    assert_int_equal(f.now, 6000);
+    assert_string_equal(b.scope, "day");
+    assert_int_equal(b.limit, 3);
+    assert_int_equal(b.window_ms, 86400000);
+    assert_int_equal(b.resume_at_ms, 5000 + 86400000);
+    struct hs_ratelimit_block kept;
+    assert_true(hs_ratelimit_blocked(rl, &kept));
+    assert_int_equal(kept.resume_at_ms, b.resume_at_ms);
+    int64_t calls = 0;
+    hs_ratelimit_stats(rl, &calls, NULL);
+    assert_int_equal(calls, 3);
+    /* other scopes still go */
+    assert_int_equal(hs_ratelimit_take(rl, "all", NULL), HS_OK);
+    /* acquire ignores the bound: it sleeps until the day opens */
+    assert_int_equal(hs_ratelimit_acquire(rl, "day"), 5000 + 86400000 - 6000);
+    /* a pause longer than the bound is refused too, naming the paused scope */
+    hs_ratelimit_pause(rl, "all", 120000);
+    assert_int_equal(hs_ratelimit_take(rl, "search", &b), HS_ERATELIMIT);
+    assert_string_equal(b.scope, "all");
+    assert_int_equal(b.limit, 0);
+    assert_int_equal(b.resume_at_ms, f.now + 120000);
+    /* no bound: take waits like acquire */
+    hs_ratelimit_set_max_wait(rl, 0);
+    int64_t before = f.now;
+    assert_int_equal(hs_ratelimit_take(rl, "search", &b), HS_OK);
+    assert_int_equal(f.now, before + 120000);
+    hs_ratelimit_free(rl);
+    assert_int_equal(hs_ratelimit_take(NULL, "all", NULL), HS_OK);
+    assert_false(hs_ratelimit_blocked(NULL, NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ratelimit_take_refuses_beyond_the_longest_wait),
         cmocka_unit_test(test_ratelimit_sliding_window_waits_exactly),
         cmocka_unit_test(test_ratelimit_scope_counts_in_all_but_not_back),
         cmocka_unit_test(test_ratelimit_pause_holds_scope_and_all_holds_everything),

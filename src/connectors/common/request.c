@@ -7,8 +7,12 @@
  *             transport error). Waits go through the env's sleep; a 429 also pauses the
  *             limiter scope for the same time so every worker of the account holds off,
  *             not only the one that was told. Retry-After wins over the computed backoff
- *             (for 429 and 5xx alike) unless it exceeds retry_after_max_ms, in which case
- *             the answer is returned as is: waiting a quarter hour is the caller's decision.
+ *             (for 429 and 5xx alike) unless it exceeds retry_after_max_ms: then, with a
+ *             limiter, the scope is paused for that long and the next attempt's take()
+ *             waits it out or, when the limiter has a longest wait (the CLI), refuses the call
+ *             with HS_ERATELIMIT saying when work resumes; without one the answer is returned
+ *             as is. A limiter refusal before sending (a day window spent) is the same
+ *             HS_ERATELIMIT: the pass stops, what it did not do stays pending.
  * Invariants: at most max_attempts sends per call; the token source is asked at most twice
  *             (once normally, once forced after the first 401).
  * Threads:    reentrant; shares only cfg's limiter (thread-safe) and token source (its own
@@ -20,6 +24,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "connectors/common/request.h"
 #include "net/ratelimit.h"
@@ -29,6 +34,65 @@
 #include "util/str.h"
 
 #define MSG_MAX_BODY 120
+
+/* "10000 calls a day", "100 calls per 10 s" for a window of limit calls per window_ms. */
+static void fmt_window(char *out, size_t cap, int64_t limit, int64_t ms)
+{
+    static const struct {
+        int64_t ms;
+        const char *one;
+        const char *unit;
+    } units[] = {
+        {86400000, "a day", "days"}, {3600000, "an hour", "h"},  {60000, "a minute", "min"},
+        {1000, "a second", "s"},     {1, "a millisecond", "ms"},
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (ms % units[i].ms != 0)
+            continue;
+        if (ms == units[i].ms)
+            snprintf(out, cap, "%lld calls %s", (long long)limit, units[i].one);
+        else
+            snprintf(out, cap, "%lld calls per %lld %s", (long long)limit,
+                     (long long)(ms / units[i].ms), units[i].unit);
+        return;
+    }
+}
+
+void hs_conn_limit_reason(const char *conn, const struct hs_ratelimit_block *b, char *out,
+                          size_t cap)
+{
+    char when[40];
+    hs_conn_fmt_utc(b->resume_at_ms, when, sizeof when);
+    if (b->limit <= 0) {
+        snprintf(out, cap,
+                 "connection '%s': the provider asked us to wait (HTTP 429): work resumes at %s",
+                 conn, when);
+        return;
+    }
+    char win[64];
+    fmt_window(win, sizeof win, b->limit, b->window_ms);
+    snprintf(out, cap, "connection '%s': its limit of %s (%s) is spent: work resumes at %s", conn,
+             win, b->scope, when);
+}
+
+/* HS_ERATELIMIT for a call the limiter refused: what is spent and when work resumes. */
+static int refused(const struct hs_connector_config *cfg, const struct hs_ratelimit_block *b,
+                   struct hs_error *err)
+{
+    char why[HS_ERRMSG_MAX];
+    hs_conn_limit_reason(cfg->name != NULL ? cfg->name : "?", b, why, sizeof why);
+    return hs_error_set(err, HS_ERATELIMIT, "%s", why);
+}
+
+void hs_conn_fmt_utc(int64_t ms, char *out, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (cap == 0)
+        return;
+    if (gmtime_r(&t, &tm) == NULL || strftime(out, cap, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        snprintf(out, cap, "%lld ms", (long long)ms);
+}
 
 static struct hs_conn_request_opts resolve_opts(const struct hs_conn_request_opts *in)
 {
@@ -123,8 +187,9 @@ int hs_conn_request_ex(const struct hs_connector_config *cfg, const char *scope,
     bool refreshed = false;
     int retries = 0;
     for (int attempt = 1;; attempt++) {
-        if (cfg->limiter != NULL)
-            (void)hs_ratelimit_acquire(cfg->limiter, sc);
+        struct hs_ratelimit_block block;
+        if (cfg->limiter != NULL && hs_ratelimit_take(cfg->limiter, sc, &block) != HS_OK)
+            return refused(cfg, &block, err);
         hs_http_response_release(resp);
         hs_http_response_init(resp);
         struct hs_error terr;
@@ -156,7 +221,15 @@ int hs_conn_request_ex(const struct hs_connector_config *cfg, const char *scope,
                 }
                 int64_t ra = hs_conn_retry_after_ms(
                     hs_http_headers_get(&resp->headers, "Retry-After"), hs_env_now_ms(cfg->env));
-                if (ra > o.retry_after_max_ms)
+                const char *psc = sc; /* the limiter scope a 429 pauses */
+                if (ra < 0 && resp->status == 429 && o.wait_429 != NULL)
+                    ra = o.wait_429(o.wait_429_ud, resp, &psc);
+                if (ra > o.retry_after_max_ms && cfg->limiter != NULL && resp->status == 429) {
+                    /* a long pause (a day window spent): the next attempt's take() waits it
+                     * out or refuses the call */
+                    hs_ratelimit_pause(cfg->limiter, psc, ra);
+                    wait = 0;
+                } else if (ra > o.retry_after_max_ms)
                     wait = -1;
                 else if (ra >= 0)
                     wait = ra;
@@ -165,8 +238,8 @@ int hs_conn_request_ex(const struct hs_connector_config *cfg, const char *scope,
                 else
                     wait = backoff_ms(&o, cfg->env, retries + 1);
                 retries++;
-                if (wait >= 0 && resp->status == 429 && cfg->limiter != NULL)
-                    hs_ratelimit_pause(cfg->limiter, sc, wait);
+                if (wait > 0 && resp->status == 429 && cfg->limiter != NULL)
+                    hs_ratelimit_pause(cfg->limiter, psc, wait);
             }
         } else if (rc == HS_EIO || rc == HS_ETIMEOUT) {
             if (st != NULL)

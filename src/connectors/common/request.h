@@ -7,9 +7,13 @@
  *             cfg->token, sends through cfg->http and retries what is worth retrying:
  *               - 401: asks the token source for a forced refresh, once, and resends;
  *               - 429: waits Retry-After (seconds or an HTTP date) when the provider sends
- *                 one, else opts->wait_429_ms when set (QuickBooks documents 60 s), else
- *                 the backoff below; the limiter scope is paused for that long so the other
- *                 workers of the account wait too;
+ *                 one (or opts->wait_429 tells), else opts->wait_429_ms when set (QuickBooks
+ *                 documents 60 s), else the backoff below; the limiter scope is paused for
+ *                 that long so the other workers of the account wait too. A wait beyond
+ *                 retry_after_max_ms (a day limit) goes to the limiter: with a longest wait
+ *                 set on it (hs_ratelimit_set_max_wait) the call fails with HS_ERATELIMIT
+ *                 ("... work resumes at <time>"), as does a call the limiter refuses before
+ *                 sending; without one, the limiter waits for the window;
  *               - 5xx (500, 502, 503, 504) and transport errors (HS_EIO, HS_ETIMEOUT):
  *                 exponential backoff with jitter: the n-th retry waits a uniform time in
  *                 [d/2, d] with d = min(backoff_max_ms, backoff_base_ms * 2^(n-1)),
@@ -36,6 +40,7 @@
 #include "hoopsync/connector.h"
 #include "hoopsync/error.h"
 #include "net/http.h"
+#include "net/ratelimit.h"
 
 #define HS_CONN_MAX_ATTEMPTS       5
 #define HS_CONN_BACKOFF_BASE_MS    500
@@ -59,6 +64,11 @@ struct hs_conn_request_opts {
     int64_t backoff_base_ms; /* 0 = HS_CONN_BACKOFF_BASE_MS */
     int64_t backoff_max_ms;  /* 0 = HS_CONN_BACKOFF_MAX_MS */
     int64_t wait_429_ms;     /* wait after a 429 without Retry-After; 0 = use the backoff */
+    /* Optional, for providers whose 429 says which limit without a Retry-After (Zoho's code
+     * 44, the day): the wait in ms (< 0: not known, use wait_429_ms) and *scope, the limiter
+     * scope to pause (left as the request's when not set). */
+    int64_t (*wait_429)(void *ud, const struct hs_http_response *resp, const char **scope);
+    void *wait_429_ud;
     /* A Retry-After longer than this is not waited: the 429 is returned. 0 = 15 minutes. */
     int64_t retry_after_max_ms;
     bool no_auth;                /* send without an Authorization header (token not asked) */
@@ -74,6 +84,13 @@ struct hs_conn_request_opts {
  * connection and `hoopsync connect <name>`) when no token could be had; HS_ENOMEM.
  * scope NULL means "all". err may be NULL.
  */
+/* "2026-11-24 18:00:00 UTC" for ms since the epoch (messages and status). */
+HS_API void hs_conn_fmt_utc(int64_t ms, char *out, size_t cap);
+/* The sentence for a call the limiter refused ("connection 'accounting': its limit of 10000
+ * calls a day (day) is spent: work resumes at ..."). */
+HS_API void hs_conn_limit_reason(const char *conn, const struct hs_ratelimit_block *b, char *out,
+                                 size_t cap);
+
 HS_API HS_MUST_CHECK int hs_conn_request(const struct hs_connector_config *cfg, const char *scope,
                                          struct hs_http_request *req, struct hs_http_response *resp,
                                          struct hs_error *err);

@@ -9,11 +9,13 @@
  *             against the day window and, as every scope does, the "all" minute window), adds
  *             the bearer token (Zoho takes "Bearer" as well as "Zoho-oauthtoken"), refreshes
  *             it once on 401 and backs off on 429/5xx. Zoho sends no Retry-After with its 429
- *             (codes 44 day, 45 minute): we wait the "all" window (60 s, or its length in the
- *             rate_limits setting), the time the minute window takes to open again. The caller gets
- * the final status and body so that a write can turn a refused record into that record's status
- * instead of failing the call. Threads:    a handle is used by one thread at a time (connector.h).
- * Not here:   JSON (zohobooks_parse.c), paging and write policy (zohobooks.c).
+ *             (codes 44 day, 45 minute): after a 45 we wait the "all" window (60 s, or its
+ *             length in the rate_limits setting), the time the minute window takes to open
+ *             again; a 44 pauses the "day" scope for a whole day window (request.h: the
+ *             limiter then waits or, in `sync --once`, the pass stops saying when it resumes). The
+ * caller gets the final status and body so that a write can turn a refused record into that
+ * record's status instead of failing the call. Threads:    a handle is used by one thread at a time
+ * (connector.h). Not here:   JSON (zohobooks_parse.c), paging and write policy (zohobooks.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -24,13 +26,30 @@
 
 #define WAIT_429_MS ((int64_t)60 * 1000)
 
-/* How long a 429 waits: the length of the "all" window the connection was handed. */
-static int64_t wait_429_ms(const struct hs_connector *c)
+#define WAIT_DAY_MS ((int64_t)24 * 60 * 60 * 1000)
+
+/* The length of the connection's window of scope (the rate_limits setting), else dflt. */
+static int64_t window_ms(const struct hs_connector *c, const char *scope, int64_t dflt)
 {
     for (size_t i = 0; i < c->n_windows; i++)
-        if (strcmp(c->windows[i].scope, "all") == 0 && c->windows[i].window_ms > 0)
+        if (strcmp(c->windows[i].scope, scope) == 0 && c->windows[i].window_ms > 0)
             return c->windows[i].window_ms;
-    return WAIT_429_MS;
+    return dflt;
+}
+
+/* A 429 with code 44 is the day's limit: the "day" scope waits a whole day window (Zoho says
+ * neither when its day ends nor how long to wait); code 45, the minute's, waits wait_429_ms. */
+static int64_t wait_429(void *ud, const struct hs_http_response *resp, const char **scope)
+{
+    const struct hs_connector *c = ud;
+    int code = -1;
+    char text[8];
+    if (!hs_zoho_conn_parse_error((const uint8_t *)resp->body.data, resp->body.len, &code, text,
+                                  sizeof text) ||
+        code != 44)
+        return -1;
+    *scope = "day";
+    return window_ms(c, "day", WAIT_DAY_MS);
 }
 
 int hs_zoho_conn_send(struct hs_connector *c, const char *method, const char *rel,
@@ -66,7 +85,9 @@ int hs_zoho_conn_send(struct hs_connector *c, const char *method, const char *re
     }
     struct hs_conn_request_opts opts;
     memset(&opts, 0, sizeof opts);
-    opts.wait_429_ms = wait_429_ms(c);
+    opts.wait_429_ms = window_ms(c, "all", WAIT_429_MS);
+    opts.wait_429 = wait_429;
+    opts.wait_429_ud = c;
     rc = hs_conn_request_ex(&c->cfg, "day", &req, &opts, &resp, err);
     if (rc != HS_OK)
         goto done;
