@@ -4,7 +4,9 @@
  * Design:     hs_sbx_open loads the modules (options or the built-in list), lets each one
  *             register its routes through hs_sbx_route, builds their tenants (and, with a
  *             seed, their records from one generated world), then loads --data if the file
- *             exists. Every module route is wrapped by route_call, which under the state lock
+ *             exists. Every module route is wrapped by route_call, which first counts the call
+ *             in flight for its tenant when the module limits that (Xero: 5; a call beyond is
+ *             answered with the module's own 429), then under the state lock
  *             draws the request's faults from a dedicated RNG, then (lock released) sleeps for
  *             injected latency or timeouts, and finally (lock taken again) either answers the
  *             fault or calls the module's handler and counts the answer per endpoint and
@@ -217,6 +219,51 @@ static int generic_429(struct hs_http_response *resp, uint32_t retry_after_s)
     return rc;
 }
 
+/*
+ * Counts a call in flight for its tenant when the module limits them (from arrival to answer,
+ * so calls waiting for the state lock count too). Returns the slot to give back (NULL: not
+ * counted) and sets *over when the tenant already has the maximum in flight. Tenants beyond
+ * the table's size are not limited (a sandbox serves a handful).
+ */
+static struct hs_sbx_inflight *inflight_take(struct hs_sbx *sbx, const struct hs_sbx_mod *mod,
+                                             const struct hs_http_request *req, bool *over)
+{
+    *over = false;
+    if (mod->ops->max_concurrent == 0 || mod->ops->concurrent_header == NULL || sbx->no_rate_limits)
+        return NULL;
+    const char *t = hs_http_headers_get(&req->headers, mod->ops->concurrent_header);
+    if (t == NULL || t[0] == '\0' || strlen(t) >= sizeof sbx->inflight[0].tenant)
+        return NULL;
+    struct hs_sbx_inflight *slot = NULL;
+    pthread_mutex_lock(&sbx->conc_mu);
+    for (size_t i = 0; i < HS_SBX_MAX_INFLIGHT && slot == NULL; i++)
+        if (sbx->inflight[i].mod == mod && strcmp(sbx->inflight[i].tenant, t) == 0)
+            slot = &sbx->inflight[i];
+    for (size_t i = 0; i < HS_SBX_MAX_INFLIGHT && slot == NULL; i++)
+        if (sbx->inflight[i].n == 0) {
+            slot = &sbx->inflight[i];
+            slot->mod = mod;
+            snprintf(slot->tenant, sizeof slot->tenant, "%s", t);
+        }
+    if (slot != NULL && slot->n >= mod->ops->max_concurrent) {
+        *over = true;
+        slot = NULL;
+    } else if (slot != NULL) {
+        slot->n++;
+    }
+    pthread_mutex_unlock(&sbx->conc_mu);
+    return slot;
+}
+
+static void inflight_give(struct hs_sbx *sbx, struct hs_sbx_inflight *slot)
+{
+    if (slot == NULL)
+        return;
+    pthread_mutex_lock(&sbx->conc_mu);
+    slot->n--;
+    pthread_mutex_unlock(&sbx->conc_mu);
+}
+
 static int route_call(void *ud, const struct hs_http_request *req, const struct hs_route_match *m,
                       struct hs_http_response *resp)
 {
@@ -225,7 +272,17 @@ static int route_call(void *ud, const struct hs_http_request *req, const struct 
     struct hs_sbx_mod *mod = rc->mod;
     struct fault_pick pick;
 
+    bool over = false;
+    struct hs_sbx_inflight *slot = inflight_take(sbx, mod, req, &over);
     pthread_mutex_lock(&sbx->lock);
+    if (over) {
+        int ret = mod->ops->concurrent(mod->state, resp);
+        rc->count++;
+        mod->n_requests++;
+        mod->status[ret == HS_OK ? 4 : 5]++;
+        pthread_mutex_unlock(&sbx->lock);
+        return ret;
+    }
     pick_faults(sbx, mod, req->path != NULL ? req->path : "", &pick);
     if (pick.latency_ms > 0 || pick.timeout) {
         pthread_mutex_unlock(&sbx->lock);
@@ -253,6 +310,7 @@ static int route_call(void *ud, const struct hs_http_request *req, const struct 
     /* the handler's change is committed; the client sees it only after the stall */
     if (stall)
         hs_sbx_sleep(sbx, pick.stall_ms);
+    inflight_give(sbx, slot);
     return ret;
 }
 
@@ -590,6 +648,11 @@ static int init_locks(struct hs_sbx *sbx)
         pthread_mutex_destroy(&sbx->lock);
         return HS_EIO;
     }
+    if (pthread_mutex_init(&sbx->conc_mu, NULL) != 0) {
+        pthread_mutex_destroy(&sbx->sleep_mu);
+        pthread_mutex_destroy(&sbx->lock);
+        return HS_EIO;
+    }
     int rc = pthread_condattr_init(&ca);
     if (rc == 0) {
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -597,6 +660,7 @@ static int init_locks(struct hs_sbx *sbx)
         pthread_condattr_destroy(&ca);
     }
     if (rc != 0) {
+        pthread_mutex_destroy(&sbx->conc_mu);
         pthread_mutex_destroy(&sbx->sleep_mu);
         pthread_mutex_destroy(&sbx->lock);
         return HS_EIO;
@@ -732,6 +796,7 @@ void hs_sbx_close(struct hs_sbx *sbx)
     hs_free(sbx->static_token);
     hs_free(sbx->data_file);
     pthread_cond_destroy(&sbx->sleep_cv);
+    pthread_mutex_destroy(&sbx->conc_mu);
     pthread_mutex_destroy(&sbx->sleep_mu);
     pthread_mutex_destroy(&sbx->lock);
     hs_free(sbx);

@@ -159,6 +159,11 @@ struct hs_sbx_module_ops {
      * with secret. Optional. */
     int (*webhook_request)(void *state, const json_t *events, const char *secret, const char *url,
                            struct hs_http_request *out);
+    /* The provider's limit of calls in flight at once per tenant (Xero: 5; 0 = none), the
+     * request header naming the tenant, and the provider's 429 for it (state lock held). */
+    unsigned max_concurrent;
+    const char *concurrent_header;
+    int (*concurrent)(void *state, struct hs_http_response *resp);
 };
 
 extern const struct hs_sbx_module_ops hs_sbx_hubspot_ops;

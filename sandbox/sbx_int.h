@@ -143,6 +143,8 @@ struct hs_sbx_route_ctx {
     uint64_t count;
 };
 
+#define HS_SBX_MAX_INFLIGHT 64
+
 struct hs_sbx {
     /* set at open, read-only afterwards (no lock needed) */
     struct hs_env env;
@@ -172,6 +174,15 @@ struct hs_sbx {
     struct hs_sbx_oauth oauth;
     struct hs_sbx_wh *wh;
     uint64_t n_unmatched;
+
+    /* calls in flight per (module, tenant) of modules with a concurrency limit; conc_mu only
+     * (taken without the state lock: a call waiting for that lock is in flight too) */
+    pthread_mutex_t conc_mu;
+    struct hs_sbx_inflight {
+        const struct hs_sbx_mod *mod;
+        char tenant[64];
+        unsigned n;
+    } inflight[HS_SBX_MAX_INFLIGHT];
 
     /* interruptible sleeps of injected latency and timeouts */
     pthread_mutex_t sleep_mu;

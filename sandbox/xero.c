@@ -12,8 +12,9 @@
  *             unknown or disconnected), the per-tenant limits (60 a minute, 5,000 a day; and
  *             10,000 a minute for the app) with X-MinLimit-Remaining, X-DayLimit-Remaining and
  *             X-AppMinLimit-Remaining on every answer and Retry-After plus X-Rate-Limit-Problem
- *             on a 429, and Idempotency-Key replay of writes. Writes take arrays of elements;
- *             each element is validated and stored on its own, and its failures become
+ *             on a 429, and Idempotency-Key replay of writes; sbx.c refuses a sixth call in
+ *             flight for a tenant (max_concurrent, problem "concurrent"). Writes take arrays of
+ * elements; each element is validated and stored on its own, and its failures become
  *             ValidationErrors on that element. With summarizeErrors=false the answer is 200
  *             with every element (StatusAttributeString OK or ERROR); otherwise one failure
  *             rolls the whole request back (an undo log of the records it replaced or added)
@@ -1669,6 +1670,12 @@ static int xero_throttled(void *state, struct hs_http_response *resp, int retry_
     return throttled(state, resp, retry_after_s, "minute");
 }
 
+/* More than 5 calls in flight for one tenant (sbx.c counts them): 429, problem "concurrent". */
+static int xero_concurrent(void *state, struct hs_http_response *resp)
+{
+    return throttled(state, resp, 1, "concurrent");
+}
+
 struct call {
     struct op op;
     int64_t min_left, day_left, app_left;
@@ -2823,6 +2830,9 @@ const struct hs_sbx_module_ops hs_sbx_xero_ops = {
     .save = xero_save,
     .load = xero_load,
     .throttled = xero_throttled,
+    .max_concurrent = 5,
+    .concurrent_header = "Xero-tenant-id",
+    .concurrent = xero_concurrent,
     .unauthorized = xero_unauthorized,
     .webhook_request = xero_webhook_request,
 };

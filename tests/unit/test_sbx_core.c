@@ -179,8 +179,8 @@ static int fake_throttled(void *state, struct hs_http_response *resp, int retry_
 }
 
 const struct hs_sbx_module_ops fake_ops = {
-    "fake",    fake_create, fake_destroy,   fake_routes, fake_reset, fake_tenants,
-    fake_save, fake_load,   fake_throttled, fake_unauth, NULL,
+    "fake",    fake_create,    fake_destroy, fake_routes, fake_reset, fake_tenants, fake_save,
+    fake_load, fake_throttled, fake_unauth,  NULL,        0,          NULL,         NULL,
 };
 
 static const struct hs_sbx_module_ops *const fake_list[] = {&fake_ops};

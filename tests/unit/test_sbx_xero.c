@@ -338,6 +338,69 @@ static void test_sbx_xero_oauth_flow(void **state)
     assert_int_equal(api(t, "GET", "Contacts", NULL), 403);
 }
 
+/* One call of the concurrency test, on its own thread with its own answer. */
+struct conc {
+    struct t t;
+    pthread_barrier_t *go;
+    int status;
+    char problem[16];
+};
+
+static void *conc_call(void *ud)
+{
+    struct conc *c = ud;
+    pthread_barrier_wait(c->go);
+    c->status = api(&c->t, "GET", "Currencies", NULL);
+    const char *p = header(&c->t, "X-Rate-Limit-Problem");
+    snprintf(c->problem, sizeof c->problem, "%s", p != NULL ? p : "");
+    return NULL;
+}
+
+/* Xero's 5 calls in flight per tenant: with every call held 1 s (latency fault), 8 at once for
+ * one tenant give 5 answers and 3 refusals (429, problem "concurrent"); the other tenant's call
+ * at the same moment goes through; once they are answered, calls go through again. */
+static void test_sbx_xero_concurrent_limit(void **state)
+{
+    (void)state;
+    struct t *t = open_t(true, NULL);
+    assert_int_equal(req(t, "POST", "/_sandbox/faults", "{\"spec\":\"latency=1000\"}"), 200);
+    enum { N = 9 };
+    struct conc c[N];
+    pthread_t th[N];
+    pthread_barrier_t go;
+    assert_int_equal(pthread_barrier_init(&go, NULL, N), 0);
+    for (int i = 0; i < N; i++) {
+        c[i].t = *t;
+        c[i].t.json = NULL;
+        hs_http_response_init(&c[i].t.resp);
+        c[i].t.tenant_hdr = i < N - 1 ? t->tenant : t->tenant2;
+        c[i].go = &go;
+        c[i].status = 0;
+        assert_int_equal(pthread_create(&th[i], NULL, conc_call, &c[i]), 0);
+    }
+    int ok = 0, refused = 0;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        if (i == N - 1) {
+            assert_int_equal(c[i].status, 200);
+        } else if (c[i].status == 200) {
+            ok++;
+        } else {
+            assert_int_equal(c[i].status, 429);
+            assert_string_equal(c[i].problem, "concurrent");
+            refused++;
+        }
+        hs_http_response_release(&c[i].t.resp);
+        json_decref(c[i].t.json);
+    }
+    pthread_barrier_destroy(&go);
+    assert_int_equal(ok, 5);
+    assert_int_equal(refused, 3);
+    assert_int_equal(req(t, "POST", "/_sandbox/faults", "{\"spec\":\"\"}"), 200);
+    assert_int_equal(api(t, "GET", "Currencies", NULL), 200);
+    close_t(t);
+}
+
 static void test_sbx_xero_rate_limits(void **state)
 {
     (void)state;
@@ -1156,6 +1219,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sbx_xero_auth_and_tenant_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sbx_xero_oauth_flow, setup, teardown),
         cmocka_unit_test(test_sbx_xero_rate_limits),
+        cmocka_unit_test(test_sbx_xero_concurrent_limit),
         cmocka_unit_test_setup_teardown(test_sbx_xero_contacts_write_rules, setup, teardown),
         cmocka_unit_test(test_sbx_xero_contacts_list_filters),
         cmocka_unit_test(test_sbx_xero_seed_matches_quickbooks),

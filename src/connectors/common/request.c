@@ -7,20 +7,18 @@
  *             transport error). Waits go through the env's sleep; a 429 also pauses the
  *             limiter scope for the same time so every worker of the account holds off,
  *             not only the one that was told. Retry-After wins over the computed backoff
- *             (for 429 and 5xx alike) unless it exceeds retry_after_max_ms: then, with a
- *             limiter, the scope is paused for that long and the next attempt's take()
- *             waits it out or, when the limiter has a longest wait (the CLI), refuses the call
- *             with HS_ERATELIMIT saying when work resumes; without one the answer is returned
- *             as is. A limiter refusal before sending (a day window spent) is the same
- *             HS_ERATELIMIT: the pass stops, what it did not do stays pending.
- * Invariants: at most max_attempts sends per call; the token source is asked at most twice
- *             (once normally, once forced after the first 401).
- * Threads:    reentrant; shares only cfg's limiter (thread-safe) and token source (its own
- *             lock) between threads.
- * Ownership:  see request.h; the token string lives only inside this call and the request's
- *             Authorization header.
- * Not here:   provider payloads (connectors/<p>/), the limiter (net/ratelimit.c), OAuth2
- *             refresh itself (net/oauth.c).
+ *             (for 429 and 5xx alike). A 429's wait goes to the limiter when there is one:
+ *             the scope is paused for that long and the next attempt's take() waits it out
+ *             or, when the wait is longer than the limiter's longest wait (the CLI's
+ *             --max-wait), refuses the call with HS_ERATELIMIT saying when work resumes.
+ *             Without a limiter a Retry-After beyond retry_after_max_ms is not waited: the
+ *             answer is returned as is. A limiter refusal before sending (a day window spent) is
+ * the same HS_ERATELIMIT: the pass stops, what it did not do stays pending. Invariants: at most
+ * max_attempts sends per call; the token source is asked at most twice (once normally, once forced
+ * after the first 401). Threads:    reentrant; shares only cfg's limiter (thread-safe) and token
+ * source (its own lock) between threads. Ownership:  see request.h; the token string lives only
+ * inside this call and the request's Authorization header. Not here:   provider payloads
+ * (connectors/<p>/), the limiter (net/ratelimit.c), OAuth2 refresh itself (net/oauth.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -63,6 +61,13 @@ void hs_conn_limit_reason(const char *conn, const struct hs_ratelimit_block *b, 
 {
     char when[40];
     hs_conn_fmt_utc(b->resume_at_ms, when, sizeof when);
+    if (b->limit <= 0 && strcmp(b->scope, "day") == 0) {
+        snprintf(out, cap,
+                 "connection '%s': the provider's daily limit is spent (HTTP 429): work resumes "
+                 "at %s",
+                 conn, when);
+        return;
+    }
     if (b->limit <= 0) {
         snprintf(out, cap,
                  "connection '%s': the provider asked us to wait (HTTP 429): work resumes at %s",
@@ -186,10 +191,15 @@ int hs_conn_request_ex(const struct hs_connector_config *cfg, const char *scope,
     }
     bool refreshed = false;
     int retries = 0;
+    bool paused = false; /* the last 429's wait is the limiter's (next take) */
     for (int attempt = 1;; attempt++) {
         struct hs_ratelimit_block block;
+        int64_t t0 = hs_env_now_ms(cfg->env);
         if (cfg->limiter != NULL && hs_ratelimit_take(cfg->limiter, sc, &block) != HS_OK)
             return refused(cfg, &block, err);
+        if (paused && st != NULL)
+            st->waited_ms += hs_env_now_ms(cfg->env) - t0;
+        paused = false;
         hs_http_response_release(resp);
         hs_http_response_init(resp);
         struct hs_error terr;
@@ -224,12 +234,7 @@ int hs_conn_request_ex(const struct hs_connector_config *cfg, const char *scope,
                 const char *psc = sc; /* the limiter scope a 429 pauses */
                 if (ra < 0 && resp->status == 429 && o.wait_429 != NULL)
                     ra = o.wait_429(o.wait_429_ud, resp, &psc);
-                if (ra > o.retry_after_max_ms && cfg->limiter != NULL && resp->status == 429) {
-                    /* a long pause (a day window spent): the next attempt's take() waits it
-                     * out or refuses the call */
-                    hs_ratelimit_pause(cfg->limiter, psc, ra);
-                    wait = 0;
-                } else if (ra > o.retry_after_max_ms)
+                if (ra > o.retry_after_max_ms && (cfg->limiter == NULL || resp->status != 429))
                     wait = -1;
                 else if (ra >= 0)
                     wait = ra;
@@ -238,8 +243,14 @@ int hs_conn_request_ex(const struct hs_connector_config *cfg, const char *scope,
                 else
                     wait = backoff_ms(&o, cfg->env, retries + 1);
                 retries++;
-                if (wait > 0 && resp->status == 429 && cfg->limiter != NULL)
+                if (wait > 0 && resp->status == 429 && cfg->limiter != NULL) {
+                    /* the limiter holds the scope (every worker of the account waits) and the
+                     * next attempt's take() waits it out, or refuses the call when the wait is
+                     * longer than the limiter's longest wait (a day window spent) */
                     hs_ratelimit_pause(cfg->limiter, psc, wait);
+                    paused = true;
+                    wait = 0;
+                }
             }
         } else if (rc == HS_EIO || rc == HS_ETIMEOUT) {
             if (st != NULL)

@@ -9,11 +9,12 @@
  *               - 429: waits Retry-After (seconds or an HTTP date) when the provider sends
  *                 one (or opts->wait_429 tells), else opts->wait_429_ms when set (QuickBooks
  *                 documents 60 s), else the backoff below; the limiter scope is paused for
- *                 that long so the other workers of the account wait too. A wait beyond
- *                 retry_after_max_ms (a day limit) goes to the limiter: with a longest wait
- *                 set on it (hs_ratelimit_set_max_wait) the call fails with HS_ERATELIMIT
- *                 ("... work resumes at <time>"), as does a call the limiter refuses before
- *                 sending; without one, the limiter waits for the window;
+ *                 that long so the other workers of the account wait too, and the next
+ *                 attempt waits in the limiter: with a longest wait set on it
+ *                 (hs_ratelimit_set_max_wait) a longer wait fails the call with
+ *                 HS_ERATELIMIT ("... work resumes at <time>"), as does a call the limiter
+ *                 refuses before sending; without a limiter, a Retry-After beyond
+ *                 retry_after_max_ms is not waited (the 429 is returned);
  *               - 5xx (500, 502, 503, 504) and transport errors (HS_EIO, HS_ETIMEOUT):
  *                 exponential backoff with jitter: the n-th retry waits a uniform time in
  *                 [d/2, d] with d = min(backoff_max_ms, backoff_base_ms * 2^(n-1)),
