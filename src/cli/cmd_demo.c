@@ -1,8 +1,12 @@
 /*
  * cli/cmd_demo.c - `hoopsync demo`: the whole product on seeded sandbox data, no set-up needed.
  *
- * Design:     starts hoopsync-sandbox in this process (real HTTP server on a free loopback
- *             port, seeded world, rate limits on) and writes a workspace into a new temporary
+ * Design:     HubSpot against one accounting provider (--accounting: quickbooks, xero or
+ *             zohobooks; everything provider-shaped is one row of demo_acc.c, looked up here,
+ *             never an if-chain). Starts hoopsync-sandbox in this process (real HTTP server on
+ *             a free loopback port, seeded world, rate limits on: as published, or with the
+ *             windows compressed by the row's time scale, which the connection's rate_limits
+ *             then match and the report states) and writes a workspace into a new temporary
  *             directory: hoopsync.yaml (customers both ways with authority rules, products
  *             -> items, closed-won deals -> invoices with an `invoicing:` block, payments
  *             back) pointing base_url at the sandbox, and a master key. Then, in order:
@@ -13,13 +17,16 @@
  *               1 plan   hs_engine_plan through the workspace of `hoopsync sync`
  *                        (hs_cli_ws_open): counts by action and a few reasons;
  *               2 sync   hs_engine_run_once: linked, created each side, reviews, invoices
- *                        created (their totals read back from QuickBooks), errors;
+ *                        created (their totals read back from the accounting system, and
+ *                        the invoices it lists counted), errors;
  *               3 edits  as users would make them, through the providers' own APIs (a static
- *                        sandbox token, not hoopsync's): a HubSpot phone and a QuickBooks
- *                        website on one linked pair (a change each way), the phone of another
+ *                        sandbox token, not hoopsync's): a HubSpot phone and an accounting
+ *                        field (the row's one_way: the website, or Xero's billing city) on
+ *                        one linked pair (a change each way), the phone of another
  *                        pair on both sides (a conflict the rule `phone: accounting`
- *                        settles), a partial QuickBooks payment of one invoice;
- *               4 sync   again: what moved, the settled conflict, the deal's new status;
+ *                        settles), a partial payment of one invoice in the accounting system;
+ *               4 sync   again: what moved, the settled conflict (both phones read back), the
+ *                        deal's new status;
  *               5 report linked / created / updated / invoiced / paid / settled, API calls
  *                        hoopsync made per provider (differences of /_sandbox/stats around
  *                        its own steps, so the demo's edits are not counted) and wall time.
@@ -32,7 +39,8 @@
  * Threads:    one helper thread per connection while `connect` waits for its consent; it
  *             shares nothing with the main thread but the pipe it prints the URL into.
  * Ownership:  everything is created and freed inside hs_cli_cmd_demo.
- * Not here:   the sync itself (engine/), the workspace (cli/cmd_sync.c), OAuth (cmd_connect.c).
+ * Not here:   the sync itself (engine/), the workspace (cli/cmd_sync.c), OAuth (cmd_connect.c),
+ *             the accounting providers' user-side calls (cli/demo_acc.c).
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -48,6 +56,7 @@
 #include <sodium.h>
 
 #include "cli/cli.h"
+#include "cli/demo_int.h"
 #include "config/config.h"
 #include "core/money.h"
 #include "engine/engine.h"
@@ -60,17 +69,22 @@
 #include "util/str.h"
 
 static const char usage[] =
-    "usage: hoopsync demo [--seed N] [--companies N] [--deals N] [--keep] [--keep-dir] [--json]\n"
+    "usage: hoopsync demo [--accounting NAME] [--seed N] [--companies N] [--deals N] [--keep]\n"
+    "                     [--keep-dir] [--json]\n"
     "\n"
     "Show the whole product on seeded data, with no account and no configuration: start the\n"
-    "provider sandbox (HubSpot and QuickBooks) on a free loopback port, write a workspace\n"
-    "(hoopsync.yaml and a master key) in a temporary directory, connect both sides by OAuth,\n"
-    "then run plan and sync, edit records on both sides through the providers' own APIs\n"
-    "(a change each way, a conflict that an authority rule settles, a partial payment) and\n"
-    "sync again. Ends with a report: linked, created, updated, invoiced, paid, conflicts\n"
-    "settled and API calls per provider.\n"
+    "provider sandbox (HubSpot and the accounting provider) on a free loopback port, write\n"
+    "a workspace (hoopsync.yaml and a master key) in a temporary directory, connect both\n"
+    "sides by OAuth, then run plan and sync, edit records on both sides through the\n"
+    "providers' own APIs (a change each way, a conflict that an authority rule settles, a\n"
+    "partial payment) and sync again. Ends with a report: linked, created, updated,\n"
+    "invoiced, paid, conflicts settled, API calls per provider and how rate limits ran.\n"
     "\n"
     "options:\n"
+    "  --accounting NAME\n"
+    "                 the accounting side: quickbooks (default), xero or zohobooks. Xero's\n"
+    "                 and Zoho Books' rate-limit windows are compressed 60x, in the sandbox\n"
+    "                 and in the connection's rate_limits alike (the report says so)\n"
     "  --seed N       seed of the generated data (default 7)\n"
     "  --companies N  CRM companies to generate, 1 to 2000 (default 40)\n"
     "  --deals N      deals to generate, 1 to 2000 (default 30)\n"
@@ -80,13 +94,11 @@ static const char usage[] =
     "  --json         print the results as one JSON object instead of the sections\n"
     "  -h, --help     show this help\n";
 
-enum { OPT_SEED = 1, OPT_COMPANIES, OPT_DEALS, OPT_KEEP, OPT_KEEP_DIR, OPT_JSON };
+enum { OPT_SEED = 1, OPT_COMPANIES, OPT_DEALS, OPT_KEEP, OPT_KEEP_DIR, OPT_JSON, OPT_ACCOUNTING };
 
 #define MAX_SIZE       2000
 #define CLIENT_ID      "hoopsync-demo"
 #define SECRET_ENV     "HOOPSYNC_DEMO_SECRET"
-#define QBO_MINOR      "minorversion=75"
-#define MAX_CURRENCIES 16
 #define CONNECT_WAIT_S "20"
 #define MAX_RETRIES    5
 
@@ -99,58 +111,10 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
-/* Counts of engine actions over one or more passes. */
-struct tally {
-    size_t linked;       /* customers */
-    size_t linked_items; /* products and items */
-    size_t created_acc;  /* customers created in accounting */
-    size_t created_crm;  /* customers created in the CRM */
-    size_t items;        /* items created in accounting */
-    size_t updated_acc;  /* records updated in accounting */
-    size_t updated_crm;  /* records updated in the CRM (not deal status write-backs) */
-    size_t invoiced;
-    size_t status_back; /* deals that got their invoice's number or status */
-    size_t settled;
-    size_t conflicts;
-    size_t reviews;
-    size_t errors;
-};
-
-/* Invoice totals per currency. */
-struct totals {
-    struct hs_money sum[MAX_CURRENCIES];
-    size_t n;
-};
-
-struct demo {
-    struct hs_cli *cli; /* the user's: out and err */
-    struct hs_cli wcli; /* the workspace's: config_path is the demo's hoopsync.yaml */
-    bool json;          /* print one JSON object at the end, no sections */
-    bool tty;           /* stderr is a terminal: draw progress */
-    json_t *out;        /* the --json result */
-    struct hs_http_transport http;
-    char base[64];
-    char auth[96];
-    char realm[64];
-    long long portal;
-    char dir[256];
-    char yaml[320];
-    struct hs_cli_ws *ws;
-    int64_t calls_hub; /* API calls hoopsync made */
-    int64_t calls_qbo;
-    int64_t mark_hub; /* stats totals when the current hoopsync step began */
-    int64_t mark_qbo;
-    struct tally all;
-    struct tally first; /* the first sync */
-    struct tally again; /* the sync after the edits */
-    struct totals invoiced;
-    struct hs_error err;
-};
-
 /* ---- output helpers ------------------------------------------------------------------------ */
 
-static void say(struct demo *d, const char *fmt, ...) HS_PRINTF(2, 3);
-static void say(struct demo *d, const char *fmt, ...)
+static void say(struct hs_cli_demo *d, const char *fmt, ...) HS_PRINTF(2, 3);
+static void say(struct hs_cli_demo *d, const char *fmt, ...)
 {
     if (d->json)
         return;
@@ -161,7 +125,7 @@ static void say(struct demo *d, const char *fmt, ...)
 }
 
 /* One redrawn stderr line on a terminal; NULL clears it. */
-static void progress(struct demo *d, const char *what)
+static void progress(struct hs_cli_demo *d, const char *what)
 {
     if (!d->tty)
         return;
@@ -187,19 +151,19 @@ static void money_text(const struct hs_money *m, char *buf, size_t cap)
     snprintf(buf, cap, "%s %s", m->currency, amt);
 }
 
-static int totals_add(struct totals *t, const struct hs_money *m)
+static int totals_add(struct hs_cli_demo_totals *t, const struct hs_money *m)
 {
     for (size_t i = 0; i < t->n; i++)
         if (strcmp(t->sum[i].currency, m->currency) == 0)
             return hs_money_add(&t->sum[i], m, &t->sum[i], NULL);
-    if (t->n == MAX_CURRENCIES)
+    if (t->n == HS_CLI_DEMO_MAX_CURRENCIES)
         return HS_ERANGE;
     t->sum[t->n++] = *m;
     return HS_OK;
 }
 
 /* "USD 1234.50, EUR 99.00" */
-static void totals_text(const struct totals *t, char *buf, size_t cap)
+static void totals_text(const struct hs_cli_demo_totals *t, char *buf, size_t cap)
 {
     buf[0] = '\0';
     for (size_t i = 0; i < t->n; i++) {
@@ -210,7 +174,7 @@ static void totals_text(const struct totals *t, char *buf, size_t cap)
     }
 }
 
-static json_t *totals_json(const struct totals *t)
+static json_t *totals_json(const struct hs_cli_demo_totals *t)
 {
     json_t *o = json_object();
     for (size_t i = 0; o != NULL && i < t->n; i++) {
@@ -223,12 +187,8 @@ static json_t *totals_json(const struct totals *t)
 
 /* ---- talking to the sandbox as a user (static token), outside hoopsync -------------------- */
 
-/*
- * method base+path with the sandbox's static token (auth true) or none; returns the 2xx
- * answer's JSON (exact: numbers kept as text) or NULL after printing why.
- */
-static json_t *call(struct demo *d, const char *method, const char *path, const char *body,
-                    bool exact)
+json_t *hs_cli_demo_call(struct hs_cli_demo *d, const char *method, const char *path,
+                         const char *hdr_name, const char *hdr_value, const char *body, bool exact)
 {
     struct hs_http_request req;
     struct hs_http_response resp;
@@ -241,6 +201,8 @@ static json_t *call(struct demo *d, const char *method, const char *path, const 
         rc = hs_http_headers_add(&req.headers, "Authorization", d->auth);
     if (rc == HS_OK)
         rc = hs_http_headers_add(&req.headers, "Accept", "application/json");
+    if (rc == HS_OK && hdr_name != NULL)
+        rc = hs_http_headers_add(&req.headers, hdr_name, hdr_value);
     if (rc == HS_OK && body != NULL) {
         rc = hs_buf_puts(&req.body, body);
         if (rc == HS_OK)
@@ -277,8 +239,15 @@ static json_t *call(struct demo *d, const char *method, const char *path, const 
     return out;
 }
 
+/* A call without an extra header (HubSpot, the sandbox's admin API). */
+static json_t *call(struct hs_cli_demo *d, const char *method, const char *path, const char *body,
+                    bool exact)
+{
+    return hs_cli_demo_call(d, method, path, NULL, NULL, body, exact);
+}
+
 /* Pages through a HubSpot object list; counts records and, when prop is set, tallies it. */
-static long hubspot_count(struct demo *d, const char *type, const char *prop, json_t *tally)
+static long hubspot_count(struct hs_cli_demo *d, const char *type, const char *prop, json_t *tally)
 {
     long n = 0;
     char after[64] = "";
@@ -310,62 +279,66 @@ static long hubspot_count(struct demo *d, const char *type, const char *prop, js
     }
 }
 
-static long qbo_count(struct demo *d, const char *entity)
+/* The stats key of provider i: [0] HubSpot, [1 + k] the k-th accounting row. */
+static const char *provider_key(size_t i)
 {
-    char q[96];
-    snprintf(q, sizeof q, "select count(*) from %s", entity);
-    char *enc = hs_str_url_encode(q);
-    if (enc == NULL)
-        return -1;
-    char path[256];
-    snprintf(path, sizeof path, "/quickbooks/v3/company/%s/query?query=%s&" QBO_MINOR, d->realm,
-             enc);
-    hs_free(enc);
-    json_t *v = call(d, "GET", path, NULL, false);
-    if (v == NULL)
-        return -1;
-    long n = (long)json_integer_value(
-        json_object_get(json_object_get(v, "QueryResponse"), "totalCount"));
-    json_decref(v);
-    return n;
+    return i == 0 ? "hubspot" : hs_cli_demo_accs[i - 1]->name;
 }
 
 /* Provider request totals from /_sandbox/stats (admin calls are not counted there). */
-static int stats(struct demo *d, int64_t *hub, int64_t *qbo)
+static int stats(struct hs_cli_demo *d, int64_t out[HS_CLI_DEMO_N_PROVIDERS])
 {
     json_t *s = call(d, "GET", "/_sandbox/stats", NULL, false);
     if (s == NULL)
         return HS_EIO;
     json_t *p = json_object_get(s, "providers");
-    *hub = json_integer_value(json_object_get(json_object_get(p, "hubspot"), "total"));
-    *qbo = json_integer_value(json_object_get(json_object_get(p, "quickbooks"), "total"));
+    for (size_t i = 0; i < HS_CLI_DEMO_N_PROVIDERS; i++)
+        out[i] = json_integer_value(json_object_get(json_object_get(p, provider_key(i)), "total"));
     json_decref(s);
     return HS_OK;
 }
 
 /* Brackets a step of hoopsync: calls between begin and end are hoopsync's. */
-static int step_begin(struct demo *d)
+static int step_begin(struct hs_cli_demo *d)
 {
-    return stats(d, &d->mark_hub, &d->mark_qbo);
+    return stats(d, d->mark);
 }
 
-static int step_end(struct demo *d, int64_t *out_hub, int64_t *out_qbo)
+/* Adds the step's calls to the totals and, when out is not NULL, gives them. */
+static int step_end(struct hs_cli_demo *d, int64_t out[HS_CLI_DEMO_N_PROVIDERS])
 {
-    int64_t h = 0, q = 0;
-    if (stats(d, &h, &q) != HS_OK)
+    int64_t now[HS_CLI_DEMO_N_PROVIDERS];
+    if (stats(d, now) != HS_OK)
         return HS_EIO;
-    d->calls_hub += h - d->mark_hub;
-    d->calls_qbo += q - d->mark_qbo;
-    if (out_hub != NULL)
-        *out_hub = h - d->mark_hub;
-    if (out_qbo != NULL)
-        *out_qbo = q - d->mark_qbo;
+    for (size_t i = 0; i < HS_CLI_DEMO_N_PROVIDERS; i++) {
+        d->calls[i] += now[i] - d->mark[i];
+        if (out != NULL)
+            out[i] = now[i] - d->mark[i];
+    }
     return HS_OK;
+}
+
+/* The calls of the accounting provider of this run. */
+static int64_t acc_calls(const struct hs_cli_demo *d, const int64_t c[HS_CLI_DEMO_N_PROVIDERS])
+{
+    for (size_t i = 0; i < HS_CLI_DEMO_N_ACC; i++)
+        if (hs_cli_demo_accs[i] == d->acc)
+            return c[1 + i];
+    return 0;
+}
+
+/* {"hubspot": n, "quickbooks": n, "xero": n, "zohobooks": n}: the providers not used show 0. */
+static json_t *calls_json(const int64_t c[HS_CLI_DEMO_N_PROVIDERS])
+{
+    json_t *o = json_object();
+    for (size_t i = 0; o != NULL && i < HS_CLI_DEMO_N_PROVIDERS; i++)
+        json_object_set_new(o, provider_key(i), json_integer((json_int_t)c[i]));
+    return o;
 }
 
 /* ---- the workspace -------------------------------------------------------------------------- */
 
-static int write_workspace(struct demo *d)
+static int write_workspace(struct hs_cli_demo *d)
 {
     const char *tmp = getenv("TMPDIR");
     snprintf(d->dir, sizeof d->dir, "%s/hoopsync-demo-XXXXXX",
@@ -378,8 +351,9 @@ static int write_workspace(struct demo *d)
     FILE *f = fopen(d->yaml, "w");
     if (f == NULL)
         return hs_cli_fail(d->cli, "cannot write '%s': cannot open it", d->yaml);
+    const struct hs_cli_demo_acc *acc = d->acc;
     fprintf(f,
-            "# hoopsync.yaml written by `hoopsync demo`: HubSpot and QuickBooks in the sandbox.\n"
+            "# hoopsync.yaml written by `hoopsync demo`: HubSpot and %s in the sandbox.\n"
             "version: 1\n"
             "store: sqlite:hoopsync.db\n"
             "master_key_file: hoopsync.key\n"
@@ -393,15 +367,29 @@ static int write_workspace(struct demo *d)
             "    settings:\n"
             "      closed_won_stages: [closedwon]\n"
             "  accounting:\n"
-            "    provider: quickbooks\n"
+            "    provider: %s\n"
             "    client_id: " CLIENT_ID "\n"
             "    client_secret_env: " SECRET_ENV "\n"
             "    redirect_uri: http://127.0.0.1:0/oauth/callback\n"
-            "    scopes: [com.intuit.quickbooks.accounting]\n"
-            "    base_url: %s/quickbooks\n"
-            "    settings:\n"
-            "      income_account: \"2\"\n"
-            "      home_currency: USD\n"
+            "    scopes: %s\n"
+            "    base_url: %s/%s\n"
+            "    tenant_id: \"%s\" # the seeded organisation (a grant may cover several)\n",
+            acc->label, d->base, acc->name, acc->scopes, d->base, acc->name, d->tenant);
+    if (acc->settings[0] != '\0' || acc->time_scale > 1)
+        fprintf(f, "    settings:\n%s", acc->settings);
+    if (acc->time_scale > 1) {
+        /* the sandbox runs this provider's windows time_scale times faster: the connection
+         * paces itself on the same windows, so it neither waits a real minute nor gets 429s */
+        fprintf(f,
+                "      rate_limits: # %s's published windows, compressed %ux as the sandbox "
+                "runs them\n",
+                acc->label, (unsigned)acc->time_scale);
+        for (size_t i = 0; i < sizeof acc->windows / sizeof acc->windows[0]; i++)
+            fprintf(f, "        - {scope: %s, requests: %ld, window_ms: %ld}\n",
+                    acc->windows[i].scope, acc->windows[i].requests,
+                    acc->windows[i].window_ms / (long)acc->time_scale);
+    }
+    fprintf(f,
             "flows:\n"
             "  - name: customers\n"
             "    objects: customers\n"
@@ -418,15 +406,15 @@ static int write_workspace(struct demo *d)
             "    filter:\n"
             "      dealstage: closedwon\n"
             "    invoicing:\n"
-            "      default_item: \"1\"\n"
+            "      default_item: \"%s\"\n"
             "      payment_terms: Net 30\n"
             "      terms: {\"Net 30\": 30, \"Net 60\": 60, \"Due on receipt\": 0}\n"
-            "      tax_mode: none\n"
+            "%s"
             "      default_currency: USD\n"
             "  - name: payments\n"
             "    objects: payments\n"
             "    direction: accounting_to_crm\n",
-            d->base, d->base);
+            d->default_item, acc->tax_yaml);
     if (fclose(f) != 0)
         return hs_cli_fail(d->cli, "cannot write '%s': write failed", d->yaml);
     char key[320];
@@ -437,7 +425,7 @@ static int write_workspace(struct demo *d)
 }
 
 /* Removes the workspace directory and the files in it (it has no subdirectories). */
-static void remove_workspace(struct demo *d)
+static void remove_workspace(struct hs_cli_demo *d)
 {
     if (d->dir[0] == '\0')
         return;
@@ -476,7 +464,7 @@ static void *connect_main(void *ud)
 }
 
 /* GET url without credentials, as a browser would; *out_location gets a redirect's target. */
-static int browse(struct demo *d, const char *url, int *out_status, char **out_location)
+static int browse(struct hs_cli_demo *d, const char *url, int *out_status, char **out_location)
 {
     struct hs_http_request req;
     struct hs_http_response resp;
@@ -498,7 +486,7 @@ static int browse(struct demo *d, const char *url, int *out_status, char **out_l
 }
 
 /* The consent: the sandbox's authorize page redirects to connect's loopback callback. */
-static int consent(struct demo *d, const char *url)
+static int consent(struct hs_cli_demo *d, const char *url)
 {
     int status = 0;
     char *loc = NULL;
@@ -525,7 +513,7 @@ static int consent(struct demo *d, const char *url)
     return HS_CLI_EXIT_OK;
 }
 
-static int connect_side(struct demo *d, const char *name, char *said, size_t said_cap)
+static int connect_side(struct hs_cli_demo *d, const char *name, char *said, size_t said_cap)
 {
     int fds[2];
     if (pipe(fds) != 0)
@@ -581,7 +569,7 @@ static int connect_side(struct demo *d, const char *name, char *said, size_t sai
 /* ---- engine reports ---------------------------------------------------------------------------
  */
 
-static void tally_add(struct tally *t, const struct hs_engine_report *r)
+static void tally_add(struct hs_cli_demo_tally *t, const struct hs_engine_report *r)
 {
     for (size_t i = 0; i < r->n_actions; i++) {
         const struct hs_engine_action *a = &r->actions[i];
@@ -630,7 +618,7 @@ static void tally_add(struct tally *t, const struct hs_engine_report *r)
     }
 }
 
-static void tally_merge(struct tally *into, const struct tally *t)
+static void tally_merge(struct hs_cli_demo_tally *into, const struct hs_cli_demo_tally *t)
 {
     into->linked += t->linked;
     into->linked_items += t->linked_items;
@@ -647,7 +635,7 @@ static void tally_merge(struct tally *into, const struct tally *t)
     into->errors += t->errors;
 }
 
-static json_t *tally_json(const struct tally *t)
+static json_t *tally_json(const struct hs_cli_demo_tally *t)
 {
     return json_pack("{s:I,s:I,s:{s:I,s:I,s:I},s:{s:I,s:I},s:I,s:I,s:I,s:I,s:I,s:I}", "linked",
                      (json_int_t)t->linked, "linked_items", (json_int_t)t->linked_items, "created",
@@ -660,22 +648,22 @@ static json_t *tally_json(const struct tally *t)
                      (json_int_t)t->reviews, "errors", (json_int_t)t->errors);
 }
 
-static const char *side_label(enum hs_side s)
+static const char *side_label(const struct hs_cli_demo *d, enum hs_side s)
 {
-    return s == HS_SIDE_CRM ? "HubSpot" : "QuickBooks";
+    return s == HS_SIDE_CRM ? "HubSpot" : d->acc->label;
 }
 
-static void print_action(struct demo *d, const struct hs_engine_action *a)
+static void print_action(struct hs_cli_demo *d, const struct hs_engine_action *a)
 {
     say(d, "     %-8s %-9s %s %s%s%s: %s%s%s%s\n", hs_engine_action_name(a->kind),
-        hs_kind_name(a->object), side_label(a->source_side), a->source_id,
+        hs_kind_name(a->object), side_label(d, a->source_side), a->source_id,
         a->target_id != NULL ? " -> " : "", a->target_id != NULL ? a->target_id : "", a->reason,
         a->fields != NULL ? " [" : "", a->fields != NULL ? a->fields : "",
         a->fields != NULL ? "]" : "");
 }
 
 /* Prints up to max actions of kind (and of object unless HS_KIND_UNSET... any: obj < 0). */
-static size_t print_some(struct demo *d, const struct hs_engine_report *r,
+static size_t print_some(struct hs_cli_demo *d, const struct hs_engine_report *r,
                          enum hs_engine_action_kind kind, int object, int side, size_t max)
 {
     size_t n = 0;
@@ -711,7 +699,7 @@ static json_t *actions_json(const struct hs_engine_report *r,
 /* ---- step 1: plan ------------------------------------------------------------------------------
  */
 
-static int step_plan(struct demo *d)
+static int step_plan(struct hs_cli_demo *d)
 {
     say(d, "\n1. plan: what a first sync would do (nothing is written)\n");
     progress(d, "planning");
@@ -727,8 +715,8 @@ static int step_plan(struct demo *d)
         hs_engine_report_release(&r);
         return hs_cli_fail(d->cli, "cannot plan: %s", d->err.msg[0] ? d->err.msg : "failed");
     }
-    int64_t hub = 0, qbo = 0;
-    (void)step_end(d, &hub, &qbo);
+    int64_t c[HS_CLI_DEMO_N_PROVIDERS] = {0};
+    (void)step_end(d, c);
     size_t by_kind[HS_ENGINE_ERROR + 1];
     memset(by_kind, 0, sizeof by_kind);
     for (size_t i = 0; i < r.n_actions; i++)
@@ -745,9 +733,9 @@ static int step_plan(struct demo *d)
         json_object_set_new(counts, name, json_integer((json_int_t)by_kind[k]));
         first = false;
     }
-    say(d, "%s (read %zu records; %lld ms; API calls: HubSpot %lld, QuickBooks %lld)\n",
-        first ? " none" : "", r.n_records_read, (long long)(now_ms() - t0), (long long)hub,
-        (long long)qbo);
+    say(d, "%s (read %zu records; %lld ms; API calls: HubSpot %lld, %s %lld)\n",
+        first ? " none" : "", r.n_records_read, (long long)(now_ms() - t0), (long long)c[0],
+        d->acc->label, (long long)acc_calls(d, c));
     say(d, "   some reasons:\n");
     print_some(d, &r, HS_ENGINE_LINK, HS_KIND_CUSTOMER, -1, 2);
     print_some(d, &r, HS_ENGINE_CREATE, HS_KIND_CUSTOMER, HS_SIDE_CRM, 1);
@@ -758,9 +746,8 @@ static int step_plan(struct demo *d)
         say(d, "     (a plan links nothing, so deals wait here; the sync links their companies "
                "first)\n");
     json_object_set_new(d->out, "plan",
-                        json_pack("{s:o,s:I,s:{s:I,s:I}}", "counts", counts, "actions",
-                                  (json_int_t)r.n_actions, "api_calls", "hubspot", (json_int_t)hub,
-                                  "quickbooks", (json_int_t)qbo));
+                        json_pack("{s:o,s:I,s:o}", "counts", counts, "actions",
+                                  (json_int_t)r.n_actions, "api_calls", calls_json(c)));
     hs_engine_report_release(&r);
     return HS_CLI_EXIT_OK;
 }
@@ -768,31 +755,8 @@ static int step_plan(struct demo *d)
 /* ---- step 2 and 4: sync ------------------------------------------------------------------------
  */
 
-/* Reads a QuickBooks invoice as a user would: its number, total and customer. */
-static int read_invoice(struct demo *d, const char *id, char *number, size_t ncap,
-                        struct hs_money *total, char *customer, size_t ccap)
-{
-    char path[256];
-    snprintf(path, sizeof path, "/quickbooks/v3/company/%s/invoice/%s?" QBO_MINOR, d->realm, id);
-    json_t *v = call(d, "GET", path, NULL, true);
-    if (v == NULL)
-        return HS_EIO;
-    json_t *inv = json_object_get(v, "Invoice");
-    const char *cur = hs_json_str(json_object_get(inv, "CurrencyRef"), "value");
-    const char *doc = hs_json_str(inv, "DocNumber");
-    const char *cust = hs_json_str(json_object_get(inv, "CustomerRef"), "value");
-    snprintf(number, ncap, "%s", doc != NULL ? doc : id);
-    if (customer != NULL)
-        snprintf(customer, ccap, "%s", cust != NULL ? cust : "");
-    int rc = hs_json_money(inv, "TotalAmt", cur != NULL ? cur : "USD", total, &d->err);
-    json_decref(v);
-    if (rc != HS_OK)
-        hs_cli_fail(d->cli, "cannot read invoice '%s': %s", id, d->err.msg);
-    return rc;
-}
-
-static int run_pass(struct demo *d, struct hs_engine_report *r, int64_t *hub, int64_t *qbo,
-                    int64_t *ms)
+static int run_pass(struct hs_cli_demo *d, struct hs_engine_report *r,
+                    int64_t calls[HS_CLI_DEMO_N_PROVIDERS], int64_t *ms)
 {
     progress(d, "syncing");
     int64_t t0 = now_ms();
@@ -804,7 +768,7 @@ static int run_pass(struct demo *d, struct hs_engine_report *r, int64_t *hub, in
     if (rc != HS_OK)
         return hs_cli_fail(d->cli, "cannot sync: %s", d->err.msg[0] ? d->err.msg : "failed");
     *ms = now_ms() - t0;
-    if (step_end(d, hub, qbo) != HS_OK)
+    if (step_end(d, calls) != HS_OK)
         return HS_CLI_EXIT_FAIL;
     return HS_CLI_EXIT_OK;
 }
@@ -824,26 +788,26 @@ static bool is_not_link(const struct hs_engine_action *a)
     return a->kind != HS_ENGINE_LINK;
 }
 
-static int step_sync(struct demo *d)
+static int step_sync(struct hs_cli_demo *d)
 {
     say(d, "\n2. sync: one pass of the engine\n");
     struct hs_engine_report r;
     hs_engine_report_init(&r);
-    int64_t hub = 0, qbo = 0, ms = 0;
-    int rc = run_pass(d, &r, &hub, &qbo, &ms);
+    int64_t c[HS_CLI_DEMO_N_PROVIDERS] = {0}, ms = 0;
+    int rc = run_pass(d, &r, c, &ms);
     if (rc != HS_CLI_EXIT_OK) {
         hs_engine_report_release(&r);
         return rc;
     }
-    struct tally t;
+    struct hs_cli_demo_tally t;
     memset(&t, 0, sizeof t);
     tally_add(&t, &r);
     tally_merge(&d->all, &t);
     d->first = t;
     say(d, "   linked %zu customers and %zu products that exist on both sides (no duplicates)\n",
         t.linked, t.linked_items);
-    say(d, "   created %zu customers and %zu %s in QuickBooks, %zu customers in HubSpot\n",
-        t.created_acc, t.items, t.items == 1 ? "item" : "items", t.created_crm);
+    say(d, "   created %zu customers and %zu %s in %s, %zu customers in HubSpot\n", t.created_acc,
+        t.items, t.items == 1 ? "item" : "items", d->acc->label, t.created_crm);
     if (t.settled > 0)
         say(d,
             "   settled %zu fields that differed between linked records (authority: crm, "
@@ -854,42 +818,47 @@ static int step_sync(struct demo *d)
             t.reviews);
         print_some(d, &r, HS_ENGINE_REVIEW, -1, -1, 2);
     }
-    /* invoices: their numbers and totals as QuickBooks holds them */
+    /* invoices: their numbers and totals as the accounting system holds them */
     char first[64] = "", last[64] = "";
     for (size_t i = 0; i < r.n_actions; i++) {
         const struct hs_engine_action *a = &r.actions[i];
         if (!is_invoice_create(a) || a->target_id == NULL)
             continue;
-        struct hs_money total;
-        char number[64];
-        if (read_invoice(d, a->target_id, number, sizeof number, &total, NULL, 0) != HS_OK ||
-            totals_add(&d->invoiced, &total) != HS_OK) {
+        struct hs_cli_demo_invoice inv;
+        if (d->acc->invoice_read(d, a->target_id, &inv) != HS_CLI_EXIT_OK ||
+            totals_add(&d->invoiced, &inv.total) != HS_OK) {
             hs_engine_report_release(&r);
             return HS_CLI_EXIT_FAIL;
         }
         if (first[0] == '\0')
-            snprintf(first, sizeof first, "%s", number);
-        snprintf(last, sizeof last, "%s", number);
+            snprintf(first, sizeof first, "%s", inv.number);
+        snprintf(last, sizeof last, "%s", inv.number);
     }
     char sums[512];
     totals_text(&d->invoiced, sums, sizeof sums);
     if (t.invoiced > 0)
-        say(d, "   invoiced %zu closed-won deals: QuickBooks invoices %s..%s, totals %s\n",
-            t.invoiced, first, last, sums);
+        say(d, "   invoiced %zu closed-won deals: %s invoices %s..%s, totals %s\n", t.invoiced,
+            d->acc->label, first, last, sums);
     else
         say(d, "   invoiced no deal\n");
+    /* what the accounting system itself lists now: the seeded world had no invoice */
+    long held = 0;
+    if (d->acc->count(d, HS_CLI_DEMO_INVOICES, &held, NULL, 0) != HS_CLI_EXIT_OK) {
+        hs_engine_report_release(&r);
+        return HS_CLI_EXIT_FAIL;
+    }
+    say(d, "   %s lists %ld %s now\n", d->acc->label, held, held == 1 ? "invoice" : "invoices");
     say(d, "   %zu deals got their invoice number and payment status back\n", t.status_back);
     say(d, "   %zu errors%s\n", t.errors, t.errors > 0 ? ":" : "");
     print_some(d, &r, HS_ENGINE_ERROR, -1, -1, 3);
-    say(d, "   (%lld ms; API calls: HubSpot %lld, QuickBooks %lld)\n", (long long)ms,
-        (long long)hub, (long long)qbo);
+    say(d, "   (%lld ms; API calls: HubSpot %lld, %s %lld)\n", (long long)ms, (long long)c[0],
+        d->acc->label, (long long)acc_calls(d, c));
     json_t *j = tally_json(&t);
     json_object_set_new(j, "invoices", actions_json(&r, is_invoice_create));
     json_object_set_new(j, "errors_list", actions_json(&r, is_error));
     json_object_set_new(j, "invoice_totals", totals_json(&d->invoiced));
-    json_object_set_new(
-        j, "api_calls",
-        json_pack("{s:I,s:I}", "hubspot", (json_int_t)hub, "quickbooks", (json_int_t)qbo));
+    json_object_set_new(j, "accounting_invoices", json_integer((json_int_t)held));
+    json_object_set_new(j, "api_calls", calls_json(c));
     json_object_set_new(d->out, "sync", j);
     hs_engine_report_release(&r);
     return HS_CLI_EXIT_OK;
@@ -914,8 +883,8 @@ static int two_links_cb(void *ud, const struct hs_store_link *l)
 }
 
 /* A HubSpot company's property, set as a user would (PATCH); *name gets the company's name. */
-static int hubspot_set(struct demo *d, const char *company, const char *prop, const char *value,
-                       char *name, size_t cap)
+static int hubspot_set(struct hs_cli_demo *d, const char *company, const char *prop,
+                       const char *value, char *name, size_t cap)
 {
     char path[160];
     snprintf(path, sizeof path, "/hubspot/crm/v3/objects/companies/%s", company);
@@ -934,36 +903,30 @@ static int hubspot_set(struct demo *d, const char *company, const char *prop, co
     return HS_CLI_EXIT_OK;
 }
 
-/* A QuickBooks customer's field, set by a sparse update with its current SyncToken. */
-static int qbo_set(struct demo *d, const char *id, const char *field, const char *sub,
-                   const char *value, char *name, size_t cap)
+/* A HubSpot company's property as HubSpot holds it ("" when it has none). */
+static int hubspot_get(struct hs_cli_demo *d, const char *company, const char *prop, char *out,
+                       size_t cap)
 {
     char path[200];
-    snprintf(path, sizeof path, "/quickbooks/v3/company/%s/customer/%s?" QBO_MINOR, d->realm, id);
-    json_t *cur = call(d, "GET", path, NULL, false);
-    if (cur == NULL)
-        return HS_CLI_EXIT_FAIL;
-    json_t *c = json_object_get(cur, "Customer");
-    const char *n = hs_json_str(c, "DisplayName");
-    snprintf(name, cap, "%s", n != NULL ? n : id);
-    if (json_object_get(c, "SyncToken") == NULL) {
-        json_decref(cur);
-        return hs_cli_fail(d->cli, "cannot edit QuickBooks customer '%s': no SyncToken", id);
-    }
-    json_t *body = json_pack("{s:s,s:O,s:b,s:{s:s}}", "Id", id, "SyncToken",
-                             json_object_get(c, "SyncToken"), "sparse", 1, field, sub, value);
-    json_decref(cur);
-    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (text == NULL)
-        return hs_cli_fail(d->cli, "out of memory");
-    snprintf(path, sizeof path, "/quickbooks/v3/company/%s/customer?" QBO_MINOR, d->realm);
-    json_t *v = call(d, "POST", path, text, false);
-    hs_free(text);
+    snprintf(path, sizeof path, "/hubspot/crm/v3/objects/companies/%s?properties=%s", company,
+             prop);
+    json_t *v = call(d, "GET", path, NULL, false);
     if (v == NULL)
         return HS_CLI_EXIT_FAIL;
+    const char *s = hs_json_str(json_object_get(v, "properties"), prop);
+    snprintf(out, cap, "%s", s != NULL ? s : "");
     json_decref(v);
     return HS_CLI_EXIT_OK;
+}
+
+/* An accounting customer's field, set as a user would; *name gets the customer's name. */
+static int acc_set(struct hs_cli_demo *d, const char *id, enum hs_cli_demo_field f,
+                   const char *value, char *name, size_t cap)
+{
+    int rc = d->acc->customer_get(d, id, HS_CLI_DEMO_NAME, name, cap);
+    if (rc == HS_CLI_EXIT_OK && name[0] == '\0')
+        snprintf(name, cap, "%s", id);
+    return rc == HS_CLI_EXIT_OK ? d->acc->customer_set(d, id, f, value) : rc;
 }
 
 struct payment {
@@ -990,7 +953,7 @@ static int first_invoice_cb(void *ud, const struct hs_store_link *l)
 }
 
 /* The deal's name and the properties hoopsync writes back to it. */
-static json_t *read_deal(struct demo *d, const char *id)
+static json_t *read_deal(struct hs_cli_demo *d, const char *id)
 {
     char path[256];
     snprintf(path, sizeof path,
@@ -1005,8 +968,8 @@ static json_t *read_deal(struct demo *d, const char *id)
     return p;
 }
 
-/* A partial payment (half) of the first invoice hoopsync created, recorded in QuickBooks. */
-static int pay_part(struct demo *d, struct payment *p)
+/* A partial payment (half) of the first invoice hoopsync created, in the accounting system. */
+static int pay_part(struct hs_cli_demo *d, struct payment *p)
 {
     struct first_invoice f;
     memset(&f, 0, sizeof f);
@@ -1017,14 +980,14 @@ static int pay_part(struct demo *d, struct payment *p)
         say(d, "   (no invoice was created, so no payment to record)\n");
         return HS_CLI_EXIT_OK;
     }
-    char customer[64];
-    if (read_invoice(d, f.acc, p->number, sizeof p->number, &p->total, customer, sizeof customer) !=
-        HS_OK)
+    struct hs_cli_demo_invoice inv;
+    if (d->acc->invoice_read(d, f.acc, &inv) != HS_CLI_EXIT_OK)
         return HS_CLI_EXIT_FAIL;
+    snprintf(p->number, sizeof p->number, "%s", inv.number);
+    p->total = inv.total;
     p->paid = p->total;
     p->paid.minor = p->total.minor / 2;
-    char amt[HS_MONEY_FMT_MAX];
-    if (p->paid.minor <= 0 || hs_money_format(&p->paid, amt, sizeof amt) < 0) {
+    if (p->paid.minor <= 0) {
         say(d, "   (invoice %s is too small to pay in part)\n", p->number);
         return HS_CLI_EXIT_OK;
     }
@@ -1034,85 +997,82 @@ static int pay_part(struct demo *d, struct payment *p)
     const char *dn = deal != NULL ? hs_json_str(deal, "dealname") : NULL;
     snprintf(p->deal_name, sizeof p->deal_name, "%s", dn != NULL ? dn : f.crm);
     json_decref(deal);
-    json_t *body = json_pack(
-        "{s:{s:s},s:{s:s},s:o,s:[{s:o,s:[{s:s,s:s}]}]}", "CustomerRef", "value", customer,
-        "CurrencyRef", "value", p->paid.currency, "TotalAmt", hs_json_number_text(amt), "Line",
-        "Amount", hs_json_number_text(amt), "LinkedTxn", "TxnId", f.acc, "TxnType", "Invoice");
-    struct hs_buf b;
-    hs_buf_init(&b);
-    int rc = body != NULL ? hs_json_dump_exact(body, &b) : HS_ENOMEM;
-    if (rc == HS_OK)
-        rc = hs_buf_putc(&b, '\0');
-    json_decref(body);
-    if (rc != HS_OK) {
-        hs_buf_release(&b);
-        return hs_cli_fail(d->cli, "out of memory");
-    }
-    char path[160];
-    snprintf(path, sizeof path, "/quickbooks/v3/company/%s/payment?" QBO_MINOR, d->realm);
-    json_t *v = call(d, "POST", path, b.data, false);
-    hs_buf_release(&b);
-    if (v == NULL)
+    if (d->acc->invoice_pay(d, f.acc, &inv, &p->paid) != HS_CLI_EXIT_OK)
         return HS_CLI_EXIT_FAIL;
-    json_decref(v);
     p->done = true;
-    char tot[HS_MONEY_FMT_MAX + 8], paid[HS_MONEY_FMT_MAX + 8];
+    char tot[HS_MONEY_FMT_MAX + 8], paid[HS_MONEY_FMT_MAX + 8], who[32];
     money_text(&p->total, tot, sizeof tot);
     money_text(&p->paid, paid, sizeof paid);
-    say(d, "   QuickBooks: a payment of %s is recorded against invoice %s (%s) of deal '%s'\n",
-        paid, p->number, tot, p->deal_name);
+    snprintf(who, sizeof who, "%s:", d->acc->label);
+    say(d, "   %-12sa payment of %s is recorded against invoice %s (%s) of deal '%s'\n", who, paid,
+        p->number, tot, p->deal_name);
     return HS_CLI_EXIT_OK;
 }
 
-static int step_edits(struct demo *d, struct payment *pay, struct two_links *pairs)
+#define PHONE_ONE_WAY "+1 415 555 0142"
+#define PHONE_CRM     "+44 20 7946 0001"
+#define PHONE_ACC     "+44 20 7946 0999"
+
+/* The one-way accounting edit of each field the table may name (demo_int.h). */
+static const struct {
+    const char *name;
+    const char *value;
+} one_way_edits[] = {
+    [HS_CLI_DEMO_NAME] = {"name", "Acme Billing Ltd"},
+    [HS_CLI_DEMO_PHONE] = {"phone", "+1 212 555 0100"},
+    [HS_CLI_DEMO_WEBSITE] = {"website", "https://billing.example.com"},
+    [HS_CLI_DEMO_CITY] = {"billing city", "Springfield"},
+};
+
+static int step_edits(struct hs_cli_demo *d, struct payment *pay, struct two_links *pairs)
 {
     say(d, "\n3. edits made meanwhile by people, through the providers' own APIs\n");
-    progress(d, "editing records in HubSpot and QuickBooks");
+    char what[96], who[32];
+    snprintf(what, sizeof what, "editing records in HubSpot and %s", d->acc->label);
+    snprintf(who, sizeof who, "%s:", d->acc->label);
+    progress(d, what);
     struct hs_store *st = hs_cli_ws_store(d->ws);
     if (hs_store_link_each(st, "crm", "accounting", "customer", two_links_cb, pairs, &d->err) < 0)
         return hs_cli_fail(d->cli, "%s", d->err.msg);
     json_t *edits = json_array();
     json_object_set_new(d->out, "edits", edits);
-    char hub_name[160], qbo_name[160];
+    char hub_name[160], acc_name[160];
     int rc = HS_CLI_EXIT_OK;
     if (pairs->n >= 1) {
         /* (a) a change each way on one linked pair */
-        rc = hubspot_set(d, pairs->crm[0], "phone", "+1 415 555 0142", hub_name, sizeof hub_name);
+        rc = hubspot_set(d, pairs->crm[0], "phone", PHONE_ONE_WAY, hub_name, sizeof hub_name);
         if (rc == HS_CLI_EXIT_OK)
-            rc = qbo_set(d, pairs->acc[0], "WebAddr", "URI", "https://billing.example.com",
-                         qbo_name, sizeof qbo_name);
+            rc = acc_set(d, pairs->acc[0], d->acc->one_way, one_way_edits[d->acc->one_way].value,
+                         acc_name, sizeof acc_name);
         if (rc != HS_CLI_EXIT_OK)
             return rc;
-        say(d, "   HubSpot:    company '%s' (%s) gets the phone +1 415 555 0142\n", hub_name,
+        say(d, "   %-12scompany '%s' (%s) gets the phone " PHONE_ONE_WAY "\n", "HubSpot:", hub_name,
             pairs->crm[0]);
-        say(d,
-            "   QuickBooks: the same customer, '%s' (%s), gets the website "
-            "https://billing.example.com\n",
-            qbo_name, pairs->acc[0]);
+        say(d, "   %-12sthe same customer, '%s' (%s), gets the %s %s\n", who, acc_name,
+            pairs->acc[0], one_way_edits[d->acc->one_way].name,
+            one_way_edits[d->acc->one_way].value);
         json_array_append_new(edits, json_pack("{s:s,s:s,s:s}", "crm_company", pairs->crm[0],
-                                               "phone", "+1 415 555 0142", "kind", "one_way"));
-        json_array_append_new(edits, json_pack("{s:s,s:s,s:s}", "accounting_customer",
-                                               pairs->acc[0], "website",
-                                               "https://billing.example.com", "kind", "one_way"));
+                                               "phone", PHONE_ONE_WAY, "kind", "one_way"));
+        json_array_append_new(edits,
+                              json_pack("{s:s,s:s,s:s,s:s}", "accounting_customer", pairs->acc[0],
+                                        "field", one_way_edits[d->acc->one_way].name, "value",
+                                        one_way_edits[d->acc->one_way].value, "kind", "one_way"));
     }
     if (pairs->n >= 2) {
         /* (b) the same field on both sides: a conflict for the authority rule */
-        rc = hubspot_set(d, pairs->crm[1], "phone", "+44 20 7946 0001", hub_name, sizeof hub_name);
+        rc = hubspot_set(d, pairs->crm[1], "phone", PHONE_CRM, hub_name, sizeof hub_name);
         if (rc == HS_CLI_EXIT_OK)
-            rc = qbo_set(d, pairs->acc[1], "PrimaryPhone", "FreeFormNumber", "+44 20 7946 0999",
-                         qbo_name, sizeof qbo_name);
+            rc = acc_set(d, pairs->acc[1], HS_CLI_DEMO_PHONE, PHONE_ACC, acc_name, sizeof acc_name);
         if (rc != HS_CLI_EXIT_OK)
             return rc;
-        say(d,
-            "   both:       '%s' gets the phone +44 20 7946 0001 in HubSpot and "
-            "+44 20 7946 0999 in QuickBooks\n",
-            hub_name);
+        say(d, "   %-12s'%s' gets the phone " PHONE_CRM " in HubSpot and " PHONE_ACC " in %s\n",
+            "both:", hub_name, d->acc->label);
         json_array_append_new(edits, json_pack("{s:s,s:s,s:s,s:s,s:s}", "crm_company",
                                                pairs->crm[1], "accounting_customer", pairs->acc[1],
-                                               "crm_phone", "+44 20 7946 0001", "accounting_phone",
-                                               "+44 20 7946 0999", "kind", "conflict"));
+                                               "crm_phone", PHONE_CRM, "accounting_phone",
+                                               PHONE_ACC, "kind", "conflict"));
     }
-    /* (c) a partial payment in QuickBooks */
+    /* (c) a partial payment in the accounting system */
     rc = pay_part(d, pay);
     progress(d, NULL);
     if (rc == HS_CLI_EXIT_OK && pay->done) {
@@ -1128,18 +1088,32 @@ static int step_edits(struct demo *d, struct payment *pay, struct two_links *pai
 /* ---- step 4: sync again -------------------------------------------------------------------------
  */
 
-static int step_resync(struct demo *d, const struct payment *pay)
+/* The conflict's phone as each side holds it after the sync: one number, the accounting's. */
+static json_t *read_conflict(struct hs_cli_demo *d, const struct two_links *pairs)
+{
+    char crm[64], acc[64];
+    if (hubspot_get(d, pairs->crm[1], "phone", crm, sizeof crm) != HS_CLI_EXIT_OK ||
+        d->acc->customer_get(d, pairs->acc[1], HS_CLI_DEMO_PHONE, acc, sizeof acc) !=
+            HS_CLI_EXIT_OK)
+        return NULL;
+    say(d, "   the phone of the conflict now reads %s in HubSpot and %s in %s\n", crm, acc,
+        d->acc->label);
+    return json_pack("{s:s,s:s}", "crm_phone", crm, "accounting_phone", acc);
+}
+
+static int step_resync(struct hs_cli_demo *d, const struct payment *pay,
+                       const struct two_links *pairs)
 {
     say(d, "\n4. sync again: the edits move, the conflict is settled, the payment comes back\n");
     struct hs_engine_report r;
     hs_engine_report_init(&r);
-    int64_t hub = 0, qbo = 0, ms = 0;
-    int rc = run_pass(d, &r, &hub, &qbo, &ms);
+    int64_t c[HS_CLI_DEMO_N_PROVIDERS] = {0}, ms = 0;
+    int rc = run_pass(d, &r, c, &ms);
     if (rc != HS_CLI_EXIT_OK) {
         hs_engine_report_release(&r);
         return rc;
     }
-    struct tally t;
+    struct hs_cli_demo_tally t;
     memset(&t, 0, sizeof t);
     tally_add(&t, &r);
     tally_merge(&d->all, &t);
@@ -1149,9 +1123,9 @@ static int step_resync(struct demo *d, const struct payment *pay)
         const struct hs_engine_action *a = &r.actions[i];
         if (a->kind == HS_ENGINE_UPDATE && a->object != HS_KIND_INVOICE) {
             say(d, "   updated %s %s %s from %s: %s [%s]\n",
-                side_label(a->source_side == HS_SIDE_CRM ? HS_SIDE_ACCOUNTING : HS_SIDE_CRM),
+                side_label(d, a->source_side == HS_SIDE_CRM ? HS_SIDE_ACCOUNTING : HS_SIDE_CRM),
                 hs_kind_name(a->object), a->target_id != NULL ? a->target_id : "?",
-                side_label(a->source_side), a->reason, a->fields != NULL ? a->fields : "");
+                side_label(d, a->source_side), a->reason, a->fields != NULL ? a->fields : "");
             shown++;
         } else if (a->kind == HS_ENGINE_SETTLED || a->kind == HS_ENGINE_CONFLICT ||
                    a->kind == HS_ENGINE_ERROR || a->kind == HS_ENGINE_CREATE) {
@@ -1185,14 +1159,19 @@ static int step_resync(struct demo *d, const struct payment *pay)
     }
     if (shown == 0)
         say(d, "   nothing moved\n");
-    say(d, "   (%lld ms; API calls: HubSpot %lld, QuickBooks %lld)\n", (long long)ms,
-        (long long)hub, (long long)qbo);
+    json_t *conflict = NULL;
+    if (pairs->n >= 2 && (conflict = read_conflict(d, pairs)) == NULL) {
+        json_decref(deal);
+        hs_engine_report_release(&r);
+        return HS_CLI_EXIT_FAIL;
+    }
+    say(d, "   (%lld ms; API calls: HubSpot %lld, %s %lld)\n", (long long)ms, (long long)c[0],
+        d->acc->label, (long long)acc_calls(d, c));
     json_t *j = tally_json(&t);
     json_object_set_new(j, "actions", actions_json(&r, is_not_link));
     json_object_set_new(j, "deal", deal != NULL ? deal : json_null());
-    json_object_set_new(
-        j, "api_calls",
-        json_pack("{s:I,s:I}", "hubspot", (json_int_t)hub, "quickbooks", (json_int_t)qbo));
+    json_object_set_new(j, "conflict", conflict != NULL ? conflict : json_null());
+    json_object_set_new(j, "api_calls", calls_json(c));
     json_object_set_new(d->out, "resync", j);
     hs_engine_report_release(&r);
     return HS_CLI_EXIT_OK;
@@ -1201,16 +1180,40 @@ static int step_resync(struct demo *d, const struct payment *pay)
 /* ---- step 5: the report -------------------------------------------------------------------------
  */
 
-static void step_report(struct demo *d, const struct payment *pay, int64_t wall_ms)
+/* How this run treats the accounting provider's rate limits, said plainly. */
+static void limits_text(const struct hs_cli_demo_acc *acc, char *buf, size_t cap)
 {
-    const struct tally *t = &d->all;
+    if (acc->time_scale <= 1) {
+        snprintf(buf, cap, "%s: rate limits as published (not compressed)", acc->label);
+        return;
+    }
+    snprintf(buf, cap,
+             "%s: %ld calls a minute and %ld a day, compressed %ux (the sandbox runs these "
+             "windows %ux faster and the connection's rate_limits are the same compressed "
+             "windows)",
+             acc->label, acc->windows[0].requests, acc->windows[1].requests,
+             (unsigned)acc->time_scale, (unsigned)acc->time_scale);
+}
+
+static json_t *limits_json(const struct hs_cli_demo_acc *acc)
+{
+    char text[256];
+    limits_text(acc, text, sizeof text);
+    return json_pack("{s:I,s:b,s:s}", "time_scale", (json_int_t)acc->time_scale, "compressed",
+                     acc->time_scale > 1, "said", text);
+}
+
+static void step_report(struct hs_cli_demo *d, const struct payment *pay, int64_t wall_ms)
+{
+    const struct hs_cli_demo_tally *t = &d->all;
     char sums[512];
     totals_text(&d->invoiced, sums, sizeof sums);
     say(d, "\n5. report\n");
     say(d, "   linked      %zu customers, %zu products\n", t->linked, t->linked_items);
-    say(d, "   created     %zu customers and %zu %s in QuickBooks, %zu customers in HubSpot\n",
-        t->created_acc, t->items, t->items == 1 ? "item" : "items", t->created_crm);
-    say(d, "   updated     %zu in QuickBooks, %zu in HubSpot\n", t->updated_acc, t->updated_crm);
+    say(d, "   created     %zu customers and %zu %s in %s, %zu customers in HubSpot\n",
+        t->created_acc, t->items, t->items == 1 ? "item" : "items", d->acc->label, t->created_crm);
+    say(d, "   updated     %zu in %s, %zu in HubSpot\n", t->updated_acc, d->acc->label,
+        t->updated_crm);
     say(d, "   invoiced    %zu deals (%s)\n", t->invoiced, t->invoiced > 0 ? sums : "nothing");
     if (pay->done) {
         char paid[HS_MONEY_FMT_MAX + 8], tot[HS_MONEY_FMT_MAX + 8];
@@ -1227,15 +1230,17 @@ static void step_report(struct demo *d, const struct payment *pay, int64_t wall_
     say(d, "   reviews     %zu uncertain matches\n", t->reviews);
     say(d, "   errors      %zu open after the last sync%s\n", d->again.errors,
         d->again.errors > 0 ? " (listed above; `hoopsync errors list` in a workspace)" : "");
-    say(d, "   API calls   HubSpot %lld, QuickBooks %lld (hoopsync's own, from /_sandbox/stats)\n",
-        (long long)d->calls_hub, (long long)d->calls_qbo);
+    say(d, "   API calls   HubSpot %lld, %s %lld (hoopsync's own, from /_sandbox/stats)\n",
+        (long long)d->calls[0], d->acc->label, (long long)acc_calls(d, d->calls));
+    char lim[256];
+    limits_text(d->acc, lim, sizeof lim);
+    say(d, "   limits      %s\n", lim);
     say(d, "   wall time   %lld.%01lld s\n", (long long)(wall_ms / 1000),
         (long long)(wall_ms % 1000 / 100));
     json_t *j = tally_json(t);
     json_object_set_new(j, "invoice_totals", totals_json(&d->invoiced));
-    json_object_set_new(j, "api_calls",
-                        json_pack("{s:I,s:I}", "hubspot", (json_int_t)d->calls_hub, "quickbooks",
-                                  (json_int_t)d->calls_qbo));
+    json_object_set_new(j, "api_calls", calls_json(d->calls));
+    json_object_set_new(j, "rate_limits", limits_json(d->acc));
     json_object_set_new(j, "wall_ms", json_integer((json_int_t)wall_ms));
     json_object_set_new(j, "errors", json_integer((json_int_t)d->again.errors)); /* open ones */
     if (pay->done) {
@@ -1253,23 +1258,25 @@ static void step_report(struct demo *d, const struct payment *pay, int64_t wall_
 /* ---- the whole run ------------------------------------------------------------------------------
  */
 
-static int sandbox_header(struct demo *d)
+static int sandbox_header(struct hs_cli_demo *d)
 {
     json_t *tenants = call(d, "GET", "/_sandbox/tenants", NULL, false);
     if (tenants == NULL)
         return HS_CLI_EXIT_FAIL;
     d->portal = (long long)json_integer_value(
         json_object_get(json_object_get(tenants, "hubspot"), "portalId"));
-    const char *realm = hs_json_str(json_object_get(tenants, "quickbooks"), "realmId");
-    snprintf(d->realm, sizeof d->realm, "%s", realm != NULL ? realm : "");
+    const char *tenant = hs_json_str(json_object_get(tenants, d->acc->name), d->acc->tenant_key);
+    snprintf(d->tenant, sizeof d->tenant, "%s", tenant != NULL ? tenant : "");
     json_decref(tenants);
     json_t *stages = json_object();
     long companies = hubspot_count(d, "companies", NULL, NULL);
     long deals = stages != NULL ? hubspot_count(d, "deals", "dealstage", stages) : -1;
     long products = hubspot_count(d, "products", NULL, NULL);
-    long customers = qbo_count(d, "Customer");
-    long items = qbo_count(d, "Item");
-    if (companies < 0 || deals < 0 || products < 0 || customers < 0 || items < 0) {
+    long customers = -1, items = -1;
+    if (companies < 0 || deals < 0 || products < 0 ||
+        d->acc->count(d, HS_CLI_DEMO_CUSTOMERS, &customers, NULL, 0) != HS_CLI_EXIT_OK ||
+        d->acc->count(d, HS_CLI_DEMO_ITEMS, &items, d->default_item, sizeof d->default_item) !=
+            HS_CLI_EXIT_OK) {
         json_decref(stages);
         return HS_CLI_EXIT_FAIL;
     }
@@ -1278,19 +1285,24 @@ static int sandbox_header(struct demo *d)
         "sandbox:   HubSpot portal %lld: %ld companies, %ld products, %ld deals (%ld closed "
         "won)\n",
         d->portal, companies, products, deals, won);
-    say(d, "           QuickBooks realm %s: %ld customers, %ld items\n", d->realm, customers,
-        items);
+    say(d, "           %s %s %s: %ld customers, %ld items\n", d->acc->label, d->acc->tenant_word,
+        d->tenant, customers, items);
+    char lim[256];
+    limits_text(d->acc, lim, sizeof lim);
+    say(d, "limits:    %s\n", lim);
+    json_t *acc = json_pack("{s:s,s:s,s:I,s:I}", "provider", d->acc->name, "tenant", d->tenant,
+                            "customers", (json_int_t)customers, "items", (json_int_t)items);
     json_object_set_new(d->out, "sandbox",
-                        json_pack("{s:s,s:I,s:s,s:{s:I,s:I,s:I,s:I,s:o},s:{s:I,s:I}}", "base",
-                                  d->base, "portal", (json_int_t)d->portal, "realm", d->realm,
+                        json_pack("{s:s,s:I,s:s,s:{s:I,s:I,s:I,s:I,s:o},s:O,s:o,s:o}", "base",
+                                  d->base, "portal", (json_int_t)d->portal, "tenant", d->tenant,
                                   "hubspot", "companies", (json_int_t)companies, "products",
                                   (json_int_t)products, "deals", (json_int_t)deals, "closed_won",
-                                  (json_int_t)won, "deals_by_stage", stages, "quickbooks",
-                                  "customers", (json_int_t)customers, "items", (json_int_t)items));
+                                  (json_int_t)won, "deals_by_stage", stages, d->acc->name, acc,
+                                  "accounting", acc, "rate_limits", limits_json(d->acc)));
     return HS_CLI_EXIT_OK;
 }
 
-static int run(struct demo *d, bool keep_dir)
+static int run(struct hs_cli_demo *d, bool keep_dir)
 {
     int64_t t0 = now_ms();
     int rc = sandbox_header(d);
@@ -1308,9 +1320,10 @@ static int run(struct demo *d, bool keep_dir)
     if (step_begin(d) != HS_OK)
         return HS_CLI_EXIT_FAIL;
     for (size_t i = 0; i < 2; i++) {
-        char said[512];
-        progress(d, i == 0 ? "connecting HubSpot (OAuth consent)"
-                           : "connecting QuickBooks (OAuth consent)");
+        char said[512], what[96];
+        snprintf(what, sizeof what, "connecting %s (OAuth consent)",
+                 i == 0 ? "HubSpot" : d->acc->label);
+        progress(d, what);
         rc = connect_side(d, sides[i], said, sizeof said);
         progress(d, NULL);
         if (rc != HS_CLI_EXIT_OK)
@@ -1319,7 +1332,7 @@ static int run(struct demo *d, bool keep_dir)
         say(d, "%s%s by OAuth consent; tokens encrypted in hoopsync.db\n",
             i == 0 ? "connect:   " : "           ", said);
     }
-    if (step_end(d, NULL, NULL) != HS_OK)
+    if (step_end(d, NULL) != HS_OK)
         return HS_CLI_EXIT_FAIL;
 
     /* the workspace of `hoopsync sync`: store, connectors, engine */
@@ -1336,14 +1349,23 @@ static int run(struct demo *d, bool keep_dir)
     if (rc == HS_CLI_EXIT_OK)
         rc = step_edits(d, &pay, &pairs);
     if (rc == HS_CLI_EXIT_OK)
-        rc = step_resync(d, &pay);
+        rc = step_resync(d, &pay, &pairs);
     if (rc == HS_CLI_EXIT_OK)
         step_report(d, &pay, now_ms() - t0);
     return rc;
 }
 
+/* The row of --accounting NAME, or NULL. */
+static const struct hs_cli_demo_acc *acc_find(const char *name)
+{
+    for (size_t i = 0; i < HS_CLI_DEMO_N_ACC; i++)
+        if (strcmp(hs_cli_demo_accs[i]->name, name) == 0)
+            return hs_cli_demo_accs[i];
+    return NULL;
+}
+
 static int parse_args(struct hs_cli *cli, int argc, char **argv, struct hs_sbx_options *opt,
-                      bool *keep, bool *keep_dir, bool *json)
+                      const struct hs_cli_demo_acc **acc, bool *keep, bool *keep_dir, bool *json)
 {
     static const struct hs_cli_opt opts[] = {
         {"seed", 0, true, OPT_SEED},
@@ -1352,6 +1374,7 @@ static int parse_args(struct hs_cli *cli, int argc, char **argv, struct hs_sbx_o
         {"keep", 0, false, OPT_KEEP},
         {"keep-dir", 0, false, OPT_KEEP_DIR},
         {"json", 0, false, OPT_JSON},
+        {"accounting", 0, true, OPT_ACCOUNTING},
         {NULL, 0, false, 0},
     };
     struct hs_cli_args a;
@@ -1366,6 +1389,14 @@ static int parse_args(struct hs_cli *cli, int argc, char **argv, struct hs_sbx_o
             return -1;
         if (id == OPT_KEEP || id == OPT_KEEP_DIR || id == OPT_JSON) {
             *(id == OPT_KEEP ? keep : id == OPT_KEEP_DIR ? keep_dir : json) = true;
+            continue;
+        }
+        if (id == OPT_ACCOUNTING) {
+            if ((*acc = acc_find(a.arg)) == NULL)
+                return hs_cli_usage_error(cli, usage,
+                                          "option '--accounting' needs one of quickbooks, xero, "
+                                          "zohobooks, not '%s'",
+                                          a.arg);
             continue;
         }
         int64_t v = 0;
@@ -1392,14 +1423,16 @@ int hs_cli_cmd_demo(int argc, char **argv, struct hs_cli *cli)
     memset(&opt, 0, sizeof opt);
     opt.seed = 7;
     opt.seeded = true;
-    opt.time_scale = 1;
+    const struct hs_cli_demo_acc *acc = hs_cli_demo_accs[0]; /* quickbooks */
     bool keep = false, keep_dir = false, json = false;
-    int prc = parse_args(cli, argc, argv, &opt, &keep, &keep_dir, &json);
+    int prc = parse_args(cli, argc, argv, &opt, &acc, &keep, &keep_dir, &json);
     if (prc < 0)
         return hs_cli_help(cli, usage);
     if (prc != HS_CLI_EXIT_OK)
         return prc;
     keep_dir = keep_dir || keep;
+    /* the provider's windows, compressed when its limits would make the demo wait (never off) */
+    opt.time_scale = acc->time_scale;
 
     if (sodium_init() < 0)
         return hs_cli_fail(cli, "cannot start the demo: libsodium failed to initialise");
@@ -1413,9 +1446,10 @@ int hs_cli_cmd_demo(int argc, char **argv, struct hs_cli *cli)
         return hs_cli_fail(cli, "cannot start the demo: cannot set $" SECRET_ENV);
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    struct demo d;
+    struct hs_cli_demo d;
     memset(&d, 0, sizeof d);
     d.cli = cli;
+    d.acc = acc;
     d.wcli = *cli;
     d.wcli.config = NULL;
     d.wcli.config_explicit = true;
@@ -1447,7 +1481,8 @@ int hs_cli_cmd_demo(int argc, char **argv, struct hs_cli *cli)
         goto done;
     }
     progress(&d, NULL);
-    say(&d, "hoopsync demo: sandbox on %s (seed %llu)\n", d.base, (unsigned long long)opt.seed);
+    say(&d, "hoopsync demo: HubSpot x %s, sandbox on %s (seed %llu)\n", acc->label, d.base,
+        (unsigned long long)opt.seed);
     ret = run(&d, keep_dir);
     hs_cli_ws_close(d.ws);
     d.ws = NULL;
