@@ -1021,7 +1021,7 @@ const struct scn_acc scn_quickbooks = {
 
 /* ---- the suite over every accounting provider ---------------------------------------------- */
 
-const struct scn_acc *const scn_providers[] = {&scn_quickbooks, &scn_xero, NULL};
+const struct scn_acc *const scn_providers[] = {&scn_quickbooks, &scn_xero, &scn_zoho, NULL};
 
 /* GLOBAL: the provider of the group running now (one group at a time, set by scn_run_all) */
 const struct scn_acc *scn_current = &scn_quickbooks;

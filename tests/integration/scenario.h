@@ -18,7 +18,8 @@
  *             Everything accounting-shaped goes through struct scn_acc, a small table of
  *             functions (create and edit a customer, read an invoice, pay it, the provider's
  *             tax codes and rounding policy), so the scenarios run against every accounting
- *             provider of scn_providers: scn_quickbooks (scenario.c), scn_xero (scenario_xero.c).
+ *             provider of scn_providers: scn_quickbooks (scenario.c), scn_xero (scenario_xero.c),
+ *             scn_zoho (scenario_zoho.c, Zoho Books).
  * Invariants: every helper asserts (cmocka) on failure; nothing is skipped silently.
  * Ownership:  struct scn owns the sandbox process, the temporary directory, the store and
  *             the engine stack; scn_close ends the process and removes the directory.
@@ -63,8 +64,8 @@ struct scn_acc {
     const struct hs_connector_ops *ops;
     /* Connector settings (new JSON reference) for s. */
     json_t *(*settings)(struct scn *s);
-    /* The tenant the scenarios use (QuickBooks realm, Xero organisation), read by scn_open
-     * from the sandbox into s->tenant. */
+    /* The tenant the scenarios use (QuickBooks realm, Xero organisation, Zoho organization), read
+     * by scn_open from the sandbox into s->tenant. */
     void (*tenant)(struct scn *s, char *out, size_t len);
     /* Creates a customer (email may be NULL) and returns its id. */
     void (*create_customer)(struct scn *s, const char *name, const char *currency,
@@ -76,14 +77,22 @@ struct scn_acc {
     /* Every customer: a new JSON object of id -> display name. */
     json_t *(*customers)(struct scn *s);
     /* Substring of the request path of the connector's creates of kind (HS_KIND_CUSTOMER or
-     * HS_KIND_INVOICE), for the sandbox's stall; the row's own calls never contain it. */
+     * HS_KIND_INVOICE), for the sandbox's stall; the row's own calls never contain it, unless
+     * the row has create_held (Zoho: every path of the entity is the create's). */
     void (*create_path)(struct scn *s, enum hs_kind kind, char *out, size_t len);
     /* How long the stall holds each request on that path, in ms (0: 20 s). A provider whose
-     * reads share the path with its creates (Xero) holds every read of the list too, so it
+     * reads share the path with its creates (Xero, Zoho) holds every read of the list too, so it
      * needs a short one: long enough to kill the process while the create is unanswered. */
     int stall_ms;
+    /* Optional: true once the sandbox holds the answer of a create of kind (the stall's path
+     * was hit and the create committed), for a provider whose every read of that kind shares
+     * the create path and is held too, so that the record cannot be polled while the stall is
+     * on (Zoho: GET /contacts is PUT /contacts' path). NULL: the crash scenarios poll the
+     * records (customers_named, invoices_of). The sandbox's counters are reset with the stall. */
+    bool (*create_held)(struct scn *s, enum hs_kind kind);
     /* Every customer, item, invoice and payment with its version (QuickBooks: SyncToken, Xero:
-     * UpdatedDateUTC; any update moves it): a new JSON object of "<Entity>/<id>" -> version. */
+     * UpdatedDateUTC, Zoho: last_modified_time; any update moves it): a new JSON object of
+     * "<Entity>/<id>" -> version. */
     json_t *(*versions)(struct scn *s);
     /* Ids of the customers whose display name is name; returns how many. */
     size_t (*customers_named)(struct scn *s, const char *name, char out[SCN_ID_MAX]);
@@ -107,6 +116,7 @@ struct scn_acc {
 
 extern const struct scn_acc scn_quickbooks;
 extern const struct scn_acc scn_xero; /* scenario_xero.c */
+extern const struct scn_acc scn_zoho; /* scenario_zoho.c */
 /* Every accounting provider the scenarios run against (NULL-terminated). */
 extern const struct scn_acc *const scn_providers[];
 /* The provider of the group running now: scn_open's default when opt->acc is NULL. */

@@ -370,6 +370,48 @@ static void test_conn_zohobooks_customer_round_trip(void **state)
     hs_free(id);
 }
 
+/* An update of fields Zoho does not carry sends nothing, and its result is the contact as
+ * Zoho holds it (read), never an echo of the record asked for. */
+static void test_conn_zohobooks_update_of_nothing_zoho_stores_reads_back(void **state)
+{
+    struct t *t = *state;
+    char *id = create_customer(t, "Echo Free Ltd", "ada@echo.example", "crm-company-2");
+    struct hs_record *r = read_one(t, HS_KIND_CUSTOMER, id);
+    assert_non_null(r);
+    assert_null(r->customer.company_name);
+    assert_int_equal(hs_record_set_str(&r->customer.company_name, "Echo Free Holdings"), HS_OK);
+    /* not among the fields of the write: must not come back either */
+    assert_int_equal(hs_record_set_str(&r->customer.website, "https://stale.example"), HS_OK);
+    const char *fields[] = {"company_name"};
+    struct hs_write w;
+    memset(&w, 0, sizeof w);
+    w.op = HS_WRITE_UPDATE;
+    w.record = r;
+    w.fields = fields;
+    w.n_fields = 1;
+    write_ok(t, HS_KIND_CUSTOMER, &w, 1);
+    assert_int_equal(w.status, HS_OK);
+    assert_non_null(w.result);
+    assert_string_equal(w.result->id, id);
+    assert_null(w.result->customer.company_name);
+    assert_null(w.result->customer.website);
+    assert_string_equal(w.result->customer.display_name, "Echo Free Ltd");
+    assert_string_equal(w.result->customer.email, "ada@echo.example");
+    hs_record_free(w.result);
+    /* the same on a contact that is gone: the record's own status, not an echo */
+    assert_int_equal(hs_record_set_str(&r->id, "999999999999999"), HS_OK);
+    memset(&w, 0, sizeof w);
+    w.op = HS_WRITE_UPDATE;
+    w.record = r;
+    w.fields = fields;
+    w.n_fields = 1;
+    write_ok(t, HS_KIND_CUSTOMER, &w, 1);
+    assert_int_equal(w.status, HS_ENOTFOUND);
+    assert_null(w.result);
+    hs_record_free(r);
+    hs_free(id);
+}
+
 static void test_conn_zohobooks_create_replayed_via_upsert(void **state)
 {
     struct t *t = *state;
@@ -961,6 +1003,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_conn_zohobooks_customer_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_conn_zohobooks_update_of_nothing_zoho_stores_reads_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_zohobooks_create_replayed_via_upsert, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_conn_zohobooks_per_record_errors, setup, teardown),

@@ -22,12 +22,13 @@
  *             X-Unique-Identifier-Key = the setting unique_field, X-Unique-Identifier-Value =
  *             the idem_key, X-Upsert: true): a create whose answer was lost lands on the same
  *             record when sent again. Payments have no upsert: POST. Updates PUT
- *             /<entity>/{id} with the changed fields. A refused record (Zoho's
- *             {"code","message"}) gets its own status and Zoho's message; the call fails only
- *             for what is not the record's fault (token, limits after retries, 5xx). New
- *             invoices are drafts in Zoho: unless the setting invoice_status is "draft", or the
- *             record is a draft, they are marked sent (POST /invoices/{id}/status/sent) and
- *             read again.
+ *             /<entity>/{id} with the changed fields; an update of fields Zoho does not carry
+ *             sends nothing and its result is the record read back, never an echo. A refused
+ *             record (Zoho's {"code","message"}) gets its own status and Zoho's message; the
+ *             call fails only for what is not the record's fault (token, limits after
+ *             retries, 5xx). New invoices are drafts in Zoho: unless the setting invoice_status
+ *             is "draft", or the record is a draft, they are marked sent (POST
+ *             /invoices/{id}/status/sent) and read again.
  *             webhook(): Zoho Books signs nothing; the workflow rule sends a shared secret in a
  *             custom header (X-Zoho-Webhook-Token), compared in constant time.
  *             Settings (JSON object, all optional): base_currency ("USD"), unique_field
@@ -401,8 +402,21 @@ static int write_one(struct hs_connector *c, enum hs_kind kind, struct hs_write 
         snprintf(w->msg, sizeof w->msg, "%s", berr.msg);
         return HS_OK;
     }
-    if (el == NULL) /* nothing to change in Zoho */
+    if (el == NULL && (w->op == HS_WRITE_CREATE || w->record->id == NULL))
         return hs_record_clone(w->record, &w->result);
+    if (el == NULL) {
+        /* nothing Zoho stores changes (fields it does not carry): the result is the record as
+         * Zoho holds it, read (connector.h), never an echo of what was asked, or the fields
+         * Zoho dropped would enter the base and come back as "removed" on the next read */
+        char id[72];
+        snprintf(id, sizeof id, "%s", w->record->id);
+        rc = read_one(c, kind, id, &w->result, err);
+        if (rc == HS_OK && w->result == NULL) {
+            w->status = HS_ENOTFOUND;
+            snprintf(w->msg, sizeof w->msg, "Zoho Books record '%s' does not exist", id);
+        }
+        return rc;
+    }
     struct hs_buf body;
     struct hs_buf answer;
     hs_buf_init(&body);
