@@ -573,6 +573,76 @@ static void expected_totals(enum hs_tax_mode mode, struct hs_tax_totals *out)
     assert_int_equal(hs_tax_compute(&p, lines, 2, out, &err), HS_OK);
 }
 
+/* Zoho's calls so far, from the sandbox's stats. */
+static int64_t zoho_calls(struct t *t)
+{
+    json_t *st = NULL;
+    assert_int_equal(sbx_call(t, "GET", "/_sandbox/stats", NULL, NULL, &st), 200);
+    int64_t n = (int64_t)json_integer_value(
+        json_object_get(json_object_get(json_object_get(st, "providers"), "zohobooks"), "total"));
+    json_decref(st);
+    return n;
+}
+
+/* A contact is billed only in its own currency: a EUR invoice for a USD contact is refused
+ * before any invoice exists, naming both; a USD one takes two calls (create, mark sent) when
+ * the handle has seen the contact, and one GET more for a contact it has not. */
+static void test_conn_zohobooks_invoice_currency_is_the_contacts(void **state)
+{
+    struct t *t = *state;
+    char vat[32];
+    tax_id(t, "VAT 20%", vat, sizeof vat);
+    char *cust = create_customer(t, "Euro Deal Co", "billing@euro.example", "crm-company-eur");
+    size_t before = count_of(t, "invoices", "invoices");
+    struct hs_record *r = new_invoice(cust, HS_TAX_EXCLUSIVE, vat);
+    memcpy(r->invoice.currency, "EUR", 4);
+    for (size_t i = 0; i < r->invoice.n_lines; i++)
+        memcpy(r->invoice.lines[i].unit_price.currency, "EUR", 4);
+    struct hs_write w;
+    memset(&w, 0, sizeof w);
+    w.op = HS_WRITE_CREATE;
+    w.record = r;
+    w.idem_key = "deal-eur";
+    int64_t c0 = zoho_calls(t);
+    write_ok(t, HS_KIND_INVOICE, &w, 1);
+    assert_int_equal(w.status, HS_EINVAL);
+    assert_non_null(strstr(w.msg, "in EUR"));
+    assert_non_null(strstr(w.msg, "its own currency, USD"));
+    assert_null(w.result);
+    assert_int_equal(zoho_calls(t), c0); /* the contact's currency was known: no call */
+    assert_int_equal(count_of(t, "invoices", "invoices"), before);
+    hs_record_free(r);
+    /* in the contact's currency: create and mark sent, nothing else */
+    r = new_invoice(cust, HS_TAX_EXCLUSIVE, vat);
+    w.record = r;
+    w.idem_key = "deal-usd";
+    c0 = zoho_calls(t);
+    write_ok(t, HS_KIND_INVOICE, &w, 1);
+    assert_int_equal(w.status, HS_OK);
+    assert_int_equal(w.result->invoice.status, HS_INVOICE_OPEN);
+    assert_int_equal(zoho_calls(t), c0 + 2);
+    hs_record_free(w.result);
+    w.result = NULL;
+    hs_record_free(r);
+    /* a handle that has not seen the contact reads it once */
+    ops->close(t->c);
+    t->c = NULL;
+    open_conn(t);
+    r = new_invoice(cust, HS_TAX_EXCLUSIVE, vat);
+    memcpy(r->invoice.currency, "EUR", 4);
+    for (size_t i = 0; i < r->invoice.n_lines; i++)
+        memcpy(r->invoice.lines[i].unit_price.currency, "EUR", 4);
+    w.record = r;
+    w.idem_key = "deal-eur-2";
+    c0 = zoho_calls(t);
+    write_ok(t, HS_KIND_INVOICE, &w, 1);
+    assert_int_equal(w.status, HS_EINVAL);
+    assert_int_equal(zoho_calls(t), c0 + 1);
+    assert_int_equal(count_of(t, "invoices", "invoices"), before + 1);
+    hs_record_free(r);
+    hs_free(cust);
+}
+
 static void test_conn_zohobooks_invoices_tax_and_payment(void **state)
 {
     struct t *t = *state;
@@ -1011,6 +1081,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conn_zohobooks_changes_pages_ties_and_only_new, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_conn_zohobooks_invoices_tax_and_payment, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_conn_zohobooks_invoice_currency_is_the_contacts, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_conn_zohobooks_limits_and_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_zohobooks_webhook, setup, teardown),

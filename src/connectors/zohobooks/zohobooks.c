@@ -28,7 +28,9 @@
  *             call fails only for what is not the record's fault (token, limits after
  *             retries, 5xx). New invoices are drafts in Zoho: unless the setting invoice_status
  *             is "draft", or the record is a draft, they are marked sent (POST
- *             /invoices/{id}/status/sent) and read again.
+ *             /invoices/{id}/status/sent; the result is the created invoice, open, not read
+ *             again). An invoice whose currency is not its contact's is refused before the
+ *             call (Zoho bills a contact only in its own currency; check_invoice_currency).
  *             webhook(): Zoho Books signs nothing; the workflow rule sends a shared secret in a
  *             custom header (X-Zoho-Webhook-Token), compared in constant time.
  *             Settings (JSON object, all optional): base_currency ("USD"), unique_field
@@ -127,6 +129,7 @@ static void zoho_close(struct hs_connector *c)
     hs_free(c->app_url);
     hs_free(c->unique_field);
     hs_free(c->payment_mode);
+    json_decref(c->currencies);
     hs_free(c);
 }
 
@@ -306,6 +309,55 @@ static int zoho_changes(struct hs_connector *c, enum hs_kind kind, const char *c
 
 /* ---- read ----------------------------------------------------------------------------- */
 
+/* Remembers the currency of a contact the handle read or wrote (for invoice creates). Out of
+ * memory only costs a later read. */
+static void remember_currency(struct hs_connector *c, const struct hs_record *r)
+{
+    if (r == NULL || r->kind != HS_KIND_CUSTOMER || r->id == NULL ||
+        r->customer.currency[0] == '\0')
+        return;
+    if (c->currencies == NULL)
+        c->currencies = json_object();
+    if (c->currencies != NULL)
+        (void)json_object_set_new(c->currencies, r->id, json_string(r->customer.currency));
+}
+
+static int read_one(struct hs_connector *c, enum hs_kind kind, const char *id,
+                    struct hs_record **out, struct hs_error *err);
+
+/*
+ * Zoho Books bills a contact only in the contact's own currency (an invoice takes it whatever
+ * it asks for). Before an invoice is created, its currency is checked against the contact's
+ * (remembered, else read: one GET per contact the handle has not seen); a mismatch refuses the
+ * record with a sentence saying why, instead of booking the amounts in the wrong currency.
+ * HS_OK with w->status set on a refusal; the read's error otherwise.
+ */
+static int check_invoice_currency(struct hs_connector *c, struct hs_write *w, struct hs_error *err)
+{
+    const struct hs_invoice *inv = &w->record->invoice;
+    const char *cust = inv->customer_ref;
+    if (w->op != HS_WRITE_CREATE || inv->currency[0] == '\0' || cust == NULL ||
+        !digits_only(cust, 32))
+        return HS_OK;
+    const char *have = json_string_value(json_object_get(c->currencies, cust));
+    if (have == NULL) {
+        struct hs_record *contact = NULL;
+        int rc = read_one(c, HS_KIND_CUSTOMER, cust, &contact, err);
+        hs_record_free(contact); /* read_one remembered its currency */
+        if (rc != HS_OK)
+            return rc;
+        have = json_string_value(json_object_get(c->currencies, cust));
+    }
+    if (have != NULL && strcmp(have, inv->currency) != 0) {
+        w->status = HS_EINVAL;
+        snprintf(w->msg, sizeof w->msg,
+                 "cannot invoice Zoho Books contact '%s' in %s: Zoho Books bills a contact only in "
+                 "its own currency, %s (use a %s contact for this customer, or invoice in %s)",
+                 cust, inv->currency, have, inv->currency, have);
+    }
+    return HS_OK;
+}
+
 static int read_one(struct hs_connector *c, enum hs_kind kind, const char *id,
                     struct hs_record **out, struct hs_error *err)
 {
@@ -319,6 +371,8 @@ static int read_one(struct hs_connector *c, enum hs_kind kind, const char *id,
         rc = HS_OK; /* gone: NULL */
     } else if (rc == HS_OK) {
         rc = hs_zoho_conn_parse_one((const uint8_t *)body.data, body.len, kind, &c->opts, out, err);
+        if (rc == HS_OK)
+            remember_currency(c, *out);
     }
     hs_buf_release(&body);
     return rc;
@@ -358,7 +412,9 @@ static bool record_fault(int status)
     return status >= 400 && status < 500 && status != 401 && status != 403 && status != 429;
 }
 
-/* A new invoice that should not stay a draft: mark it sent and read it again. */
+/* A new invoice that should not stay a draft: mark it sent. The mark changes only the status
+ * (Zoho answers with a message, not the invoice), so the result is the created invoice, open;
+ * no read back: Zoho's day limit is counted in calls. */
 static int mark_sent(struct hs_connector *c, struct hs_write *w, struct hs_error *err)
 {
     const struct hs_record *res = w->result;
@@ -371,16 +427,8 @@ static int mark_sent(struct hs_connector *c, struct hs_write *w, struct hs_error
     hs_buf_init(&body);
     int rc = hs_zoho_conn_call(c, "POST", rel, &body, err);
     hs_buf_release(&body);
-    if (rc != HS_OK)
-        return rc;
-    struct hs_record *again = NULL;
-    char id[72];
-    snprintf(id, sizeof id, "%s", res->id);
-    rc = read_one(c, HS_KIND_INVOICE, id, &again, err);
-    if (rc == HS_OK && again != NULL) {
-        hs_record_free(w->result);
-        w->result = again;
-    }
+    if (rc == HS_OK)
+        w->result->invoice.status = HS_INVOICE_OPEN;
     return rc;
 }
 
@@ -394,6 +442,11 @@ static int write_one(struct hs_connector *c, enum hs_kind kind, struct hs_write 
     json_t *el = NULL;
     struct hs_error berr;
     hs_error_clear(&berr);
+    if (kind == HS_KIND_INVOICE) {
+        int crc = check_invoice_currency(c, w, err);
+        if (crc != HS_OK || w->status != HS_OK)
+            return crc;
+    }
     int rc = hs_zoho_conn_build(kind, w, &c->opts, &el, &berr);
     if (rc == HS_ENOMEM)
         return hs_error_set(err, HS_ENOMEM, "out of memory");
@@ -459,6 +512,8 @@ static int write_one(struct hs_connector *c, enum hs_kind kind, struct hs_write 
             snprintf(w->msg, sizeof w->msg, "%s", perr.msg);
         } else if (kind == HS_KIND_INVOICE && w->op == HS_WRITE_CREATE) {
             rc = mark_sent(c, w, err);
+        } else {
+            remember_currency(c, w->result);
         }
     } else if (record_fault(status)) {
         int code = -1;

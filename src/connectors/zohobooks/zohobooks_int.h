@@ -193,6 +193,7 @@ struct hs_connector {
     size_t max_concurrency;
     struct hs_rate_window windows[4]; /* setting "rate_limits" (n_windows 0: none) */
     size_t n_windows;
+    json_t *currencies; /* contact id -> currency code of the contacts this handle has seen */
 };
 
 /* Extra headers of one call (NULL: none). */
