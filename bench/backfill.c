@@ -1,15 +1,20 @@
 /*
  * bench/backfill.c - a first sync (backfill) of 10,000 companies and 10,000 closed-won deals
- *                    through hoopsync-sandbox, against the batch minimum and the rate limits.
+ *                    from HubSpot to QuickBooks, Xero or Zoho Books through hoopsync-sandbox,
+ *                    against the batch minimum and the rate limits.
  *
  * Design:     the sandbox runs as a child process (bin/hoopsync-sandbox --port 0 --token,
  *             with --no-rate-limits or --time-scale N), seeded through POST /_sandbox/seed:
- *             N companies with one contact each, an empty QuickBooks side (customers 0,
+ *             N companies with one contact each, an empty accounting side (customers 0,
  *             overlap_pct 0), 20 products, N deals all at "closedwon" with `lines` line items
  *             each. The engine runs in this process over real HTTP (libcurl, keep-alive), with
- *             a temporary SQLite store, the HubSpot and QuickBooks connectors (static token)
- *             and invoicing on: customers both ways, products -> items, closed-won deals ->
- *             invoices. Passes run until every company and deal is linked (at most 5).
+ *             a temporary SQLite store, the HubSpot connector, the accounting connector of
+ *             --accounting (static token) and invoicing on: customers both ways, products ->
+ *             items, closed-won deals -> invoices. Passes run until every company and deal is
+ *             linked (at most 5).
+ *             The accounting side is table-driven (struct acct, one per provider): connector,
+ *             tenant key in /_sandbox/tenants, settings, tax policy, published windows, default
+ *             time compression, and the rows of the batch minimum.
  *             Measured: wall time of the passes, records per second, calls per provider and
  *             endpoint (a counting transport between the connectors and libcurl, cross-checked
  *             with the sandbox's /_sandbox/stats), failed requests (any answer >= 400,
@@ -20,20 +25,22 @@
  *             (enumerate changes, batch-read, batch-write): HubSpot search pages of 200
  *             (API-FACTS: limit <= 200), batch read/update 100, association batch read 100;
  *             QuickBooks query 1000 rows, batch 30 operations (customers and new items may
- *             share batches; invoices need their customers first), one change-feed query per
- *             synced kind on the empty side.
+ *             share batches; invoices need their customers first); Xero limits().write_batch
+ *             elements per POST; Zoho Books one record per call (no batch endpoint); one
+ *             change feed per synced kind on the empty side.
  *             Rate limits on: the sandbox divides its windows by the scale, and the connectors
  *             get the published windows divided by the same scale (rounded up: never looser
  *             than the sandbox) through their "rate_limits" setting; the engine is only handed
  *             limits. The bound is the shortest time the limits allow for the minimum calls:
- *             per provider, full windows before the last one; QuickBooks may replace batch
- *             calls by single creates where that is faster (40 batches and 500 calls a minute:
- *             1,660 records a minute at best); both providers in parallel (the larger of the
- *             two). A target missed is printed MISSED with the figure; the exit status is
- *             non-zero only when the run itself fails (a failed request, an engine error,
- *             records left unsynced).
- *             Usage: backfill [--limits off|on] [--scale N] [--companies N] [--deals N]
- *             [--lines N] [--sandbox PATH]; default both modes, 10,000/10,000, scale 60.
+ *             per provider and window, full windows before the last one (whole days waited on
+ *             a day window are reported); QuickBooks may replace batch calls by single creates
+ *             where that is faster (40 batches and 500 calls a minute: 1,660 records a minute
+ *             at best); both providers in parallel (the larger of the two). A target missed
+ *             is printed MISSED with the figure; the exit status is non-zero only when the
+ *             run itself fails (a failed request, an engine error, records left unsynced).
+ *             Usage: backfill [--accounting quickbooks|xero|zohobooks|all] [--limits off|on]
+ *             [--scale N] [--companies N] [--deals N] [--lines N] [--sandbox PATH]; default
+ *             QuickBooks, both modes, 10,000/10,000, the provider's scale.
  * Not here:   the engine (src/engine), the sandbox (sandbox/), raw sandbox throughput
  *             (bench/sandbox.c).
  */
@@ -58,7 +65,10 @@
 #include "connectors/common/limits.h"
 #include "connectors/hubspot/hubspot.h"
 #include "connectors/quickbooks/quickbooks.h"
+#include "connectors/xero/xero.h"
+#include "connectors/zohobooks/zohobooks.h"
 #include "core/invoice.h"
+#include "core/tax.h"
 #include "engine/engine.h"
 #include "hoopsync/store.h"
 #include "net/http.h"
@@ -80,26 +90,24 @@
 #define TARGET_RSS_MB      100.0
 #define TARGET_BOUND_RATIO 1.05
 
-/* Published limits (docs/sandbox.md, API-FACTS.md section 1). */
+/* Published limits of HubSpot (docs/sandbox.md, API-FACTS.md section 1); the accounting
+ * providers' are in their struct acct below. */
 #define HUB_ALL_LIMIT     100
 #define HUB_ALL_WINDOW    10000
 #define HUB_SEARCH_LIMIT  5
 #define HUB_SEARCH_WINDOW 1000
-#define QBO_MIN_LIMIT     500
-#define QBO_MIN_WINDOW    60000
-#define QBO_SEC_LIMIT     10
-#define QBO_SEC_WINDOW    1000
-#define QBO_BATCH_LIMIT   40
-#define QBO_BATCH_WINDOW  60000
+#define DAY_MS            86400000L
 /* Batch sizes. */
 #define HUB_SEARCH_PAGE 200
 #define HUB_BATCH       100
 #define QBO_BATCH       30
 #define QBO_QUERY_ROWS  1000
+#define ZOHO_PAGE       200
 
 struct opts {
-    int limits; /* -1 both, 0 off, 1 on */
-    long scale;
+    int limits;     /* -1 both, 0 off, 1 on */
+    int accounting; /* index in ACCTS, -1 all */
+    long scale;     /* 0: the provider's default */
     long companies;
     long deals;
     long lines;
@@ -145,6 +153,23 @@ static bool all_digits(const char *s, size_t n)
     return true;
 }
 
+/* A path segment that is an id: digits (HubSpot, QuickBooks, Zoho) or a GUID (Xero). */
+static bool is_id(const char *s, size_t n)
+{
+    if (all_digits(s, n))
+        return true;
+    if (n != 36)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        bool hex = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+                   (s[i] >= 'A' && s[i] <= 'F');
+        if (dash ? s[i] != '-' : !hex)
+            return false;
+    }
+    return true;
+}
+
 /* Appends printf output to out[*len..size) (truncating quietly). */
 static void append(char *out, size_t size, size_t *len, const char *fmt, ...) HS_PRINTF(4, 5);
 static void append(char *out, size_t size, size_t *len, const char *fmt, ...)
@@ -159,8 +184,9 @@ static void append(char *out, size_t size, size_t *len, const char *fmt, ...)
         *len = *len + (size_t)n < size ? *len + (size_t)n : size - 1;
 }
 
-/* "POST /crm/v3/objects/companies/batch/read", "POST /query Customer", "POST /batch": the
- * request's provider and endpoint, ids and the realm left out. */
+/* "POST /crm/v3/objects/companies/batch/read", "POST /query Customer", "POST /batch",
+ * "POST /api.xro/2.0/Contacts", "GET /books/v3/items/{id}": the request's provider (first path
+ * segment) and endpoint, ids, the query string and QuickBooks' realm left out. */
 static void classify(const struct hs_http_request *req, char *provider, size_t psize,
                      char *endpoint, size_t esize)
 {
@@ -190,7 +216,7 @@ static void classify(const struct hs_http_request *req, char *provider, size_t p
         size_t j = i + 1;
         while (j < rlen && rest[j] != '/')
             j++;
-        if (all_digits(rest + i + 1, j - i - 1))
+        if (is_id(rest + i + 1, j - i - 1))
             append(endpoint, esize, &n, "/{id}");
         else
             append(endpoint, esize, &n, "%.*s", (int)(j - i), rest + i);
@@ -280,14 +306,14 @@ struct sandbox {
     struct hs_http_transport http;
 };
 
-static int sandbox_start(const struct opts *o, bool limits, struct sandbox *sb)
+static int sandbox_start(const struct opts *o, bool limits, long time_scale, struct sandbox *sb)
 {
     memset(sb, 0, sizeof *sb);
     int fds[2];
     if (pipe(fds) != 0)
         return HS_EIO;
     char scale[24];
-    snprintf(scale, sizeof scale, "%ld", o->scale);
+    snprintf(scale, sizeof scale, "%ld", time_scale);
     char *argv[12];
     size_t n = 0;
     argv[n++] = (char *)o->sandbox;
@@ -393,7 +419,7 @@ static int admin(struct sandbox *sb, const char *method, const char *path, const
 /* ---- minimum and bound ------------------------------------------------------------------- */
 
 struct world_counts {
-    long companies, contacts, deals, lines, products, products_in_qbo;
+    long companies, contacts, deals, lines, products, products_in_acct;
 };
 
 struct min_row {
@@ -401,7 +427,7 @@ struct min_row {
     const char *endpoint;
     long calls;
     bool search; /* HubSpot search scope */
-    bool batch;  /* QuickBooks batch scope */
+    bool write;  /* an accounting write (scope "batch" for QuickBooks) */
     const char *what;
 };
 
@@ -410,11 +436,15 @@ static long cdiv(long a, long b)
     return a <= 0 ? 0 : (a + b - 1) / b;
 }
 
-static size_t minimum(const struct world_counts *w, struct min_row *r)
+#define ROW(p, e, c, s, b, what)                                                                   \
+    r[n++] = (struct min_row)                                                                      \
+    {                                                                                              \
+        p, e, c, s, b, what                                                                        \
+    }
+
+static size_t min_hubspot(const struct world_counts *w, struct min_row *r)
 {
     size_t n = 0;
-    long new_items = w->products - w->products_in_qbo;
-#define ROW(p, e, c, s, b, what) r[n++] = (struct min_row){p, e, c, s, b, what}
     ROW("hubspot", "POST /crm/v3/objects/companies/search", cdiv(w->companies, HUB_SEARCH_PAGE),
         true, false, "company change feed, 200 a page");
     ROW("hubspot", "POST /crm/v3/objects/products/search", cdiv(w->products, HUB_SEARCH_PAGE), true,
@@ -439,17 +469,132 @@ static size_t minimum(const struct world_counts *w, struct min_row *r)
         cdiv(w->deals * w->lines, HUB_BATCH), false, false, "line items");
     ROW("hubspot", "POST /crm/v3/objects/deals/batch/update", cdiv(w->deals, HUB_BATCH), false,
         false, "invoice number and status back to deals");
+    return n;
+}
+
+static size_t min_quickbooks(const struct world_counts *w, long write_batch, struct min_row *r)
+{
+    (void)write_batch; /* /batch carries 30 operations of any kind */
+    size_t n = 0;
+    long new_items = w->products - w->products_in_acct;
     ROW("quickbooks", "POST /query Customer", 1, false, false, "customer change feed (empty)");
-    ROW("quickbooks", "POST /query Item", 2 * cdiv(w->products_in_qbo, QBO_QUERY_ROWS), false,
+    ROW("quickbooks", "POST /query Item", 2 * cdiv(w->products_in_acct, QBO_QUERY_ROWS), false,
         false, "item change feed, then read by id");
     ROW("quickbooks", "POST /query Invoice", 1, false, false, "invoice change feed (empty)");
     ROW("quickbooks", "POST /query Payment", 1, false, false, "payment change feed (empty)");
     ROW("quickbooks", "POST /batch",
         cdiv(w->companies + new_items, QBO_BATCH) + cdiv(w->deals, QBO_BATCH), false, true,
         "customer + item creates, then invoice creates, 30 a batch");
-#undef ROW
     return n;
 }
+
+static size_t min_xero(const struct world_counts *w, long write_batch, struct min_row *r)
+{
+    size_t n = 0;
+    long new_items = w->products - w->products_in_acct;
+    ROW("xero", "GET /api.xro/2.0/Contacts", 1, false, false, "contact change feed (empty)");
+    ROW("xero", "GET /api.xro/2.0/Items", 2, false, false,
+        "item change feed (not paged), then read (no IDs filter)");
+    ROW("xero", "GET /api.xro/2.0/Invoices", 1, false, false, "invoice change feed (empty)");
+    ROW("xero", "GET /api.xro/2.0/Payments", 1, false, false, "payment change feed (empty)");
+    ROW("xero", "POST /api.xro/2.0/Contacts", cdiv(w->companies, write_batch), false, true,
+        "contact creates, limits().write_batch a POST");
+    ROW("xero", "POST /api.xro/2.0/Items", cdiv(new_items, write_batch), false, true,
+        "item creates");
+    ROW("xero", "POST /api.xro/2.0/Invoices", cdiv(w->deals, write_batch), false, true,
+        "invoice creates");
+    return n;
+}
+
+static size_t min_zohobooks(const struct world_counts *w, long write_batch, struct min_row *r)
+{
+    (void)write_batch; /* 1: Zoho Books has no batch endpoint */
+    size_t n = 0;
+    long new_items = w->products - w->products_in_acct;
+    ROW("zohobooks", "GET /books/v3/contacts", 1, false, false, "contact scan (empty)");
+    ROW("zohobooks", "GET /books/v3/items", cdiv(w->products_in_acct, ZOHO_PAGE), false, false,
+        "item scan, 200 a page");
+    ROW("zohobooks", "GET /books/v3/items/{id}", w->products_in_acct, false, false,
+        "items read one by one (lists leave fields out)");
+    ROW("zohobooks", "GET /books/v3/invoices", 1, false, false, "invoice scan (empty)");
+    ROW("zohobooks", "GET /books/v3/customerpayments", 1, false, false, "payment scan (empty)");
+    ROW("zohobooks", "PUT /books/v3/contacts", w->companies, false, true,
+        "contact upserts, one a call");
+    ROW("zohobooks", "PUT /books/v3/items", new_items, false, true, "item upserts");
+    ROW("zohobooks", "PUT /books/v3/invoices", w->deals, false, true, "invoice upserts");
+    /* a sent invoice (the setting invoice_status, "sent" by default) is a second call in Zoho:
+     * the API creates drafts and has no way to create one already sent without emailing it */
+    ROW("zohobooks", "POST /books/v3/invoices/{id}/status/{status}", w->deals, false, true,
+        "invoices marked sent, one a call");
+    return n;
+}
+
+#undef ROW
+
+/* One published rate-limit window (API-FACTS.md section 1). */
+struct pub_window {
+    const char *scope; /* "all", "batch" or "day": as the connector's limits() names it */
+    long limit;
+    long window_ms;
+};
+
+/* The accounting side of a run: everything that differs between providers. */
+struct acct {
+    const char *name;    /* --accounting, URL prefix, provider in the store and in the stats */
+    const char *display; /* "QuickBooks" */
+    const struct hs_connector_ops *ops;
+    const char *tenant_key; /* its tenant id in GET /_sandbox/tenants */
+    const char *settings;   /* connection settings (JSON), rate_limits added with limits on */
+    struct hs_tax_policy (*policy)(enum hs_tax_mode mode);
+    long scale;             /* default time compression with limits on */
+    const char *limits_url; /* sandbox admin route that sets the day limit, or NULL */
+    struct pub_window windows[HS_CONN_MAX_WINDOWS];
+    size_t n_windows;
+    bool singles; /* the bound may replace batch calls by single creates (QuickBooks) */
+    size_t (*minimum)(const struct world_counts *w, long write_batch, struct min_row *r);
+};
+
+static const struct acct ACCTS[] = {
+    {"quickbooks",
+     "QuickBooks",
+     &hs_connector_quickbooks_ops,
+     "realmId",
+     "{\"income_account\":\"2\",\"minorversion\":75}",
+     hs_tax_policy_quickbooks,
+     60,
+     NULL,
+     {{"all", 500, 60000}, {"all", 10, 1000}, {"batch", 40, 60000}},
+     3,
+     true,
+     min_quickbooks},
+    /* 60 a minute: 407 calls are 6 minutes; scale 4 makes that 90 s */
+    {"xero",
+     "Xero",
+     &hs_connector_xero_ops,
+     "tenantId",
+     "{}",
+     hs_tax_policy_xero,
+     4,
+     NULL,
+     {{"all", 60, 60000}, {"day", 5000, DAY_MS}},
+     2,
+     false,
+     min_xero},
+    /* 20,000+ calls at 10,000 a day are 2 days: scale 960 makes a day 90 s (a minute 62.5 ms) */
+    {"zohobooks",
+     "Zoho Books",
+     &hs_connector_zohobooks_ops,
+     "organizationId",
+     "{}",
+     hs_tax_policy_zoho,
+     960,
+     "/zohobooks/_sandbox/limits",
+     {{"all", 100, 60000}, {"day", 10000, DAY_MS}},
+     2,
+     false,
+     min_zohobooks},
+};
+#define N_ACCTS (sizeof ACCTS / sizeof ACCTS[0])
 
 /* Shortest time (ms) for n calls under `limit` per fixed window: full windows before the last. */
 static double window_time(long n, long limit, double window_ms)
@@ -458,67 +603,115 @@ static double window_time(long n, long limit, double window_ms)
 }
 
 struct bound {
-    double hub_ms, qbo_ms, ms; /* uncompressed */
-    double qbo_batch_only_ms;  /* QuickBooks when every create goes in a batch */
-    long qbo_batches, qbo_singles;
+    double hub_ms, acct_ms, ms;         /* uncompressed */
+    double win_ms[HS_CONN_MAX_WINDOWS]; /* the accounting windows' own times */
+    double acct_batch_only_ms;          /* QuickBooks when every create goes in a batch */
+    long acct_calls, acct_writes;       /* the calls the accounting bound counts */
+    long hub_search;                    /* HubSpot searches */
+    long batches, singles;              /* QuickBooks: the fastest mix */
+    long days;                          /* whole days waited on a day window */
 };
 
-static void compute_bound(const struct world_counts *w, const struct min_row *r, size_t n,
-                          struct bound *b)
+/* The accounting provider's time for `total` calls of which `writes` are writes: the slowest
+ * window. A day window's time is the whole days waited plus what the shorter windows need for
+ * the calls of the last day (they start with it: a day is a whole number of minutes). */
+static double acct_time(const struct acct *a, long total, long writes, double *win)
 {
-    long hub = 0, hub_search = 0, qbo_other = 0;
+    double t = 0;
+    for (size_t i = 0; i < a->n_windows; i++) {
+        const struct pub_window *pw = &a->windows[i];
+        long n = strcmp(pw->scope, "batch") == 0 ? writes : total;
+        double wt = window_time(n, pw->limit, (double)pw->window_ms);
+        if (pw->window_ms >= DAY_MS && n > pw->limit) {
+            long last = n - (cdiv(n, pw->limit) - 1) * pw->limit;
+            double rest = 0;
+            for (size_t k = 0; k < a->n_windows; k++) {
+                const struct pub_window *o = &a->windows[k];
+                double ot = o->window_ms < DAY_MS && strcmp(o->scope, "batch") != 0
+                                ? window_time(last, o->limit, (double)o->window_ms)
+                                : 0;
+                rest = ot > rest ? ot : rest;
+            }
+            wt += rest;
+        }
+        if (win != NULL)
+            win[i] = wt;
+        t = wt > t ? wt : t;
+    }
+    return t;
+}
+
+static void compute_bound(const struct acct *a, const struct world_counts *w,
+                          const struct min_row *r, size_t n, struct bound *b)
+{
+    memset(b, 0, sizeof *b);
+    long hub = 0, hub_search = 0, other = 0, writes = 0;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(r[i].provider, "hubspot") == 0) {
             hub += r[i].calls;
             hub_search += r[i].search ? r[i].calls : 0;
-        } else if (!r[i].batch) {
-            qbo_other += r[i].calls;
+        } else if (r[i].write) {
+            writes += r[i].calls;
+        } else {
+            other += r[i].calls;
         }
     }
-    double a = window_time(hub, HUB_ALL_LIMIT, HUB_ALL_WINDOW);
-    double s = window_time(hub_search, HUB_SEARCH_LIMIT, HUB_SEARCH_WINDOW);
-    b->hub_ms = a > s ? a : s;
-    /* QuickBooks: records to create; choose how many go in batches, the rest one by one */
-    long recs = w->companies + (w->products - w->products_in_qbo) + w->deals;
-    b->qbo_ms = -1;
-    b->qbo_batches = 0;
-    b->qbo_batch_only_ms = 0;
-    b->qbo_singles = 0;
-    for (long nb = 0; nb <= cdiv(recs, QBO_BATCH); nb++) {
-        long singles = recs - nb * QBO_BATCH > 0 ? recs - nb * QBO_BATCH : 0;
-        long total = nb + singles + qbo_other;
-        double t = window_time(nb, QBO_BATCH_LIMIT, QBO_BATCH_WINDOW);
-        double t2 = window_time(total, QBO_MIN_LIMIT, QBO_MIN_WINDOW);
-        double t3 = window_time(total, QBO_SEC_LIMIT, QBO_SEC_WINDOW);
-        t = t > t2 ? t : t2;
-        t = t > t3 ? t : t3;
-        if (nb == cdiv(recs, QBO_BATCH))
-            b->qbo_batch_only_ms = t;
-        if (b->qbo_ms < 0 || t < b->qbo_ms) {
-            b->qbo_ms = t;
-            b->qbo_batches = nb;
-            b->qbo_singles = singles;
+    double hs = window_time(hub, HUB_ALL_LIMIT, HUB_ALL_WINDOW);
+    double ss = window_time(hub_search, HUB_SEARCH_LIMIT, HUB_SEARCH_WINDOW);
+    b->hub_ms = hs > ss ? hs : ss;
+    b->hub_search = hub_search;
+    b->acct_calls = other + writes;
+    b->acct_writes = writes;
+    b->acct_ms = acct_time(a, other + writes, writes, b->win_ms);
+    b->acct_batch_only_ms = b->acct_ms;
+    b->batches = writes;
+    if (a->singles) { /* records to create; how many go in batches, the rest one by one */
+        long recs = w->companies + (w->products - w->products_in_acct) + w->deals;
+        b->acct_ms = -1;
+        for (long nb = 0; nb <= cdiv(recs, QBO_BATCH); nb++) {
+            long singles = recs - nb * QBO_BATCH > 0 ? recs - nb * QBO_BATCH : 0;
+            double win[HS_CONN_MAX_WINDOWS];
+            double t = acct_time(a, nb + singles + other, nb, win);
+            if (nb == cdiv(recs, QBO_BATCH))
+                b->acct_batch_only_ms = t;
+            if (b->acct_ms < 0 || t < b->acct_ms) {
+                b->acct_ms = t;
+                b->batches = nb;
+                b->singles = singles;
+                b->acct_calls = nb + singles + other;
+                b->acct_writes = nb;
+                memcpy(b->win_ms, win, sizeof win);
+            }
         }
     }
-    b->ms = b->hub_ms > b->qbo_ms ? b->hub_ms : b->qbo_ms;
+    for (size_t i = 0; i < a->n_windows; i++) {
+        const struct pub_window *pw = &a->windows[i];
+        long calls = strcmp(pw->scope, "batch") == 0 ? b->acct_writes : b->acct_calls;
+        long days =
+            pw->window_ms >= DAY_MS ? (cdiv(calls, pw->limit) - 1) * (pw->window_ms / DAY_MS) : 0;
+        b->days = days > b->days ? days : b->days;
+    }
+    b->ms = b->hub_ms > b->acct_ms ? b->hub_ms : b->acct_ms;
 }
 
 /* ---- one mode ---------------------------------------------------------------------------- */
 
-static const char YAML[] = "version: 1\n"
-                           "store: sqlite:backfill.db\n"
-                           "connections:\n"
-                           "  crm: {provider: hubspot}\n"
-                           "  accounting: {provider: quickbooks}\n"
-                           "flows:\n"
-                           "  - name: customers\n"
-                           "    objects: customers\n"
-                           "    direction: both\n"
-                           "    authority:\n"
-                           "      default: crm\n"
-                           "  - name: items\n"
-                           "    objects: items\n"
-                           "    direction: crm_to_accounting\n";
+/* The configuration; %s is the accounting provider. */
+#define YAML                                                                                       \
+    "version: 1\n"                                                                                 \
+    "store: sqlite:backfill.db\n"                                                                  \
+    "connections:\n"                                                                               \
+    "  crm: {provider: hubspot}\n"                                                                 \
+    "  accounting: {provider: %s}\n"                                                               \
+    "flows:\n"                                                                                     \
+    "  - name: customers\n"                                                                        \
+    "    objects: customers\n"                                                                     \
+    "    direction: both\n"                                                                        \
+    "    authority:\n"                                                                             \
+    "      default: crm\n"                                                                         \
+    "  - name: items\n"                                                                            \
+    "    objects: items\n"                                                                         \
+    "    direction: crm_to_accounting\n"
 
 static int token_fn(void *ud, bool force, char **out, struct hs_error *err)
 {
@@ -546,18 +739,28 @@ static long links(struct hs_store *st, const char *object)
 }
 
 /* "rate_limits" of a connector: the published windows divided by scale, rounded up. */
-static json_t *windows_json(bool hubspot, long scale)
+static json_t *window_json(const char *scope, long limit, long window_ms, long scale)
 {
-#define W(scope, lim, ms)                                                                          \
-    json_pack("{s:s,s:I,s:I}", "scope", scope, "requests", (json_int_t)(lim), "window_ms",         \
-              (json_int_t)cdiv(ms, scale))
-    if (hubspot)
-        return json_pack("[o,o]", W("all", HUB_ALL_LIMIT, HUB_ALL_WINDOW),
-                         W("search", HUB_SEARCH_LIMIT, HUB_SEARCH_WINDOW));
-    return json_pack("[o,o,o]", W("all", QBO_MIN_LIMIT, QBO_MIN_WINDOW),
-                     W("all", QBO_SEC_LIMIT, QBO_SEC_WINDOW),
-                     W("batch", QBO_BATCH_LIMIT, QBO_BATCH_WINDOW));
-#undef W
+    return json_pack("{s:s,s:I,s:I}", "scope", scope, "requests", (json_int_t)limit, "window_ms",
+                     (json_int_t)cdiv(window_ms, scale));
+}
+
+static json_t *hub_windows_json(long scale)
+{
+    return json_pack("[o,o]", window_json("all", HUB_ALL_LIMIT, HUB_ALL_WINDOW, scale),
+                     window_json("search", HUB_SEARCH_LIMIT, HUB_SEARCH_WINDOW, scale));
+}
+
+static json_t *acct_windows_json(const struct acct *a, long scale)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < a->n_windows; i++)
+        if (json_array_append_new(arr, window_json(a->windows[i].scope, a->windows[i].limit,
+                                                   a->windows[i].window_ms, scale)) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    return arr;
 }
 
 /* Opens a connector; with limits, through a limiter of its limits() (as the CLI does). */
@@ -600,9 +803,19 @@ static void print_sandbox_stats(const json_t *stats)
     }
 }
 
-static int run_mode(const struct opts *o, bool limits)
+/* A tenant id of /_sandbox/tenants (a string or an integer) into out. */
+static void tenant_id(const json_t *v, char *out, size_t size)
+{
+    if (json_is_integer(v))
+        snprintf(out, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else
+        snprintf(out, size, "%s", json_is_string(v) ? json_string_value(v) : "");
+}
+
+static int run_mode(const struct opts *o, const struct acct *a, bool limits)
 {
     int status = 1;
+    long scale = o->scale > 0 ? o->scale : a->scale;
     struct sandbox sb;
     struct hs_error err = {0};
     struct hs_env env;
@@ -610,7 +823,7 @@ static int run_mode(const struct opts *o, bool limits)
     struct counting cnt;
     memset(&cnt, 0, sizeof cnt);
     struct hs_http_transport http = {&counting_ops, &cnt};
-    json_t *hub_set = NULL, *qbo_set = NULL, *stats = NULL, *j = NULL;
+    json_t *hub_set = NULL, *acct_set = NULL, *stats = NULL, *j = NULL;
     struct hs_connector *crm = NULL, *acc = NULL;
     struct hs_ratelimit *crm_rl = NULL, *acc_rl = NULL;
     struct hs_store *store = NULL;
@@ -619,7 +832,7 @@ static int run_mode(const struct opts *o, bool limits)
     char dir[1100] = "";
     char path[1200] = "";
 
-    if (sandbox_start(o, limits, &sb) != HS_OK) {
+    if (sandbox_start(o, limits, scale, &sb) != HS_OK) {
         fprintf(stderr, "backfill: cannot start the sandbox '%s'\n", o->sandbox);
         sandbox_stop(&sb);
         return 1;
@@ -645,7 +858,7 @@ static int run_mode(const struct opts *o, bool limits)
     }
     struct world_counts wc = {o->companies, o->companies, o->deals, o->lines, PRODUCTS, 0};
     for (size_t i = 0; i < world.n_products; i++)
-        wc.products_in_qbo += world.products[i].in_accounting;
+        wc.products_in_acct += world.products[i].in_accounting;
     hs_sbx_world_release(&world);
 
     char body[256];
@@ -661,32 +874,36 @@ static int run_mode(const struct opts *o, bool limits)
         goto out;
     }
     t_seed = now_s() - t_seed;
+    long per_day = 0; /* the day limit, set in the sandbox where it is a setting */
+    for (size_t i = 0; i < a->n_windows; i++)
+        if (a->windows[i].window_ms == DAY_MS)
+            per_day = a->windows[i].limit;
+    if (a->limits_url != NULL && per_day > 0) {
+        snprintf(body, sizeof body, "{\"per_day\":%ld}", per_day);
+        if (admin(&sb, "POST", a->limits_url, body, NULL) != 200) {
+            fprintf(stderr, "backfill: POST %s failed\n", a->limits_url);
+            goto out;
+        }
+    }
     if (admin(&sb, "GET", "/_sandbox/tenants", NULL, &j) != 200 || j == NULL) {
         fprintf(stderr, "backfill: GET /_sandbox/tenants failed\n");
         goto out;
     }
-    char portal[32], realm[32];
-    const json_t *pid = json_object_get(json_object_get(j, "hubspot"), "portalId");
-    if (json_is_integer(pid))
-        snprintf(portal, sizeof portal, "%" JSON_INTEGER_FORMAT, json_integer_value(pid));
-    else
-        snprintf(portal, sizeof portal, "%s", json_string_value(pid) ? json_string_value(pid) : "");
-    snprintf(realm, sizeof realm, "%s",
-             json_string_value(json_object_get(json_object_get(j, "quickbooks"), "realmId"))
-                 ? json_string_value(json_object_get(json_object_get(j, "quickbooks"), "realmId"))
-                 : "");
+    char portal[64], tenant[64];
+    tenant_id(json_object_get(json_object_get(j, "hubspot"), "portalId"), portal, sizeof portal);
+    tenant_id(json_object_get(json_object_get(j, a->name), a->tenant_key), tenant, sizeof tenant);
     json_decref(j);
     j = NULL;
 
-    char hub_url[96], qbo_url[96];
+    char hub_url[96], acct_url[96];
     snprintf(hub_url, sizeof hub_url, "%s/hubspot", sb.base);
-    snprintf(qbo_url, sizeof qbo_url, "%s/quickbooks", sb.base);
+    snprintf(acct_url, sizeof acct_url, "%s/%s", sb.base, a->name);
     hub_set = json_object();
-    qbo_set = json_pack("{s:s,s:i}", "income_account", "2", "minorversion", 75);
-    if (hub_set == NULL || qbo_set == NULL)
+    acct_set = json_loads(a->settings, 0, NULL);
+    if (hub_set == NULL || acct_set == NULL)
         goto out;
-    if (limits && (json_object_set_new(hub_set, "rate_limits", windows_json(true, o->scale)) != 0 ||
-                   json_object_set_new(qbo_set, "rate_limits", windows_json(false, o->scale)) != 0))
+    if (limits && (json_object_set_new(hub_set, "rate_limits", hub_windows_json(scale)) != 0 ||
+                   json_object_set_new(acct_set, "rate_limits", acct_windows_json(a, scale)) != 0))
         goto out;
     struct hs_connector_config cc = {.name = "crm",
                                      .base_url = hub_url,
@@ -696,14 +913,14 @@ static int run_mode(const struct opts *o, bool limits)
                                      .token = token_fn,
                                      .settings = hub_set};
     struct hs_connector_config ac = {.name = "accounting",
-                                     .base_url = qbo_url,
-                                     .tenant = realm,
+                                     .base_url = acct_url,
+                                     .tenant = tenant,
                                      .http = &http,
                                      .env = &env,
                                      .token = token_fn,
-                                     .settings = qbo_set};
+                                     .settings = acct_set};
     if (open_conn(&hs_connector_hubspot_ops, &cc, limits, &crm_rl, &crm, &err) != HS_OK ||
-        open_conn(&hs_connector_quickbooks_ops, &ac, limits, &acc_rl, &acc, &err) != HS_OK)
+        open_conn(a->ops, &ac, limits, &acc_rl, &acc, &err) != HS_OK)
         goto fail;
     /* what `hoopsync connect crm` does once, before the backfill (not measured) */
     if (hs_connector_hubspot_ops.setup != NULL &&
@@ -720,26 +937,28 @@ static int run_mode(const struct opts *o, bool limits)
     if (hs_store_open(path, &sopt, &store, &err) != HS_OK ||
         hs_store_connection_put(store, "crm", HS_STORE_CRM, "hubspot", portal, NULL, &err) !=
             HS_OK ||
-        hs_store_connection_put(store, "accounting", HS_STORE_ACCOUNTING, "quickbooks", realm, NULL,
+        hs_store_connection_put(store, "accounting", HS_STORE_ACCOUNTING, a->name, tenant, NULL,
                                 &err) != HS_OK)
         goto fail;
-    if (hs_config_parse((const uint8_t *)YAML, strlen(YAML), "backfill.yaml", &cfg, &err) != HS_OK)
+    char yaml[sizeof YAML + 32];
+    snprintf(yaml, sizeof yaml, YAML, a->name);
+    if (hs_config_parse((const uint8_t *)yaml, strlen(yaml), "backfill.yaml", &cfg, &err) != HS_OK)
         goto fail;
     struct hs_invoice_term terms[1] = {{.name = "Net 30", .due_days = 30}};
     const char *stages[1] = {"closedwon"};
     struct hs_engine_invoicing iv = {.won_stages = stages,
                                      .n_won_stages = 1,
-                                     .policy = hs_tax_policy_quickbooks(HS_TAX_NONE),
+                                     .policy = a->policy(HS_TAX_NONE),
                                      .terms = terms,
                                      .n_terms = 1,
                                      .payment_terms = "Net 30",
                                      .default_currency = "USD",
-                                     .provider = "QuickBooks"};
+                                     .provider = a->display};
     struct hs_engine_config ec = {
         .config = cfg,
         .store = store,
         .crm = {.ops = &hs_connector_hubspot_ops, .conn = crm, .conn_id = "crm"},
-        .accounting = {.ops = &hs_connector_quickbooks_ops, .conn = acc, .conn_id = "accounting"},
+        .accounting = {.ops = a->ops, .conn = acc, .conn_id = "accounting"},
         .env = &env,
         .invoicing = &iv,
     };
@@ -784,24 +1003,28 @@ static int run_mode(const struct opts *o, bool limits)
         stats = NULL;
 
     /* ---- report ---- */
+    struct hs_connector_limits lim = {0};
+    a->ops->limits(acc, HS_KIND_CUSTOMER, &lim);
     struct min_row mins[32];
-    size_t n_min = minimum(&wc, mins);
+    size_t n_min = min_hubspot(&wc, mins);
+    n_min += a->minimum(&wc, lim.write_batch > 0 ? (long)lim.write_batch : 1, mins + n_min);
     struct bound bd;
-    compute_bound(&wc, mins, n_min, &bd);
+    compute_bound(a, &wc, mins, n_min, &bd);
     long recs = o->companies + o->deals;
-    printf("\n== backfill, rate limits %s", limits ? "ON" : "off");
+    printf("\n== backfill HubSpot -> %s, rate limits %s", a->display, limits ? "ON" : "off");
     if (limits)
         printf(" (published limits; time compressed %ldx for both the sandbox's windows and the "
-               "engine's limiter: %ld s of limits per second)",
-               o->scale, o->scale);
-    printf(
-        "\n   %ld companies (1 contact each, QuickBooks side empty), %ld closed-won deals x %ld "
-        "lines in %s, %d products (%ld already in QuickBooks); store in %s; seeding took %.1f s\n",
-        o->companies, o->deals, o->lines, o->mixed_currency ? "their company's currency" : "USD",
-        PRODUCTS, wc.products_in_qbo, o->store_dir, t_seed);
+               "engine's limiter: %.1f s of limits per second)",
+               scale, (double)scale);
+    printf("\n   %ld companies (1 contact each, %s side empty), %ld closed-won deals x %ld "
+           "lines in %s, %d products (%ld already in %s); %s write_batch %zu; store in %s; "
+           "seeding took %.1f s\n",
+           o->companies, a->display, o->deals, o->lines,
+           o->mixed_currency ? "their company's currency" : "USD", PRODUCTS, wc.products_in_acct,
+           a->display, a->display, lim.write_batch, o->store_dir, t_seed);
     printf("\n  %-11s %-56s %7s %7s %6s %6s\n", "provider", "endpoint", "calls", "minimum", "ratio",
            "failed");
-    long tot_hub = 0, tot_qbo = 0, min_hub = 0, min_qbo = 0;
+    long tot_hub = 0, tot_acct = 0, min_hub = 0, min_acct = 0, acct_writes = 0;
     bool used[128] = {false};
     for (size_t m = 0; m < n_min; m++) {
         long actual = 0, failed = 0, ops = 0;
@@ -814,8 +1037,9 @@ static int run_mode(const struct opts *o, bool limits)
                 used[i] = true;
             }
         bool hub = strcmp(mins[m].provider, "hubspot") == 0;
-        *(hub ? &min_hub : &min_qbo) += mins[m].calls;
-        *(hub ? &tot_hub : &tot_qbo) += actual;
+        *(hub ? &min_hub : &min_acct) += mins[m].calls;
+        *(hub ? &tot_hub : &tot_acct) += actual;
+        acct_writes += mins[m].write ? actual : 0;
         char ratio[16] = "-";
         if (mins[m].calls > 0)
             snprintf(ratio, sizeof ratio, "%.2f", (double)actual / (double)mins[m].calls);
@@ -829,15 +1053,15 @@ static int run_mode(const struct opts *o, bool limits)
         if (used[i])
             continue;
         bool hub = strcmp(cnt.rows[i].provider, "hubspot") == 0;
-        *(hub ? &tot_hub : &tot_qbo) += cnt.rows[i].calls;
+        *(hub ? &tot_hub : &tot_acct) += cnt.rows[i].calls;
         printf("  %-11s %-56s %7ld %7d %6s %6ld  not in the minimum\n", cnt.rows[i].provider,
                cnt.rows[i].endpoint, cnt.rows[i].calls, 0, "-", cnt.rows[i].failed);
     }
     double r_hub = (double)tot_hub / (double)min_hub;
-    double r_qbo = (double)tot_qbo / (double)min_qbo;
-    double r_all = (double)(tot_hub + tot_qbo) / (double)(min_hub + min_qbo);
+    double r_acct = (double)tot_acct / (double)min_acct;
+    double r_all = (double)(tot_hub + tot_acct) / (double)(min_hub + min_acct);
     printf("  %-11s %-56s %7ld %7ld %6.2f\n", "hubspot", "total", tot_hub, min_hub, r_hub);
-    printf("  %-11s %-56s %7ld %7ld %6.2f\n", "quickbooks", "total", tot_qbo, min_qbo, r_qbo);
+    printf("  %-11s %-56s %7ld %7ld %6.2f\n", a->name, "total", tot_acct, min_acct, r_acct);
     if (stats != NULL)
         print_sandbox_stats(stats);
     long sbx_total = stats != NULL ? (long)json_integer_value(json_object_get(stats, "total")) : -1;
@@ -849,45 +1073,96 @@ static int run_mode(const struct opts *o, bool limits)
     printf("  wall time             %.2f s", wall);
     if (!limits)
         printf("   (target <= %.0f s: %s)", TARGET_WALL_OFF_S, met(wall <= TARGET_WALL_OFF_S));
+    if (limits)
+        printf("   (simulated %.0f s = %.2f days at the provider's speed)", wall * (double)scale,
+               wall * (double)scale * 1000.0 / (double)DAY_MS);
     printf("\n  records/s             %.0f   (%ld companies + deals)\n", (double)recs / wall, recs);
     double sbx_cpu = sandbox_cpu_s(&sb);
-    int64_t rl_calls = 0, rl_hub_ms = 0, rl_qbo_ms = 0;
+    int64_t rl_calls = 0, rl_hub_ms = 0, rl_acct_ms = 0;
     if (crm_rl != NULL)
         hs_ratelimit_stats(crm_rl, &rl_calls, &rl_hub_ms);
     if (acc_rl != NULL)
-        hs_ratelimit_stats(acc_rl, &rl_calls, &rl_qbo_ms);
+        hs_ratelimit_stats(acc_rl, &rl_calls, &rl_acct_ms);
     if (limits)
-        printf("  limiter waits         HubSpot %.2f s, QuickBooks %.2f s (inside the engine time "
+        printf("  limiter waits         HubSpot %.2f s, %s %.2f s (inside the engine time "
                "below)\n",
-               (double)rl_hub_ms / 1000.0, (double)rl_qbo_ms / 1000.0);
+               (double)rl_hub_ms / 1000.0, a->display, (double)rl_acct_ms / 1000.0);
+    double load[1] = {-1};
+    if (getloadavg(load, 1) != 1)
+        load[0] = -1;
+    printf("  machine load          %.2f (1-minute load average at the end; 2 cores: above 2 the "
+           "run shared the CPUs)\n",
+           load[0]);
     printf("  time split            %.2f s waiting for provider answers (sandbox CPU %.2f s), "
            "%.2f s in the engine and store (bench process CPU: user %.2f s, sys %.2f s)\n",
            cnt.seconds, sbx_cpu, wall - cnt.seconds,
            (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
     printf("  calls                 %ld / minimum %ld = %.2fx   (target <= %.2fx: %s)%s\n",
-           tot_hub + tot_qbo, min_hub + min_qbo, r_all, TARGET_CALL_RATIO,
+           tot_hub + tot_acct, min_hub + min_acct, r_all, TARGET_CALL_RATIO,
            met(r_all <= TARGET_CALL_RATIO),
-           sbx_total >= 0 && sbx_total != tot_hub + tot_qbo ? "  (sandbox counted another total!)"
-                                                            : "");
+           sbx_total >= 0 && sbx_total != tot_hub + tot_acct ? "  (sandbox counted another total!)"
+                                                             : "");
     printf("  calls per record      %.4f   (minimum %.4f)\n",
-           (double)(tot_hub + tot_qbo) / (double)recs, (double)(min_hub + min_qbo) / (double)recs);
+           (double)(tot_hub + tot_acct) / (double)recs,
+           (double)(min_hub + min_acct) / (double)recs);
     printf("  peak RSS              %.1f MB", rss_mb);
     if (!limits)
         printf("   (target <= %.0f MB: %s)", TARGET_RSS_MB, met(rss_mb <= TARGET_RSS_MB));
     printf("\n  failed requests       %ld (429: %ld)   engine errors %zu\n", cnt.failed,
            cnt.status_429, errors);
+    if (stats != NULL) {
+        const json_t *ph = json_object_get(json_object_get(stats, "providers"), "hubspot");
+        const json_t *pa = json_object_get(json_object_get(stats, "providers"), a->name);
+        printf("  sandbox 4xx/5xx       HubSpot %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
+               ", %s %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT "\n",
+               json_integer_value(json_object_get(json_object_get(ph, "status"), "4xx")),
+               json_integer_value(json_object_get(json_object_get(ph, "status"), "5xx")),
+               a->display,
+               json_integer_value(json_object_get(json_object_get(pa, "status"), "4xx")),
+               json_integer_value(json_object_get(json_object_get(pa, "status"), "5xx")));
+    }
     if (limits) {
-        double bound_s = bd.ms / 1000.0 / (double)o->scale;
-        printf("  bound                 %.2f s compressed (%.1f s at real speed): HubSpot %.1f s, "
-               "QuickBooks %.1f s with %ld batches + %ld single creates\n",
-               bound_s, bd.ms / 1000.0, bd.hub_ms / 1000.0, bd.qbo_ms / 1000.0, bd.qbo_batches,
-               bd.qbo_singles);
-        printf("  wall / bound          %.2fx   (target <= %.2fx: %s)\n", wall / bound_s,
+        double bound_s = bd.ms / 1000.0 / (double)scale;
+        printf("  bound                 %.2f s compressed (%.1f s at real speed, %ld whole days "
+               "waited): the larger of HubSpot %.1f s and %s %.1f s\n",
+               bound_s, bd.ms / 1000.0, bd.days, bd.hub_ms / 1000.0, a->display,
+               bd.acct_ms / 1000.0);
+        printf("  bound model           fixed windows from the first call, full windows before "
+               "the last; HubSpot %ld calls (all %d/%.0f s), %ld searches (%d/%.0f s); %s %ld "
+               "calls",
+               min_hub, HUB_ALL_LIMIT, HUB_ALL_WINDOW / 1000.0, bd.hub_search, HUB_SEARCH_LIMIT,
+               HUB_SEARCH_WINDOW / 1000.0, a->display, bd.acct_calls);
+        if (a->singles)
+            printf(" (%ld batches + %ld single creates)", bd.batches, bd.singles);
+        else
+            printf(" (%ld writes)", bd.acct_writes);
+        for (size_t i = 0; i < a->n_windows; i++)
+            printf("; %s %ld/%.0f s -> %.1f s", a->windows[i].scope, a->windows[i].limit,
+                   (double)a->windows[i].window_ms / 1000.0, bd.win_ms[i] / 1000.0);
+        printf("\n  wall / bound          %.3fx   (target <= %.2fx: %s)\n", wall / bound_s,
                TARGET_BOUND_RATIO, met(wall <= TARGET_BOUND_RATIO * bound_s));
-        printf("                        (batches only, QuickBooks alone would need %.2f s "
-               "compressed, %.2fx the bound)\n",
-               bd.qbo_batch_only_ms / 1000.0 / (double)o->scale, bd.qbo_batch_only_ms / bd.ms);
+        double made = acct_time(a, tot_acct, acct_writes, NULL);
+        if (made > 0)
+            printf("                        (the %ld %s calls made need %.2f s compressed under "
+                   "the same windows, %.0f s at real speed, %ld whole days waited: wall / that "
+                   "%.3fx)\n",
+                   tot_acct, a->display, made / 1000.0 / (double)scale, made / 1000.0,
+                   (long)(made / (double)DAY_MS), wall / (made / 1000.0 / (double)scale));
+        if (a->singles)
+            printf("                        (batches only, %s alone would need %.2f s "
+                   "compressed, %.2fx the bound)\n",
+                   a->display, bd.acct_batch_only_ms / 1000.0 / (double)scale,
+                   bd.acct_batch_only_ms / bd.ms);
+        printf("  limiter slack         each window held 1%% + 5 ms longer "
+               "(hs_conn_limiter_window_ms):");
+        for (size_t i = 0; i < a->n_windows; i++) {
+            int64_t w = cdiv(a->windows[i].window_ms, scale);
+            printf(" %s %" PRId64 " -> %" PRId64 " ms (+%.1f%%)", a->windows[i].scope, w,
+                   hs_conn_limiter_window_ms(w),
+                   100.0 * (double)(hs_conn_limiter_window_ms(w) - w) / (double)w);
+        }
+        printf("\n");
     }
     fflush(stdout);
     if (run_rc != HS_OK) {
@@ -912,11 +1187,11 @@ out:
     if (crm != NULL)
         hs_connector_hubspot_ops.close(crm);
     if (acc != NULL)
-        hs_connector_quickbooks_ops.close(acc);
+        a->ops->close(acc);
     hs_ratelimit_free(crm_rl);
     hs_ratelimit_free(acc_rl);
     json_decref(hub_set);
-    json_decref(qbo_set);
+    json_decref(acct_set);
     json_decref(stats);
     json_decref(j);
     if (cnt.inner.ops != NULL)
@@ -948,15 +1223,19 @@ static bool parse_long(const char *s, long lo, long hi, long *out)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: backfill [--limits off|on] [--scale N] [--companies N] [--deals N] "
-                    "[--lines 1-6] [--mixed-currency] [--store-dir DIR] [--sandbox PATH]\n"
-                    "  default: both modes, 10000 companies, 10000 deals, 3 lines, scale 60\n");
+    fprintf(stderr,
+            "usage: backfill [--accounting quickbooks|xero|zohobooks|all] [--limits off|on] "
+            "[--scale N] [--companies N] [--deals N] [--lines 1-6] [--mixed-currency] "
+            "[--store-dir DIR] [--sandbox PATH]\n"
+            "  default: quickbooks, both modes, 10000 companies, 10000 deals, 3 lines, the "
+            "provider's scale (quickbooks 60, xero 4, zohobooks 960)\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    struct opts o = {.limits = -1, .scale = 60, .companies = 10000, .deals = 10000, .lines = 3};
+    struct opts o = {
+        .limits = -1, .accounting = 0, .scale = 0, .companies = 10000, .deals = 10000, .lines = 3};
     int i = 1;
     while (i < argc) {
         const char *a = argv[i];
@@ -966,6 +1245,14 @@ int main(int argc, char **argv)
         if (ok && strcmp(a, "--limits") == 0) {
             ok = strcmp(v, "on") == 0 || strcmp(v, "off") == 0;
             o.limits = strcmp(v, "on") == 0;
+        } else if (ok && strcmp(a, "--accounting") == 0) {
+            o.accounting = -2;
+            for (size_t k = 0; k < N_ACCTS; k++)
+                if (strcmp(v, ACCTS[k].name) == 0)
+                    o.accounting = (int)k;
+            if (strcmp(v, "all") == 0)
+                o.accounting = -1;
+            ok = o.accounting >= -1;
         } else if (ok && strcmp(a, "--scale") == 0) {
             ok = parse_long(v, 1, 100000, &o.scale);
         } else if (ok && strcmp(a, "--companies") == 0) {
@@ -1015,12 +1302,18 @@ int main(int argc, char **argv)
            "failed request)\n",
            TARGET_CALL_RATIO, TARGET_WALL_OFF_S, TARGET_RSS_MB, TARGET_BOUND_RATIO);
     int status = 0;
-    if (o.limits >= 0) { /* one mode: in this process */
-        status = run_mode(&o, o.limits == 1);
+    if (o.limits >= 0 && o.accounting >= 0) { /* one run: in this process */
+        status = run_mode(&o, &ACCTS[o.accounting], o.limits == 1);
         curl_global_cleanup();
         return status;
     }
-    for (int mode = 0; mode < 2; mode++) {
+    size_t first = o.accounting >= 0 ? (size_t)o.accounting : 0;
+    size_t last = o.accounting >= 0 ? (size_t)o.accounting + 1 : N_ACCTS;
+    for (int run = (int)first * 2; run < (int)last * 2; run++) {
+        const struct acct *acct = &ACCTS[run / 2];
+        int mode = run % 2;
+        if (o.limits >= 0 && mode != o.limits)
+            continue;
         fflush(stdout);
         fflush(stderr);
         pid_t pid = fork(); /* each mode in its own process: its own peak RSS */
@@ -1029,7 +1322,7 @@ int main(int argc, char **argv)
             return 1;
         }
         if (pid == 0) {
-            int rc = run_mode(&o, mode == 1);
+            int rc = run_mode(&o, acct, mode == 1);
             fflush(stdout);
             fflush(stderr);
             _exit(rc);
