@@ -21,6 +21,7 @@
 
 #include "sandbox/hubspot.h"
 #include "util/alloc.h"
+#include "util/civil.h"
 #include "util/json.h"
 #include "util/str.h"
 
@@ -134,16 +135,6 @@ static const struct builtin *const builtins[HS_HUB_N_TYPES] = {
 
 /* ---- time and numbers ---- */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 void hs_hub_iso(int64_t ms, char out[32])
 {
     int64_t secs = ms / 1000;
@@ -158,17 +149,10 @@ void hs_hub_iso(int64_t ms, char out[32])
         sod += 86400;
         days -= 1;
     }
-    /* civil_from_days (H. Hinnant) */
-    int64_t z = days + 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = (unsigned)(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = (int64_t)yoe + era * 400;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    y += m <= 2;
+    int64_t y, m64, d64;
+    hs_civil_from_days(days, &y, &m64, &d64);
+    const unsigned m = (unsigned)m64;
+    const unsigned d = (unsigned)d64;
     if (y < 0 || y > 9999) { /* outside what the fast path below can write */
         snprintf(out, 32, "%s", y < 0 ? "0000-01-01T00:00:00.000Z" : "9999-12-31T23:59:59.999Z");
         return;
@@ -253,7 +237,7 @@ int hs_hub_parse_time(const char *s, int64_t *out_ms)
         if (i != len)
             return HS_EINVAL;
     }
-    int64_t days = days_from_civil(y, mo, d);
+    int64_t days = hs_days_from_civil(y, mo, d);
     *out_ms = ((days * 86400 + h * 3600 + mi * 60 + se) - offset_s) * 1000 + frac;
     return HS_OK;
 }

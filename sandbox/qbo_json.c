@@ -16,6 +16,7 @@
 
 #include "sandbox/qbo.h"
 #include "util/alloc.h"
+#include "util/civil.h"
 #include "util/json.h"
 
 /* ---- marked numbers ---- */
@@ -366,27 +367,13 @@ int64_t hs_qbo_div_round(hs_qbo_i128 n, hs_qbo_i128 d)
 /* ---- calendar ---- */
 
 /* Days since 1970-01-01 of y-m-d (proleptic Gregorian; H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
+/* util/civil.h with the unsigned month and day this file uses. */
 static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = (unsigned)(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+    int64_t mm, dd;
+    hs_civil_from_days(z, y, &mm, &dd);
+    *m = (unsigned)mm;
+    *d = (unsigned)dd;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -400,7 +387,7 @@ static int64_t floor_div(int64_t a, int64_t b)
 /* Day (since epoch) of the n-th Sunday (n >= 1) of month m of year y. */
 static int64_t nth_sunday(int64_t y, unsigned m, int n)
 {
-    int64_t first = days_from_civil(y, m, 1);
+    int64_t first = hs_days_from_civil(y, m, 1);
     int64_t wd = ((first % 7) + 7 + 4) % 7; /* 0 = Sunday; 1970-01-01 was a Thursday */
     int64_t to_sunday = (7 - wd) % 7;
     return first + to_sunday + 7 * (n - 1);
@@ -494,7 +481,7 @@ static bool parse_date(const char **p, const char *end, int64_t *out_days)
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (m == 2 && d == 29 && !leap)
         return false;
-    *out_days = days_from_civil(y, (unsigned)m, (unsigned)d);
+    *out_days = hs_days_from_civil(y, (unsigned)m, (unsigned)d);
     return true;
 }
 

@@ -18,19 +18,10 @@
 #include "sandbox/qbo.h"
 #include "sandbox/xero.h"
 #include "util/alloc.h"
+#include "util/civil.h"
 #include "util/str.h"
 
 /* ---- dates ---- */
-
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
 
 static bool valid_ymd(int64_t y, int64_t m, int64_t d)
 {
@@ -121,7 +112,7 @@ static bool iso_parse(const char *s, int64_t *out_ms)
         p++;
     if (*p != '\0')
         return false;
-    *out_ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + sec * 1000 + frac;
+    *out_ms = ((hs_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + sec * 1000 + frac;
     return true;
 }
 
@@ -150,7 +141,7 @@ static bool http_date_parse(const char *s, int64_t *out_ms)
         !digits(p + 6, 2, &sec) || strcmp(p + 8, " GMT") != 0 || !valid_ymd(y, mo, d) || h > 23 ||
         mi > 59 || sec > 60)
         return false;
-    *out_ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + sec * 1000;
+    *out_ms = ((hs_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + sec * 1000;
     return true;
 }
 
@@ -272,7 +263,7 @@ static int datetime_lit(struct scan *sc, struct hs_xero_term *t)
         return fail(sc, "invalid DateTime");
     t->lit = HS_XERO_LIT_TIME;
     t->time_ms =
-        ((days_from_civil(v[0], v[1], v[2]) * 24 + v[3]) * 60 + v[4]) * 60000 + v[5] * 1000;
+        ((hs_days_from_civil(v[0], v[1], v[2]) * 24 + v[3]) * 60 + v[4]) * 60000 + v[5] * 1000;
     return HS_OK;
 }
 

@@ -49,6 +49,7 @@
 #include "sandbox/sbx_int.h"
 #include "sandbox/zoho.h"
 #include "util/alloc.h"
+#include "util/civil.h"
 #include "util/json.h"
 #include "util/str.h"
 
@@ -239,16 +240,6 @@ static char *fold(const char *s)
 
 /* ---- time ---- */
 
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static bool digits(const char *s, int n, int64_t *out)
 {
     int64_t v = 0;
@@ -301,7 +292,7 @@ bool hs_zoho_time_parse(const char *s, int64_t *out_ms)
     } else if (*p != '\0') {
         return false;
     }
-    int64_t days = days_from_civil(y, mo, d);
+    int64_t days = hs_days_from_civil(y, mo, d);
     *out_ms = ((days * 24 + h) * 60 + mi) * 60000 + se * 1000 - off_min * 60000;
     return true;
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/civil.h"
 #include "util/str.h"
 
 #define NAME_SHOW    80 /* bytes of a deal name quoted in messages */
@@ -27,39 +28,15 @@
 
 /* ---- dates ---- */
 
-/* Days since 1970-01-01 of y-m-d (proleptic Gregorian). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const int64_t yoe = y - era * 400;
-    const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int64_t *m, int64_t *d)
-{
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const int64_t doe = z - era * 146097;
-    const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const int64_t mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 static int64_t date_days(struct hs_date d)
 {
-    return days_from_civil(d.year, d.month, d.day);
+    return hs_days_from_civil(d.year, d.month, d.day);
 }
 
 static int date_of_days(int64_t days, struct hs_date *out, struct hs_error *err)
 {
     int64_t y, m, d;
-    civil_from_days(days, &y, &m, &d);
+    hs_civil_from_days(days, &y, &m, &d);
     if (y < 1 || y > 9999)
         return hs_error_set(err, HS_EINVAL, "cannot compute date: year %lld is outside 1..9999",
                             (long long)y);

@@ -27,6 +27,7 @@
 #include "connectors/common/request.h"
 #include "net/ratelimit.h"
 #include "util/alloc.h"
+#include "util/civil.h"
 #include "util/env.h"
 #include "util/json.h"
 #include "util/str.h"
@@ -437,17 +438,6 @@ static int month_index(const char *s, size_t n)
     return -1;
 }
 
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; m 1..12). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const int64_t yoe = y - era * 400;
-    const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static bool all_digits(const char *s, size_t n)
 {
     if (n == 0)
@@ -502,7 +492,7 @@ static int64_t parse_http_date(const char *s)
     if (day < 1 || day > 31 || mon < 1 || year < 1970 || year > 9999 || hh < 0 || hh > 23 ||
         mm < 0 || mm > 59 || ss < 0 || ss > 60)
         return -1;
-    int64_t days = days_from_civil(year, mon, day);
+    int64_t days = hs_days_from_civil(year, mon, day);
     return ((days * 24 + hh) * 60 + mm) * 60000 + ss * 1000;
 }
 

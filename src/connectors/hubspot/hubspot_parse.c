@@ -29,6 +29,7 @@
 #include "core/decimal.h"
 #include "core/money.h"
 #include "util/alloc.h"
+#include "util/civil.h"
 #include "util/json.h"
 #include "util/str.h"
 
@@ -435,30 +436,6 @@ static bool digits(const char *s, size_t n, int64_t *out)
     return true;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int64_t *m, int64_t *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 int hs_hubspot_parse_time(const char *s, size_t len, int64_t *out_ms)
 {
     int64_t v;
@@ -512,7 +489,7 @@ int hs_hubspot_parse_time(const char *s, size_t len, int64_t *out_ms)
             return HS_EINVAL;
         }
     }
-    int64_t days = days_from_civil(y, mo, d);
+    int64_t days = hs_days_from_civil(y, mo, d);
     *out_ms = ((days * 24 + h) * 60 + mi - offset_min) * 60000 + sec * 1000 + ms;
     return HS_OK;
 }
@@ -955,7 +932,7 @@ static int put_value(struct hs_fields *f, const char *name, enum hs_hubspot_conv
             return HS_OK;
         int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
         int64_t y, m, d;
-        civil_from_days(days, &y, &m, &d);
+        hs_civil_from_days(days, &y, &m, &d);
         if (y < 1 || y > 9999)
             return HS_OK;
         snprintf(buf, sizeof buf, "%04d-%02d-%02d", (int)y, (int)m, (int)d);

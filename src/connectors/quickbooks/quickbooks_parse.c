@@ -37,6 +37,7 @@
 #include "core/currency.h"
 #include "core/tax.h"
 #include "util/alloc.h"
+#include "util/civil.h"
 #include "util/jsonnum.h"
 #include "util/str.h"
 
@@ -98,17 +99,6 @@ static bool digits_at(const char *s, const char *end, int n, int *out)
     return true;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const int64_t yoe = y - era * 400;
-    const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 int hs_quickbooks_time_parse(const char *s, size_t len, int64_t *out_ms)
 {
     if (s == NULL)
@@ -166,7 +156,8 @@ int hs_quickbooks_time_parse(const char *s, size_t len, int64_t *out_ms)
     }
     if (p != end)
         return HS_EINVAL;
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + (int64_t)hh * 3600 + (int64_t)mi * 60 + ss;
+    int64_t secs =
+        hs_days_from_civil(y, mo, d) * 86400 + (int64_t)hh * 3600 + (int64_t)mi * 60 + ss;
     *out_ms = (secs - off_min * 60) * 1000 + ms;
     return HS_OK;
 }

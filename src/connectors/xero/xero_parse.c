@@ -39,6 +39,7 @@
 #include "core/currency.h"
 #include "core/tax.h"
 #include "util/alloc.h"
+#include "util/civil.h"
 #include "util/jsonnum.h"
 #include "util/str.h"
 
@@ -96,29 +97,6 @@ static int set_str(char **slot, const char *v)
     if (v == NULL)
         return HS_OK;
     return hs_record_set_str(slot, v);
-}
-
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
 static bool digits(const char *s, size_t n, int *out)
@@ -187,7 +165,7 @@ int hs_xero_conn_time_parse(const char *s, size_t len, int64_t *out_ms)
         i++;
     if (i != len)
         return HS_EINVAL;
-    *out_ms = ((days_from_civil(y, mo, d) * 86400) + h * 3600 + mi * 60 + sec) * 1000 + frac;
+    *out_ms = ((hs_days_from_civil(y, mo, d) * 86400) + h * 3600 + mi * 60 + sec) * 1000 + frac;
     return HS_OK;
 }
 
@@ -196,9 +174,9 @@ void hs_xero_conn_time_format(int64_t ms, char out[24])
     int64_t s = ms / 1000 - (ms % 1000 < 0 ? 1 : 0);
     int64_t days = s / 86400 - (s % 86400 < 0 ? 1 : 0);
     int64_t rem = s - days * 86400;
-    int y, m, d;
-    civil_from_days(days, &y, &m, &d);
-    snprintf(out, 24, "%04d-%02d-%02dT%02d:%02d:%02d", y, m, d, (int)(rem / 3600),
+    int64_t y, m, d;
+    hs_civil_from_days(days, &y, &m, &d);
+    snprintf(out, 24, "%04d-%02d-%02dT%02d:%02d:%02d", (int)y, (int)m, (int)d, (int)(rem / 3600),
              (int)(rem % 3600 / 60), (int)(rem % 60));
 }
 
@@ -227,8 +205,8 @@ static int get_date(const json_t *o, const char *key, const char *str_key, struc
     if (hs_xero_conn_time_parse(s, strlen(s), &ms) != HS_OK)
         return hs_error_set(err, HS_EPROTO, "field '%s': invalid date '%.32s'", key, s);
     int64_t days = ms / 86400000 - (ms % 86400000 < 0 ? 1 : 0);
-    int y, m, d;
-    civil_from_days(days, &y, &m, &d);
+    int64_t y, m, d;
+    hs_civil_from_days(days, &y, &m, &d);
     struct hs_date dt = {(int16_t)y, (int8_t)m, (int8_t)d};
     if (y < 1 || y > 9999 || !hs_date_valid(dt))
         return hs_error_set(err, HS_EPROTO, "field '%s': invalid date '%.32s'", key, s);
