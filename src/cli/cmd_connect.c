@@ -94,84 +94,66 @@ static int run_connector_setup(const char *provider, const char *name, const cha
     return rc;
 }
 
-/*
- * Xero: the tenant (organisation) the grant covers, from GET <base>/connections with the new
- * access token. wanted (the configured tenant_id, may be NULL) must be among them; without
- * it the first ORGANISATION is taken and *out_n says how many there were. *out (caller
- * frees) is NULL on failure.
- */
-static int xero_tenant(const struct hs_http_transport *http, const char *base, const char *token,
-                       const char *wanted, char **out, size_t *out_n, struct hs_error *err)
-{
-    *out = NULL;
-    *out_n = 0;
-    char *url = hs_asprintf("%s%sconnections", base,
-                            base[0] != '\0' && base[strlen(base) - 1] == '/' ? "" : "/");
-    char *auth = hs_asprintf("Bearer %s", token);
-    struct hs_http_request req;
-    struct hs_http_response resp;
-    hs_http_request_init(&req);
-    hs_http_response_init(&resp);
-    int rc = url != NULL && auth != NULL ? hs_http_request_set(&req, "GET", url) : HS_ENOMEM;
-    if (rc == HS_OK)
-        rc = hs_http_headers_set(&req.headers, "Authorization", auth);
-    if (rc == HS_OK)
-        rc = hs_http_headers_set(&req.headers, "Accept", "application/json");
-    if (rc == HS_OK)
-        rc = hs_http_send(http, &req, &resp, err);
-    json_t *arr = NULL;
-    if (rc == HS_OK && resp.status != 200)
-        rc = hs_error_set(err, HS_EPROTO, "cannot list Xero connections '%s': HTTP %d", url,
-                          resp.status);
-    if (rc == HS_OK)
-        rc = hs_json_parse((const uint8_t *)(resp.body.data != NULL ? resp.body.data : ""),
-                           resp.body.len, "Xero connections", &arr, err);
-    if (rc == HS_OK && !json_is_array(arr))
-        rc = hs_error_set(err, HS_EPROTO, "cannot list Xero connections: expected an array");
-    const char *pick = NULL;
-    size_t i;
-    json_t *c;
-    json_array_foreach(rc == HS_OK ? arr : NULL, i, c)
-    {
-        const char *id = json_string_value(json_object_get(c, "tenantId"));
-        const char *type = json_string_value(json_object_get(c, "tenantType"));
-        if (id == NULL || (type != NULL && strcmp(type, "ORGANISATION") != 0))
-            continue;
-        (*out_n)++;
-        if (wanted != NULL ? hs_str_ieq(id, wanted) : pick == NULL)
-            pick = id;
-    }
-    if (rc == HS_OK && pick == NULL)
-        rc = wanted != NULL
-                 ? hs_error_set(err, HS_ENOTFOUND,
-                                "the Xero grant does not cover tenant '%s' (connect "
-                                "that organisation when Xero asks)",
-                                wanted)
-                 : hs_error_set(err, HS_ENOTFOUND, "the Xero grant covers no organisation");
-    if (rc == HS_OK && (*out = hs_strdup(pick)) == NULL)
-        rc = hs_error_set(err, HS_ENOMEM, "out of memory");
-    json_decref(arr);
-    hs_http_request_release(&req);
-    hs_http_response_release(&resp);
-    hs_free(url);
-    hs_free(auth);
-    return rc;
-}
+/* Where a provider lists the tenants a new grant covers, and how to pick one. */
+struct tenant_list {
+    const char *path;        /* under the base URL */
+    const char *auth_scheme; /* "Bearer", "Zoho-oauthtoken" */
+    const char *what;        /* "Xero connections", in messages */
+    const char *array_key;   /* the list's key in the answer; NULL: the answer is the list */
+    const char *id_key;
+    const char *type_key; /* with type_value: only entries of that type count; may be NULL */
+    const char *type_value;
+    const char *default_key; /* an entry marked so is taken before the first; may be NULL */
+    const char *label;       /* "Xero", in messages */
+    const char *unit;        /* what a tenant is called there: "organisation" */
+    const char *hint;        /* appended when the configured tenant is not covered */
+};
+
+/* Xero: GET <base>/connections, the first ORGANISATION. */
+static const struct tenant_list xero_list = {
+    "connections",
+    "Bearer",
+    "Xero connections",
+    NULL,
+    "tenantId",
+    "tenantType",
+    "ORGANISATION",
+    NULL,
+    "Xero",
+    "organisation",
+    " (connect that organisation when Xero asks)",
+};
+
+/* Zoho Books: GET <base>/books/v3/organizations, the default organization, else the first. */
+static const struct tenant_list zoho_list = {
+    "books/v3/organizations",
+    "Zoho-oauthtoken",
+    "Zoho Books organizations",
+    "organizations",
+    "organization_id",
+    NULL,
+    NULL,
+    "is_default_org",
+    "Zoho Books",
+    "organization",
+    "",
+};
 
 /*
- * Zoho Books: the organization the grant covers, from GET <base>/books/v3/organizations with
- * the new access token. wanted (the configured tenant_id, may be NULL) must be among them;
- * without it the default organization (is_default_org) is taken, else the first, and *out_n
- * says how many there were. *out (caller frees) is NULL on failure.
+ * The tenant the grant covers, from the provider's list (tl) read with the new access token.
+ * wanted (the configured tenant_id, may be NULL) must be among them; without it the default
+ * (tl->default_key) is taken, else the first, and *out_n says how many there were. *out
+ * (caller frees) is NULL on failure.
  */
-static int zoho_org(const struct hs_http_transport *http, const char *base, const char *token,
-                    const char *wanted, char **out, size_t *out_n, struct hs_error *err)
+static int learn_tenant(const struct tenant_list *tl, const struct hs_http_transport *http,
+                        const char *base, const char *token, const char *wanted, char **out,
+                        size_t *out_n, struct hs_error *err)
 {
     *out = NULL;
     *out_n = 0;
-    char *url = hs_asprintf("%s%sbooks/v3/organizations", base,
-                            base[0] != '\0' && base[strlen(base) - 1] == '/' ? "" : "/");
-    char *auth = hs_asprintf("Zoho-oauthtoken %s", token);
+    char *url = hs_asprintf("%s%s%s", base,
+                            base[0] != '\0' && base[strlen(base) - 1] == '/' ? "" : "/", tl->path);
+    char *auth = hs_asprintf("%s %s", tl->auth_scheme, token);
     struct hs_http_request req;
     struct hs_http_response resp;
     hs_http_request_init(&req);
@@ -185,38 +167,37 @@ static int zoho_org(const struct hs_http_transport *http, const char *base, cons
         rc = hs_http_send(http, &req, &resp, err);
     json_t *root = NULL;
     if (rc == HS_OK && resp.status != 200)
-        rc = hs_error_set(err, HS_EPROTO, "cannot list Zoho Books organizations '%s': HTTP %d", url,
+        rc = hs_error_set(err, HS_EPROTO, "cannot list %s '%s': HTTP %d", tl->what, url,
                           resp.status);
     if (rc == HS_OK)
         rc = hs_json_parse((const uint8_t *)(resp.body.data != NULL ? resp.body.data : ""),
-                           resp.body.len, "Zoho Books organizations", &root, err);
-    const json_t *arr = json_object_get(root, "organizations");
+                           resp.body.len, tl->what, &root, err);
+    const json_t *arr = tl->array_key != NULL ? json_object_get(root, tl->array_key) : root;
     if (rc == HS_OK && !json_is_array(arr))
-        rc = hs_error_set(err, HS_EPROTO,
-                          "cannot list Zoho Books organizations: no 'organizations' array");
+        rc = hs_error_set(err, HS_EPROTO, "cannot list %s: no list in the answer", tl->what);
     const char *pick = NULL;
     bool pick_default = false;
     size_t i;
     const json_t *o;
     json_array_foreach(rc == HS_OK ? arr : NULL, i, o)
     {
-        const char *id = json_string_value(json_object_get(o, "organization_id"));
-        if (id == NULL)
+        const char *id = json_string_value(json_object_get(o, tl->id_key));
+        const char *type =
+            tl->type_key != NULL ? json_string_value(json_object_get(o, tl->type_key)) : NULL;
+        if (id == NULL || (type != NULL && strcmp(type, tl->type_value) != 0))
             continue;
         (*out_n)++;
-        bool dflt = json_is_true(json_object_get(o, "is_default_org"));
-        if (wanted != NULL ? strcmp(id, wanted) == 0 : pick == NULL || (dflt && !pick_default)) {
+        bool dflt = tl->default_key != NULL && json_is_true(json_object_get(o, tl->default_key));
+        if (wanted != NULL ? hs_str_ieq(id, wanted) : pick == NULL || (dflt && !pick_default)) {
             pick = id;
             pick_default = dflt;
         }
     }
-    if (rc == HS_OK && pick == NULL)
-        rc = wanted != NULL
-                 ? hs_error_set(err, HS_ENOTFOUND,
-                                "the Zoho Books grant does not cover organization "
-                                "'%s'",
-                                wanted)
-                 : hs_error_set(err, HS_ENOTFOUND, "the Zoho Books grant covers no organization");
+    if (rc == HS_OK && pick == NULL && wanted != NULL)
+        rc = hs_error_set(err, HS_ENOTFOUND, "the %s grant does not cover %s '%s'%s", tl->label,
+                          tl->unit, wanted, tl->hint);
+    else if (rc == HS_OK && pick == NULL)
+        rc = hs_error_set(err, HS_ENOTFOUND, "the %s grant covers no %s", tl->label, tl->unit);
     if (rc == HS_OK && (*out = hs_strdup(pick)) == NULL)
         rc = hs_error_set(err, HS_ENOMEM, "out of memory");
     json_decref(root);
@@ -391,35 +372,24 @@ static int connect_run(struct hs_cli *cli, const struct run *r)
     const char *tenant = cb.tenant != NULL       ? cb.tenant
                          : tokens.tenant != NULL ? tokens.tenant
                                                  : conn->tenant_id;
-    if (hs_str_eq(provider, "xero")) {
+    /* Xero and Zoho Books: the tenant comes from the provider's list, not the redirect */
+    const struct tenant_list *tl = hs_str_eq(provider, "xero")        ? &xero_list
+                                   : hs_str_eq(provider, "zohobooks") ? &zoho_list
+                                                                      : NULL;
+    if (tl != NULL) {
         const char *base = conn->base_url != NULL ? conn->base_url : hs_cli_provider_base(provider);
         size_t n_orgs = 0;
-        if (xero_tenant(&http, base, tokens.access_token, conn->tenant_id, &learned_tenant, &n_orgs,
-                        &err) != HS_OK) {
+        if (learn_tenant(tl, &http, base, tokens.access_token, conn->tenant_id, &learned_tenant,
+                         &n_orgs, &err) != HS_OK) {
             hs_cli_fail(cli, "connection '%s': %s", r->name, err.msg);
             goto done;
         }
         tenant = learned_tenant;
         if (n_orgs > 1 && conn->tenant_id == NULL && !r->json)
             fprintf(cli->err,
-                    "hoopsync: the grant covers %zu Xero organisations; using the first (%s). "
-                    "Set connections.%s.tenant_id to choose another\n",
-                    n_orgs, tenant, r->name);
-    }
-    if (hs_str_eq(provider, "zohobooks")) {
-        const char *base = conn->base_url != NULL ? conn->base_url : hs_cli_provider_base(provider);
-        size_t n_orgs = 0;
-        if (zoho_org(&http, base, tokens.access_token, conn->tenant_id, &learned_tenant, &n_orgs,
-                     &err) != HS_OK) {
-            hs_cli_fail(cli, "connection '%s': %s", r->name, err.msg);
-            goto done;
-        }
-        tenant = learned_tenant;
-        if (n_orgs > 1 && conn->tenant_id == NULL && !r->json)
-            fprintf(cli->err,
-                    "hoopsync: the grant covers %zu Zoho Books organizations; using %s. Set "
+                    "hoopsync: the grant covers %zu %s %ss; using %s. Set "
                     "connections.%s.tenant_id to choose another\n",
-                    n_orgs, tenant, r->name);
+                    n_orgs, tl->label, tl->unit, tenant, r->name);
     }
     if (save_connection(store, r->name, crm ? HS_STORE_CRM : HS_STORE_ACCOUNTING, provider, tenant,
                         conn->client_id, secret, &tokens, &err) != HS_OK) {

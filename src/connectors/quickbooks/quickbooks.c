@@ -41,6 +41,7 @@
 #include <sodium.h>
 
 #include "connectors/common/limits.h"
+#include "connectors/common/settings.h"
 #include "connectors/quickbooks/quickbooks.h"
 #include "connectors/quickbooks/quickbooks_int.h"
 #include "core/currency.h"
@@ -53,51 +54,6 @@
 #define MAX_CONCURRENCY_DEFAULT 10
 
 /* ---- open / close --------------------------------------------------------------------- */
-
-/* settings[key] as an integer (a JSON integer or a string of digits), or def. */
-static int setting_int(const json_t *s, const char *key, long def, long lo, long hi, long *out,
-                       struct hs_error *err)
-{
-    const json_t *v = json_object_get(s, key);
-    *out = def;
-    if (v == NULL || json_is_null(v))
-        return HS_OK;
-    int64_t n = 0;
-    if (json_is_integer(v))
-        n = (int64_t)json_integer_value(v);
-    else if (!json_is_string(v) ||
-             hs_str_to_i64(json_string_value(v), json_string_length(v), &n) != HS_OK)
-        n = lo - 1;
-    if (n < lo || n > hi)
-        return hs_error_set(err, HS_EINVAL,
-                            "invalid QuickBooks setting '%s': expected an integer from %ld to %ld",
-                            key, lo, hi);
-    *out = (long)n;
-    return HS_OK;
-}
-
-/* settings[key] as a string copy (strings, or integers as their digits); NULL when absent. */
-static int setting_str(const json_t *s, const char *key, const char *def, char **out,
-                       struct hs_error *err)
-{
-    const json_t *v = json_object_get(s, key);
-    char buf[32];
-    const char *text = def;
-    if (json_is_string(v))
-        text = json_string_value(v);
-    else if (json_is_integer(v)) {
-        snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
-        text = buf;
-    } else if (v != NULL && !json_is_null(v)) {
-        return hs_error_set(err, HS_EINVAL, "invalid QuickBooks setting '%s': expected a string",
-                            key);
-    }
-    *out = NULL;
-    if (text == NULL)
-        return HS_OK;
-    *out = hs_strdup(text);
-    return *out != NULL ? HS_OK : HS_ENOMEM;
-}
 
 static void qb_close(struct hs_connector *c)
 {
@@ -136,23 +92,27 @@ static int qb_open(const struct hs_connector_config *cfg, struct hs_connector **
         c->cfg.name = "accounting";
     long mv, bm, mc;
     char *home = NULL;
-    int rc = setting_int(s, "minorversion", HS_QUICKBOOKS_MINORVERSION, 1, 999, &mv, err);
+    int rc = hs_conn_setting_int(s, "QuickBooks", "minorversion", HS_QUICKBOOKS_MINORVERSION, 1,
+                                 999, &mv, err);
     if (rc == HS_OK)
-        rc = setting_int(s, "batch_max", HS_QUICKBOOKS_BATCH_MAX, 1, 1000, &bm, err);
+        rc = hs_conn_setting_int(s, "QuickBooks", "batch_max", HS_QUICKBOOKS_BATCH_MAX, 1, 1000,
+                                 &bm, err);
     if (rc == HS_OK)
-        rc = setting_int(s, "max_concurrency", MAX_CONCURRENCY_DEFAULT, 1, 100, &mc, err);
+        rc = hs_conn_setting_int(s, "QuickBooks", "max_concurrency", MAX_CONCURRENCY_DEFAULT, 1,
+                                 100, &mc, err);
     if (rc == HS_OK)
         rc = hs_conn_rate_limits_parse(s, c->windows, &c->n_windows, err);
     if (rc == HS_OK)
-        rc = setting_str(s, "income_account", NULL, &c->income_account, err);
+        rc = hs_conn_setting_str(s, "QuickBooks", "income_account", NULL, &c->income_account, err);
     if (rc == HS_OK)
-        rc = setting_str(s, "item_type", "Service", &c->item_type, err);
+        rc = hs_conn_setting_str(s, "QuickBooks", "item_type", "Service", &c->item_type, err);
     if (rc == HS_OK)
-        rc = setting_str(s, "txn_tax_code", NULL, &c->txn_tax_code, err);
+        rc = hs_conn_setting_str(s, "QuickBooks", "txn_tax_code", NULL, &c->txn_tax_code, err);
     if (rc == HS_OK)
-        rc = setting_str(s, "app_url", "https://app.qbo.intuit.com", &c->app_url, err);
+        rc = hs_conn_setting_str(s, "QuickBooks", "app_url", "https://app.qbo.intuit.com",
+                                 &c->app_url, err);
     if (rc == HS_OK)
-        rc = setting_str(s, "home_currency", "USD", &home, err);
+        rc = hs_conn_setting_str(s, "QuickBooks", "home_currency", "USD", &home, err);
     if (rc == HS_OK && (home == NULL || strlen(home) != 3 || hs_currency_find(home) == NULL))
         rc = hs_error_set(err, HS_EINVAL,
                           "invalid QuickBooks setting 'home_currency': '%.8s' is not an ISO "

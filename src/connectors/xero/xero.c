@@ -50,6 +50,7 @@
 #include <sodium.h>
 
 #include "connectors/common/limits.h"
+#include "connectors/common/settings.h"
 #include "connectors/xero/xero.h"
 #include "connectors/xero/xero_int.h"
 #include "core/currency.h"
@@ -61,45 +62,6 @@
 #define MAX_CONCURRENCY_DEFAULT 5
 
 /* ---- open / close --------------------------------------------------------------------- */
-
-static int setting_int(const json_t *s, const char *key, long def, long lo, long hi, long *out,
-                       struct hs_error *err)
-{
-    const json_t *v = json_object_get(s, key);
-    *out = def;
-    if (v == NULL || json_is_null(v))
-        return HS_OK;
-    int64_t n = 0;
-    if (json_is_integer(v))
-        n = (int64_t)json_integer_value(v);
-    else if (!json_is_string(v) ||
-             hs_str_to_i64(json_string_value(v), json_string_length(v), &n) != HS_OK)
-        n = lo - 1;
-    if (n < lo || n > hi)
-        return hs_error_set(err, HS_EINVAL,
-                            "invalid Xero setting '%s': expected an integer from %ld to %ld", key,
-                            lo, hi);
-    *out = (long)n;
-    return HS_OK;
-}
-
-static int setting_str(const json_t *s, const char *key, const char *def, char **out,
-                       struct hs_error *err)
-{
-    const json_t *v = json_object_get(s, key);
-    char buf[32];
-    const char *text = def;
-    if (json_is_string(v))
-        text = json_string_value(v);
-    else if (json_is_integer(v)) {
-        snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
-        text = buf;
-    } else if (v != NULL && !json_is_null(v)) {
-        return hs_error_set(err, HS_EINVAL, "invalid Xero setting '%s': expected a string", key);
-    }
-    *out = hs_strdup(text);
-    return *out != NULL ? HS_OK : hs_error_set(err, HS_ENOMEM, "out of memory");
-}
 
 static void xero_close(struct hs_connector *c)
 {
@@ -142,21 +104,23 @@ static int xero_open(const struct hs_connector_config *cfg, struct hs_connector 
         c->cfg.name = "accounting";
     long bm, mc;
     char *base = NULL;
-    int rc = setting_int(s, "batch_max", HS_XERO_BATCH_MAX, 1, 1000, &bm, err);
+    int rc = hs_conn_setting_int(s, "Xero", "batch_max", HS_XERO_BATCH_MAX, 1, 1000, &bm, err);
     if (rc == HS_OK)
-        rc = setting_int(s, "max_concurrency", MAX_CONCURRENCY_DEFAULT, 1, 100, &mc, err);
+        rc = hs_conn_setting_int(s, "Xero", "max_concurrency", MAX_CONCURRENCY_DEFAULT, 1, 100, &mc,
+                                 err);
     if (rc == HS_OK)
         rc = hs_conn_rate_limits_parse(s, c->windows, &c->n_windows, err);
     if (rc == HS_OK)
-        rc = setting_str(s, "sales_account", "200", &c->sales_account, err);
+        rc = hs_conn_setting_str(s, "Xero", "sales_account", "200", &c->sales_account, err);
     if (rc == HS_OK)
-        rc = setting_str(s, "payment_account", "090", &c->payment_account, err);
+        rc = hs_conn_setting_str(s, "Xero", "payment_account", "090", &c->payment_account, err);
     if (rc == HS_OK)
-        rc = setting_str(s, "invoice_status", "AUTHORISED", &c->invoice_status, err);
+        rc =
+            hs_conn_setting_str(s, "Xero", "invoice_status", "AUTHORISED", &c->invoice_status, err);
     if (rc == HS_OK)
-        rc = setting_str(s, "app_url", "https://go.xero.com", &c->app_url, err);
+        rc = hs_conn_setting_str(s, "Xero", "app_url", "https://go.xero.com", &c->app_url, err);
     if (rc == HS_OK)
-        rc = setting_str(s, "base_currency", "USD", &base, err);
+        rc = hs_conn_setting_str(s, "Xero", "base_currency", "USD", &base, err);
     if (rc == HS_OK && (base == NULL || c->sales_account == NULL || c->payment_account == NULL ||
                         c->invoice_status == NULL || c->app_url == NULL)) {
         (void)hs_error_set(err, HS_ENOMEM, "cannot open Xero connection: out of memory");

@@ -48,6 +48,7 @@
 #include <sodium.h>
 
 #include "connectors/common/limits.h"
+#include "connectors/common/settings.h"
 #include "connectors/zohobooks/zohobooks.h"
 #include "connectors/zohobooks/zohobooks_int.h"
 #include "core/currency.h"
@@ -59,44 +60,6 @@
 #define MAX_CONCURRENCY_DEFAULT 5
 
 /* ---- open / close --------------------------------------------------------------------- */
-
-static int setting_int(const json_t *s, const char *key, long def, long lo, long hi, long *out,
-                       struct hs_error *err)
-{
-    const json_t *v = json_object_get(s, key);
-    *out = def;
-    if (v == NULL || json_is_null(v))
-        return HS_OK;
-    int64_t n = 0;
-    if (json_is_integer(v))
-        n = (int64_t)json_integer_value(v);
-    else if (!json_is_string(v) ||
-             hs_str_to_i64(json_string_value(v), json_string_length(v), &n) != HS_OK)
-        n = lo - 1;
-    if (n < lo || n > hi)
-        return hs_error_set(err, HS_EINVAL,
-                            "invalid Zoho Books setting '%s': expected an integer from %ld to %ld",
-                            key, lo, hi);
-    *out = (long)n;
-    return HS_OK;
-}
-
-static int setting_str(const json_t *s, const char *key, const char *def, char **out,
-                       struct hs_error *err)
-{
-    const json_t *v = json_object_get(s, key);
-    const char *text = def;
-    *out = NULL;
-    if (json_is_string(v))
-        text = json_string_value(v);
-    else if (v != NULL && !json_is_null(v))
-        return hs_error_set(err, HS_EINVAL, "invalid Zoho Books setting '%s': expected a string",
-                            key);
-    if (text == NULL)
-        return HS_OK;
-    *out = hs_strdup(text);
-    return *out != NULL ? HS_OK : hs_error_set(err, HS_ENOMEM, "out of memory");
-}
 
 static bool digits_only(const char *s, size_t max)
 {
@@ -159,19 +122,22 @@ static int zoho_open(const struct hs_connector_config *cfg, struct hs_connector 
     long mc = 0;
     char *base = NULL;
     char *status = NULL;
-    int rc = setting_int(s, "max_concurrency", MAX_CONCURRENCY_DEFAULT, 1, 100, &mc, err);
+    int rc = hs_conn_setting_int(s, "Zoho Books", "max_concurrency", MAX_CONCURRENCY_DEFAULT, 1,
+                                 100, &mc, err);
     if (rc == HS_OK)
         rc = hs_conn_rate_limits_parse(s, c->windows, &c->n_windows, err);
     if (rc == HS_OK)
-        rc = setting_str(s, "app_url", "https://books.zoho.com", &c->app_url, err);
+        rc = hs_conn_setting_str(s, "Zoho Books", "app_url", "https://books.zoho.com", &c->app_url,
+                                 err);
     if (rc == HS_OK)
-        rc = setting_str(s, "unique_field", "cf_hoopsync_id", &c->unique_field, err);
+        rc = hs_conn_setting_str(s, "Zoho Books", "unique_field", "cf_hoopsync_id",
+                                 &c->unique_field, err);
     if (rc == HS_OK)
-        rc = setting_str(s, "payment_mode", NULL, &c->payment_mode, err);
+        rc = hs_conn_setting_str(s, "Zoho Books", "payment_mode", NULL, &c->payment_mode, err);
     if (rc == HS_OK)
-        rc = setting_str(s, "invoice_status", "sent", &status, err);
+        rc = hs_conn_setting_str(s, "Zoho Books", "invoice_status", "sent", &status, err);
     if (rc == HS_OK)
-        rc = setting_str(s, "base_currency", "USD", &base, err);
+        rc = hs_conn_setting_str(s, "Zoho Books", "base_currency", "USD", &base, err);
     if (rc == HS_OK && (base == NULL || strlen(base) != 3 || hs_currency_find(base) == NULL))
         rc = hs_error_set(err, HS_EINVAL,
                           "invalid Zoho Books setting 'base_currency': '%.8s' is not an ISO 4217 "
