@@ -306,7 +306,7 @@ int hs_invoice_build(const struct hs_record *deal, const struct hs_invoice_build
         policy.mode = deal->invoice.tax_mode;
     if (policy.mode == HS_TAX_MODE_UNSET)
         policy.mode = HS_TAX_EXCLUSIVE; /* every provider's default */
-    struct hs_date due;
+    struct hs_date due = {0, 0, 0};
     rc = due_date(o, name, &due, err);
     if (rc != HS_OK)
         return rc;
