@@ -33,6 +33,7 @@
 
 #include <sodium.h>
 
+#include "connectors/common/build.h"
 #include "connectors/quickbooks/quickbooks_int.h"
 #include "core/currency.h"
 #include "core/tax.h"
@@ -78,13 +79,6 @@ static const char *jid(const json_t *o, const char *key)
 static const char *ref_value(const json_t *o, const char *key)
 {
     return jid(json_object_get(o, key), "value");
-}
-
-static int set_str(char **slot, const char *v)
-{
-    if (v == NULL)
-        return HS_OK;
-    return hs_record_set_str(slot, v);
 }
 
 static bool digits_at(const char *s, const char *end, int n, int *out)
@@ -278,17 +272,17 @@ static int parse_address(const json_t *a, struct hs_address *out)
 {
     if (!json_is_object(a))
         return HS_OK;
-    int rc = set_str(&out->line1, jstr(a, "Line1"));
+    int rc = hs_conn_set_str(&out->line1, jstr(a, "Line1"));
     if (rc == HS_OK)
-        rc = set_str(&out->line2, jstr(a, "Line2"));
+        rc = hs_conn_set_str(&out->line2, jstr(a, "Line2"));
     if (rc == HS_OK)
-        rc = set_str(&out->line3, jstr(a, "Line3"));
+        rc = hs_conn_set_str(&out->line3, jstr(a, "Line3"));
     if (rc == HS_OK)
-        rc = set_str(&out->city, jstr(a, "City"));
+        rc = hs_conn_set_str(&out->city, jstr(a, "City"));
     if (rc == HS_OK)
-        rc = set_str(&out->region, jstr(a, "CountrySubDivisionCode"));
+        rc = hs_conn_set_str(&out->region, jstr(a, "CountrySubDivisionCode"));
     if (rc == HS_OK)
-        rc = set_str(&out->postcode, jstr(a, "PostalCode"));
+        rc = hs_conn_set_str(&out->postcode, jstr(a, "PostalCode"));
     set_country(out->country, jstr(a, "Country"));
     return rc;
 }
@@ -306,32 +300,32 @@ static int parse_customer(const json_t *o, struct hs_record *r, struct hs_error 
 {
     (void)err;
     struct hs_customer *c = &r->customer;
-    int rc = set_str(&c->display_name, jstr(o, "DisplayName"));
+    int rc = hs_conn_set_str(&c->display_name, jstr(o, "DisplayName"));
     if (rc == HS_OK)
-        rc = set_str(&c->company_name, jstr(o, "CompanyName"));
+        rc = hs_conn_set_str(&c->company_name, jstr(o, "CompanyName"));
     if (rc == HS_OK)
-        rc = set_str(&c->given_name, jstr(o, "GivenName"));
+        rc = hs_conn_set_str(&c->given_name, jstr(o, "GivenName"));
     if (rc == HS_OK)
-        rc = set_str(&c->family_name, jstr(o, "FamilyName"));
+        rc = hs_conn_set_str(&c->family_name, jstr(o, "FamilyName"));
     if (rc == HS_OK)
-        rc = set_str(&c->email, jstr(json_object_get(o, "PrimaryEmailAddr"), "Address"));
+        rc = hs_conn_set_str(&c->email, jstr(json_object_get(o, "PrimaryEmailAddr"), "Address"));
     if (rc == HS_OK)
-        rc = set_str(&c->phone, jstr(json_object_get(o, "PrimaryPhone"), "FreeFormNumber"));
+        rc = hs_conn_set_str(&c->phone, jstr(json_object_get(o, "PrimaryPhone"), "FreeFormNumber"));
     if (rc == HS_OK)
-        rc = set_str(&c->website, jstr(json_object_get(o, "WebAddr"), "URI"));
+        rc = hs_conn_set_str(&c->website, jstr(json_object_get(o, "WebAddr"), "URI"));
     if (rc == HS_OK)
         rc = parse_address(json_object_get(o, "BillAddr"), &c->billing_address);
     if (rc == HS_OK)
         rc = parse_address(json_object_get(o, "ShipAddr"), &c->shipping_address);
     if (rc == HS_OK)
-        rc = set_str(&c->tax_id, jstr(o, "PrimaryTaxIdentifier"));
+        rc = hs_conn_set_str(&c->tax_id, jstr(o, "PrimaryTaxIdentifier"));
     if (rc == HS_OK) {
         const json_t *terms = json_object_get(o, "SalesTermRef");
         const char *t = jstr(terms, "name");
-        rc = set_str(&c->payment_terms, t != NULL ? t : ref_value(o, "SalesTermRef"));
+        rc = hs_conn_set_str(&c->payment_terms, t != NULL ? t : ref_value(o, "SalesTermRef"));
     }
     if (rc == HS_OK)
-        rc = set_str(&c->notes, jstr(o, "Notes"));
+        rc = hs_conn_set_str(&c->notes, jstr(o, "Notes"));
     set_currency(c->currency, ref_value(o, "CurrencyRef"));
     c->active = get_tri(o, "Active");
     return rc;
@@ -341,13 +335,13 @@ static int parse_item(const json_t *o, struct hs_record *r, const struct hs_quic
                       struct hs_error *err)
 {
     struct hs_item *it = &r->item;
-    int rc = set_str(&it->name, jstr(o, "Name"));
+    int rc = hs_conn_set_str(&it->name, jstr(o, "Name"));
     if (rc == HS_OK)
-        rc = set_str(&it->sku, jstr(o, "Sku"));
+        rc = hs_conn_set_str(&it->sku, jstr(o, "Sku"));
     if (rc == HS_OK)
-        rc = set_str(&it->description, jstr(o, "Description"));
+        rc = hs_conn_set_str(&it->description, jstr(o, "Description"));
     if (rc == HS_OK)
-        rc = set_str(&it->income_account_ref, ref_value(o, "IncomeAccountRef"));
+        rc = hs_conn_set_str(&it->income_account_ref, ref_value(o, "IncomeAccountRef"));
     if (rc == HS_OK)
         rc = get_price(o, "UnitPrice", qo->home_currency, &it->unit_price, err);
     if (rc == HS_OK && jstr(o, "Type") != NULL)
@@ -372,12 +366,12 @@ static int parse_line(const json_t *l, struct hs_record *r, const char *cur, boo
     int rc = hs_record_add_line(r, &ln);
     if (rc != HS_OK)
         return rc;
-    rc = set_str(&ln->description, jstr(l, "Description"));
+    rc = hs_conn_set_str(&ln->description, jstr(l, "Description"));
     if (rc == HS_OK && item) {
         const json_t *d = json_object_get(l, "SalesItemLineDetail");
-        rc = set_str(&ln->item_ref, ref_value(d, "ItemRef"));
+        rc = hs_conn_set_str(&ln->item_ref, ref_value(d, "ItemRef"));
         if (rc == HS_OK)
-            rc = set_str(&ln->tax_code, ref_value(d, "TaxCodeRef"));
+            rc = hs_conn_set_str(&ln->tax_code, ref_value(d, "TaxCodeRef"));
         if (rc == HS_OK)
             rc = get_decimal(d, "Qty", &ln->quantity, &ln->has_quantity, err);
         if (rc == HS_OK)
@@ -434,11 +428,11 @@ static int parse_invoice(const json_t *o, struct hs_record *r, const struct hs_q
     if (cur == NULL)
         return HS_EPROTO;
     memcpy(inv->currency, cur, 4);
-    int rc = set_str(&inv->number, jstr(o, "DocNumber"));
+    int rc = hs_conn_set_str(&inv->number, jstr(o, "DocNumber"));
     if (rc == HS_OK)
-        rc = set_str(&inv->customer_ref, ref_value(o, "CustomerRef"));
+        rc = hs_conn_set_str(&inv->customer_ref, ref_value(o, "CustomerRef"));
     if (rc == HS_OK)
-        rc = set_str(&inv->memo, jstr(o, "PrivateNote"));
+        rc = hs_conn_set_str(&inv->memo, jstr(o, "PrivateNote"));
     if (rc == HS_OK)
         rc = get_date(o, "TxnDate", &inv->issue_date, err);
     if (rc == HS_OK)
@@ -497,19 +491,20 @@ static int parse_payment(const json_t *o, struct hs_record *r, const struct hs_q
     if (cur == NULL)
         return HS_EPROTO;
     memcpy(p->currency, cur, 4);
-    int rc = set_str(&p->customer_ref, ref_value(o, "CustomerRef"));
+    int rc = hs_conn_set_str(&p->customer_ref, ref_value(o, "CustomerRef"));
     if (rc == HS_OK)
         rc = get_date(o, "TxnDate", &p->date, err);
     if (rc == HS_OK)
         rc = get_money(o, "TotalAmt", cur, &p->amount, err);
     if (rc == HS_OK) {
         const json_t *pm = json_object_get(o, "PaymentMethodRef");
-        rc = set_str(&p->method, jstr(pm, "name") != NULL ? jstr(pm, "name") : jid(pm, "value"));
+        rc = hs_conn_set_str(&p->method,
+                             jstr(pm, "name") != NULL ? jstr(pm, "name") : jid(pm, "value"));
     }
     if (rc == HS_OK)
-        rc = set_str(&p->reference, jstr(o, "PaymentRefNum"));
+        rc = hs_conn_set_str(&p->reference, jstr(o, "PaymentRefNum"));
     if (rc == HS_OK)
-        rc = set_str(&p->memo, jstr(o, "PrivateNote"));
+        rc = hs_conn_set_str(&p->memo, jstr(o, "PrivateNote"));
     size_t i;
     const json_t *l;
     json_array_foreach(json_object_get(o, "Line"), i, l)
@@ -526,7 +521,7 @@ static int parse_payment(const json_t *o, struct hs_record *r, const struct hs_q
             struct hs_payment_applied *a = NULL;
             rc = hs_record_add_applied(r, &a);
             if (rc == HS_OK)
-                rc = set_str(&a->invoice_ref, jid(t, "TxnId"));
+                rc = hs_conn_set_str(&a->invoice_ref, jid(t, "TxnId"));
             if (rc == HS_OK)
                 rc = get_money(l, "Amount", cur, &a->amount, err);
             break; /* one amount per line: its first invoice */
@@ -548,7 +543,7 @@ int hs_quickbooks_parse_record(enum hs_kind kind, const json_t *obj,
     int rc = hs_record_new(kind, &r);
     if (rc != HS_OK)
         return rc;
-    rc = set_str(&r->id, id);
+    rc = hs_conn_set_str(&r->id, id);
     r->updated_at = updated_ms(obj, NULL);
     const char *tok = jid(obj, "SyncToken");
     if (rc == HS_OK && tok != NULL)
@@ -974,90 +969,58 @@ char *hs_quickbooks_cursor_format(const struct hs_quickbooks_cursor *c)
 
 /* ---- building entities --------------------------------------------------------------------- */
 
-static int put(json_t *o, const char *key, json_t *v)
-{
-    if (v == NULL || json_object_set_new(o, key, v) != 0)
-        return HS_ENOMEM;
-    return HS_OK;
-}
-
-static int put_str(json_t *o, const char *key, const char *s)
-{
-    return s != NULL ? put(o, key, json_string(s)) : HS_OK;
-}
-
 static int put_ref(json_t *o, const char *key, const char *value)
 {
-    return value != NULL ? put(o, key, json_pack("{s:s}", "value", value)) : HS_OK;
+    return value != NULL ? hs_conn_put(o, key, json_pack("{s:s}", "value", value)) : HS_OK;
 }
 
 static int put_wrapped(json_t *o, const char *key, const char *inner, const char *s)
 {
-    return s != NULL ? put(o, key, json_pack("{s:s}", inner, s)) : HS_OK;
+    return s != NULL ? hs_conn_put(o, key, json_pack("{s:s}", inner, s)) : HS_OK;
 }
 
 static int put_tri(json_t *o, const char *key, enum hs_tri t)
 {
-    return t != HS_TRI_UNSET ? put(o, key, json_boolean(t == HS_TRI_TRUE)) : HS_OK;
-}
-
-static int put_date(json_t *o, const char *key, struct hs_date d)
-{
-    if (!hs_date_valid(d))
-        return HS_OK;
-    char s[11];
-    hs_date_format(d, s);
-    return put(o, key, json_string(s));
-}
-
-static int put_money(json_t *o, const char *key, const struct hs_money *m)
-{
-    return m->currency[0] != '\0' ? put(o, key, hs_json_money_new(m)) : HS_OK;
-}
-
-static bool address_empty(const struct hs_address *a)
-{
-    return a->line1 == NULL && a->line2 == NULL && a->line3 == NULL && a->city == NULL &&
-           a->region == NULL && a->postcode == NULL && a->country[0] == '\0';
+    return t != HS_TRI_UNSET ? hs_conn_put(o, key, json_boolean(t == HS_TRI_TRUE)) : HS_OK;
 }
 
 static int put_address(json_t *o, const char *key, const struct hs_address *a)
 {
-    if (address_empty(a))
+    if (hs_conn_address_empty(a))
         return HS_OK;
     json_t *v = json_object();
     int rc = v != NULL ? HS_OK : HS_ENOMEM;
     if (rc == HS_OK)
-        rc = put_str(v, "Line1", a->line1);
+        rc = hs_conn_put_str(v, "Line1", a->line1);
     if (rc == HS_OK)
-        rc = put_str(v, "Line2", a->line2);
+        rc = hs_conn_put_str(v, "Line2", a->line2);
     if (rc == HS_OK)
-        rc = put_str(v, "Line3", a->line3);
+        rc = hs_conn_put_str(v, "Line3", a->line3);
     if (rc == HS_OK)
-        rc = put_str(v, "City", a->city);
+        rc = hs_conn_put_str(v, "City", a->city);
     if (rc == HS_OK)
-        rc = put_str(v, "CountrySubDivisionCode", a->region);
+        rc = hs_conn_put_str(v, "CountrySubDivisionCode", a->region);
     if (rc == HS_OK)
-        rc = put_str(v, "PostalCode", a->postcode);
+        rc = hs_conn_put_str(v, "PostalCode", a->postcode);
     if (rc == HS_OK && a->country[0] != '\0')
-        rc = put_str(v, "Country", a->country);
+        rc = hs_conn_put_str(v, "Country", a->country);
     if (rc != HS_OK) {
         json_decref(v);
         return rc;
     }
-    return put(o, key, v);
+    return hs_conn_put(o, key, v);
 }
 
 static int build_customer(const struct hs_record *r, bool create, json_t *o)
 {
     const struct hs_customer *c = &r->customer;
-    int rc = put_str(o, "DisplayName", c->display_name);
+    int rc = hs_conn_put_str(o, "DisplayName", c->display_name);
     if (rc == HS_OK)
-        rc = put_str(o, "CompanyName", c->company_name);
+        rc = hs_conn_put_str(o, "CompanyName", c->company_name);
     if (rc == HS_OK)
-        rc = put_str(o, "GivenName", c->given_name);
+        rc = hs_conn_put_str(o, "GivenName", c->given_name);
     if (rc == HS_OK)
-        rc = put_str(o, "FamilyName", c->family_name);
+        rc = hs_conn_put_str(o, "FamilyName", c->family_name);
     if (rc == HS_OK)
         rc = put_wrapped(o, "PrimaryEmailAddr", "Address", c->email);
     if (rc == HS_OK)
@@ -1069,9 +1032,9 @@ static int build_customer(const struct hs_record *r, bool create, json_t *o)
     if (rc == HS_OK)
         rc = put_address(o, "ShipAddr", &c->shipping_address);
     if (rc == HS_OK)
-        rc = put_str(o, "PrimaryTaxIdentifier", c->tax_id);
+        rc = hs_conn_put_str(o, "PrimaryTaxIdentifier", c->tax_id);
     if (rc == HS_OK)
-        rc = put_str(o, "Notes", c->notes);
+        rc = hs_conn_put_str(o, "Notes", c->notes);
     if (rc == HS_OK)
         rc = put_tri(o, "Active", c->active);
     /* a customer's currency is set once, at creation */
@@ -1090,13 +1053,13 @@ static int build_item(const struct hs_record *r, bool create, const struct hs_qu
                             "item price is in %s but QuickBooks keeps item prices in the home "
                             "currency %s",
                             it->unit_price.currency, qo->home_currency);
-    int rc = put_str(o, "Name", it->name);
+    int rc = hs_conn_put_str(o, "Name", it->name);
     if (rc == HS_OK)
-        rc = put_str(o, "Sku", it->sku);
+        rc = hs_conn_put_str(o, "Sku", it->sku);
     if (rc == HS_OK)
-        rc = put_str(o, "Description", it->description);
+        rc = hs_conn_put_str(o, "Description", it->description);
     if (rc == HS_OK)
-        rc = put_money(o, "UnitPrice", &it->unit_price);
+        rc = hs_conn_put_money(o, "UnitPrice", &it->unit_price);
     const char *acct = it->income_account_ref != NULL ? it->income_account_ref : qo->income_account;
     if (rc == HS_OK && (create || it->income_account_ref != NULL))
         rc = put_ref(o, "IncomeAccountRef", acct);
@@ -1106,7 +1069,7 @@ static int build_item(const struct hs_record *r, bool create, const struct hs_qu
         rc = put_tri(o, "Active", it->active);
     if (rc == HS_OK && create) {
         const char *type = hs_fields_get(&r->meta, "item_type");
-        rc = put_str(o, "Type", type != NULL ? type : qo->item_type);
+        rc = hs_conn_put_str(o, "Type", type != NULL ? type : qo->item_type);
     }
     if (rc == HS_OK && create && acct == NULL)
         return hs_error_set(err, HS_EINVAL,
@@ -1130,7 +1093,7 @@ static int build_line(const struct hs_invoice_line *ln, size_t i, const char *cu
     json_t *l = json_object();
     if (l == NULL)
         return HS_ENOMEM;
-    int rc = put_str(l, "Description", ln->description);
+    int rc = hs_conn_put_str(l, "Description", ln->description);
     if (ln->item_ref != NULL) {
         /* QuickBooks has no per-line discount: a discounted line goes out as its amount and
          * quantity only, and QuickBooks derives the unit price (docs/modules/invoice.md) */
@@ -1152,42 +1115,42 @@ static int build_line(const struct hs_invoice_line *ln, size_t i, const char *cu
         if (rc == HS_OK)
             rc = put_ref(d, "ItemRef", ln->item_ref);
         if (rc == HS_OK && ln->has_quantity)
-            rc = put(d, "Qty", hs_json_decimal_new(ln->quantity));
+            rc = hs_conn_put(d, "Qty", hs_json_decimal_new(ln->quantity));
         if (rc == HS_OK && !discounted)
-            rc = put_money(d, "UnitPrice", &ln->unit_price);
+            rc = hs_conn_put_money(d, "UnitPrice", &ln->unit_price);
         if (rc == HS_OK)
             rc = put_ref(d, "TaxCodeRef", ln->tax_code);
         if (rc == HS_OK)
-            rc = put(l, "SalesItemLineDetail", d);
+            rc = hs_conn_put(l, "SalesItemLineDetail", d);
         else
             json_decref(d);
         if (rc == HS_OK)
-            rc = put_str(l, "DetailType", "SalesItemLineDetail");
+            rc = hs_conn_put_str(l, "DetailType", "SalesItemLineDetail");
         if (rc == HS_OK)
-            rc = put_money(l, "Amount", &amount);
+            rc = hs_conn_put_money(l, "Amount", &amount);
     } else if (ln->has_discount_percent ||
                (ln->amount.currency[0] != '\0' && ln->amount.minor < 0)) {
         json_t *d = json_object();
         rc = d != NULL ? HS_OK : HS_ENOMEM;
         if (rc == HS_OK)
-            rc = put(d, "PercentBased", json_boolean(ln->has_discount_percent));
+            rc = hs_conn_put(d, "PercentBased", json_boolean(ln->has_discount_percent));
         if (rc == HS_OK && ln->has_discount_percent)
-            rc = put(d, "DiscountPercent", hs_json_decimal_new(ln->discount_percent));
+            rc = hs_conn_put(d, "DiscountPercent", hs_json_decimal_new(ln->discount_percent));
         if (rc == HS_OK)
-            rc = put(l, "DiscountLineDetail", d);
+            rc = hs_conn_put(l, "DiscountLineDetail", d);
         else
             json_decref(d);
         if (rc == HS_OK)
-            rc = put_str(l, "DetailType", "DiscountLineDetail");
+            rc = hs_conn_put_str(l, "DetailType", "DiscountLineDetail");
         if (rc == HS_OK && ln->amount.currency[0] != '\0') {
             struct hs_money pos = ln->amount;
             pos.minor = pos.minor < 0 ? -pos.minor : pos.minor;
-            rc = put_money(l, "Amount", &pos);
+            rc = hs_conn_put_money(l, "Amount", &pos);
         }
     } else if (ln->amount.currency[0] == '\0' || ln->amount.minor == 0) {
-        rc = put_str(l, "DetailType", "DescriptionOnly");
+        rc = hs_conn_put_str(l, "DetailType", "DescriptionOnly");
         if (rc == HS_OK)
-            rc = put(l, "DescriptionLineDetail", json_object());
+            rc = hs_conn_put(l, "DescriptionLineDetail", json_object());
     } else {
         rc = line_error(err, i, "an amount without an item (QuickBooks needs an item)");
     }
@@ -1220,25 +1183,25 @@ static int build_invoice(const struct hs_record *r, const struct hs_quickbooks_o
     if (rc == HS_OK && inv->currency[0] != '\0')
         rc = put_ref(o, "CurrencyRef", inv->currency);
     if (rc == HS_OK)
-        rc = put_str(o, "DocNumber", inv->number);
+        rc = hs_conn_put_str(o, "DocNumber", inv->number);
     if (rc == HS_OK)
-        rc = put_date(o, "TxnDate", inv->issue_date);
+        rc = hs_conn_put_date(o, "TxnDate", inv->issue_date);
     if (rc == HS_OK)
-        rc = put_date(o, "DueDate", inv->due_date);
+        rc = hs_conn_put_date(o, "DueDate", inv->due_date);
     if (rc == HS_OK)
-        rc = put_str(o, "GlobalTaxCalculation", tax_mode_name(inv->tax_mode));
+        rc = hs_conn_put_str(o, "GlobalTaxCalculation", tax_mode_name(inv->tax_mode));
     if (rc == HS_OK)
-        rc = put_str(o, "PrivateNote", inv->memo);
+        rc = hs_conn_put_str(o, "PrivateNote", inv->memo);
     if (rc == HS_OK && qo->txn_tax_code != NULL)
-        rc = put(o, "TxnTaxDetail",
-                 json_pack("{s:{s:s}}", "TxnTaxCodeRef", "value", qo->txn_tax_code));
+        rc = hs_conn_put(o, "TxnTaxDetail",
+                         json_pack("{s:{s:s}}", "TxnTaxCodeRef", "value", qo->txn_tax_code));
     json_t *arr = rc == HS_OK ? json_array() : NULL;
     if (rc == HS_OK && arr == NULL)
         rc = HS_ENOMEM;
     for (size_t i = 0; rc == HS_OK && i < inv->n_lines; i++)
         rc = build_line(&inv->lines[i], i, cur, arr, err);
     if (rc == HS_OK)
-        return put(o, "Line", arr);
+        return hs_conn_put(o, "Line", arr);
     json_decref(arr);
     return rc;
 }
@@ -1250,13 +1213,13 @@ static int build_payment(const struct hs_record *r, json_t *o, struct hs_error *
     if (rc == HS_OK && p->currency[0] != '\0')
         rc = put_ref(o, "CurrencyRef", p->currency);
     if (rc == HS_OK)
-        rc = put_date(o, "TxnDate", p->date);
+        rc = hs_conn_put_date(o, "TxnDate", p->date);
     if (rc == HS_OK)
-        rc = put_money(o, "TotalAmt", &p->amount);
+        rc = hs_conn_put_money(o, "TotalAmt", &p->amount);
     if (rc == HS_OK)
-        rc = put_str(o, "PaymentRefNum", p->reference);
+        rc = hs_conn_put_str(o, "PaymentRefNum", p->reference);
     if (rc == HS_OK)
-        rc = put_str(o, "PrivateNote", p->memo);
+        rc = hs_conn_put_str(o, "PrivateNote", p->memo);
     json_t *arr = rc == HS_OK ? json_array() : NULL;
     if (rc == HS_OK && arr == NULL)
         rc = HS_ENOMEM;
@@ -1273,7 +1236,7 @@ static int build_payment(const struct hs_record *r, json_t *o, struct hs_error *
             rc = HS_ENOMEM;
     }
     if (rc == HS_OK)
-        return put(o, "Line", arr);
+        return hs_conn_put(o, "Line", arr);
     json_decref(arr);
     return rc;
 }
@@ -1368,15 +1331,15 @@ static int sparse_select(enum hs_kind kind, const struct hs_write *w, json_t *fu
         json_t *v = json_object_get(full, m->key);
         int rc = HS_OK;
         if (v != NULL)
-            rc = put(out, m->key, json_incref(v));
+            rc = hs_conn_put(out, m->key, json_incref(v));
         else if (w->fields == NULL)
             continue;
         else if (m->blank_inner != NULL && m->blank_inner[0] == '\0')
-            rc = put(out, m->key, json_string(""));
+            rc = hs_conn_put(out, m->key, json_string(""));
         else if (m->blank_inner != NULL)
-            rc = put(out, m->key, json_pack("{s:s}", m->blank_inner, ""));
+            rc = hs_conn_put(out, m->key, json_pack("{s:s}", m->blank_inner, ""));
         else if (strcmp(m->key, "BillAddr") == 0 || strcmp(m->key, "ShipAddr") == 0)
-            rc = put(out, m->key, json_object());
+            rc = hs_conn_put(out, m->key, json_object());
         else
             continue; /* references, dates and amounts cannot be blanked in QuickBooks */
         if (rc != HS_OK)
@@ -1386,7 +1349,7 @@ static int sparse_select(enum hs_kind kind, const struct hs_write *w, json_t *fu
     /* the tax code of the document travels with its lines */
     json_t *ttd = json_object_get(full, "TxnTaxDetail");
     if (ttd != NULL && json_object_get(out, "Line") != NULL)
-        return put(out, "TxnTaxDetail", json_incref(ttd));
+        return hs_conn_put(out, "TxnTaxDetail", json_incref(ttd));
     return HS_OK;
 }
 
@@ -1440,11 +1403,11 @@ int hs_quickbooks_build(enum hs_kind kind, const struct hs_write *w,
         return HS_OK; /* nothing QuickBooks stores changes */
     }
     if (rc == HS_OK)
-        rc = put(sp, "Id", json_string(r->id));
+        rc = hs_conn_put(sp, "Id", json_string(r->id));
     if (rc == HS_OK)
-        rc = put(sp, "SyncToken", json_string(tok));
+        rc = hs_conn_put(sp, "SyncToken", json_string(tok));
     if (rc == HS_OK)
-        rc = put(sp, "sparse", json_true());
+        rc = hs_conn_put(sp, "sparse", json_true());
     if (rc != HS_OK) {
         json_decref(sp);
         return hs_error_set(err, HS_ENOMEM, "out of memory");

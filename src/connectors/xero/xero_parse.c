@@ -35,6 +35,7 @@
 
 #include <sodium.h>
 
+#include "connectors/common/build.h"
 #include "connectors/xero/xero_int.h"
 #include "core/currency.h"
 #include "core/tax.h"
@@ -90,13 +91,6 @@ static const char *jtext(const json_t *o, const char *key)
 {
     const char *s = jstr(o, key);
     return s != NULL && s[0] != '\0' ? s : NULL;
-}
-
-static int set_str(char **slot, const char *v)
-{
-    if (v == NULL)
-        return HS_OK;
-    return hs_record_set_str(slot, v);
 }
 
 static bool digits(const char *s, size_t n, int *out)
@@ -311,17 +305,17 @@ static void set_currency(char out[4], const char *code)
 
 static int parse_address(const json_t *a, struct hs_address *out)
 {
-    int rc = set_str(&out->line1, jtext(a, "AddressLine1"));
+    int rc = hs_conn_set_str(&out->line1, jtext(a, "AddressLine1"));
     if (rc == HS_OK)
-        rc = set_str(&out->line2, jtext(a, "AddressLine2"));
+        rc = hs_conn_set_str(&out->line2, jtext(a, "AddressLine2"));
     if (rc == HS_OK)
-        rc = set_str(&out->line3, jtext(a, "AddressLine3"));
+        rc = hs_conn_set_str(&out->line3, jtext(a, "AddressLine3"));
     if (rc == HS_OK)
-        rc = set_str(&out->city, jtext(a, "City"));
+        rc = hs_conn_set_str(&out->city, jtext(a, "City"));
     if (rc == HS_OK)
-        rc = set_str(&out->region, jtext(a, "Region"));
+        rc = hs_conn_set_str(&out->region, jtext(a, "Region"));
     if (rc == HS_OK)
-        rc = set_str(&out->postcode, jtext(a, "PostalCode"));
+        rc = hs_conn_set_str(&out->postcode, jtext(a, "PostalCode"));
     set_country(out->country, jtext(a, "Country"));
     return rc;
 }
@@ -330,7 +324,7 @@ static int parse_customer(const json_t *o, struct hs_record *r)
 {
     struct hs_customer *c = &r->customer;
     const json_t *person = json_array_get(json_object_get(o, "ContactPersons"), 0);
-    int rc = set_str(&c->display_name, jstr(o, "Name"));
+    int rc = hs_conn_set_str(&c->display_name, jstr(o, "Name"));
     const char *given = jtext(o, "FirstName");
     const char *family = jtext(o, "LastName");
     if (given == NULL && family == NULL) {
@@ -341,15 +335,15 @@ static int parse_customer(const json_t *o, struct hs_record *r)
     if (email == NULL)
         email = jtext(person, "EmailAddress");
     if (rc == HS_OK)
-        rc = set_str(&c->given_name, given);
+        rc = hs_conn_set_str(&c->given_name, given);
     if (rc == HS_OK)
-        rc = set_str(&c->family_name, family);
+        rc = hs_conn_set_str(&c->family_name, family);
     if (rc == HS_OK)
-        rc = set_str(&c->email, email);
+        rc = hs_conn_set_str(&c->email, email);
     if (rc == HS_OK)
-        rc = set_str(&c->website, jtext(o, "Website"));
+        rc = hs_conn_set_str(&c->website, jtext(o, "Website"));
     if (rc == HS_OK)
-        rc = set_str(&c->tax_id, jtext(o, "TaxNumber"));
+        rc = hs_conn_set_str(&c->tax_id, jtext(o, "TaxNumber"));
     size_t i;
     const json_t *v;
     json_array_foreach(json_object_get(o, "Phones"), i, v)
@@ -366,7 +360,7 @@ static int parse_customer(const json_t *o, struct hs_record *r)
             if (parts[k] != NULL)
                 rc = hs_buf_printf(&b, "%s%s", b.len > 0 ? " " : "", parts[k]);
         if (rc == HS_OK)
-            rc = set_str(&c->phone, b.data);
+            rc = hs_conn_set_str(&c->phone, b.data);
         hs_buf_release(&b);
     }
     json_array_foreach(json_object_get(o, "Addresses"), i, v)
@@ -395,13 +389,13 @@ static int parse_item(const json_t *o, struct hs_record *r, const struct hs_xero
 {
     struct hs_item *it = &r->item;
     const json_t *sales = json_object_get(o, "SalesDetails");
-    int rc = set_str(&it->name, jstr(o, "Name"));
+    int rc = hs_conn_set_str(&it->name, jstr(o, "Name"));
     if (rc == HS_OK)
-        rc = set_str(&it->sku, jstr(o, "Code"));
+        rc = hs_conn_set_str(&it->sku, jstr(o, "Code"));
     if (rc == HS_OK)
-        rc = set_str(&it->description, jtext(o, "Description"));
+        rc = hs_conn_set_str(&it->description, jtext(o, "Description"));
     if (rc == HS_OK)
-        rc = set_str(&it->income_account_ref, jtext(sales, "AccountCode"));
+        rc = hs_conn_set_str(&it->income_account_ref, jtext(sales, "AccountCode"));
     if (rc == HS_OK)
         rc = get_price(sales, "UnitPrice", xo->base_currency, &it->unit_price, err);
     const char *tax = jtext(sales, "TaxType");
@@ -439,11 +433,11 @@ static int parse_line(const json_t *l, struct hs_record *r, const char *cur,
     const char *item = jtext(json_object_get(l, "Item"), "ItemID");
     if (item == NULL)
         item = item_id_of_code(xo, jtext(l, "ItemCode"));
-    rc = set_str(&ln->description, jstr(l, "Description"));
+    rc = hs_conn_set_str(&ln->description, jstr(l, "Description"));
     if (rc == HS_OK)
-        rc = set_str(&ln->item_ref, item);
+        rc = hs_conn_set_str(&ln->item_ref, item);
     if (rc == HS_OK)
-        rc = set_str(&ln->tax_code, jtext(l, "TaxType"));
+        rc = hs_conn_set_str(&ln->tax_code, jtext(l, "TaxType"));
     if (rc == HS_OK)
         rc = get_decimal(l, "Quantity", &ln->quantity, &ln->has_quantity, err);
     if (rc == HS_OK)
@@ -494,11 +488,11 @@ static int parse_invoice(const json_t *o, struct hs_record *r, const struct hs_x
     if (cur == NULL)
         return HS_EPROTO;
     memcpy(inv->currency, cur, 4);
-    int rc = set_str(&inv->number, jtext(o, "InvoiceNumber"));
+    int rc = hs_conn_set_str(&inv->number, jtext(o, "InvoiceNumber"));
     if (rc == HS_OK)
-        rc = set_str(&inv->customer_ref, jtext(json_object_get(o, "Contact"), "ContactID"));
+        rc = hs_conn_set_str(&inv->customer_ref, jtext(json_object_get(o, "Contact"), "ContactID"));
     if (rc == HS_OK)
-        rc = set_str(&inv->memo, jtext(o, "Reference"));
+        rc = hs_conn_set_str(&inv->memo, jtext(o, "Reference"));
     if (rc == HS_OK)
         rc = get_date(o, "Date", "DateString", &inv->issue_date, err);
     if (rc == HS_OK)
@@ -557,19 +551,19 @@ static int parse_payment(const json_t *o, struct hs_record *r, const struct hs_x
     if (cur == NULL)
         return HS_EPROTO;
     memcpy(p->currency, cur, 4);
-    int rc = set_str(&p->customer_ref, jtext(json_object_get(inv, "Contact"), "ContactID"));
+    int rc = hs_conn_set_str(&p->customer_ref, jtext(json_object_get(inv, "Contact"), "ContactID"));
     if (rc == HS_OK)
         rc = get_date(o, "Date", NULL, &p->date, err);
     if (rc == HS_OK)
         rc = get_money(o, "Amount", cur, &p->amount, err);
     if (rc == HS_OK)
-        rc = set_str(&p->reference, jtext(o, "Reference"));
+        rc = hs_conn_set_str(&p->reference, jtext(o, "Reference"));
     const char *inv_id = jtext(inv, "InvoiceID");
     if (rc == HS_OK && inv_id != NULL && p->amount.currency[0] != '\0') {
         struct hs_payment_applied *a = NULL;
         rc = hs_record_add_applied(r, &a);
         if (rc == HS_OK)
-            rc = set_str(&a->invoice_ref, inv_id);
+            rc = hs_conn_set_str(&a->invoice_ref, inv_id);
         if (rc == HS_OK)
             a->amount = p->amount;
     }
@@ -592,7 +586,7 @@ int hs_xero_conn_parse_record(enum hs_kind kind, const json_t *obj, const struct
     int rc = hs_record_new(kind, &r);
     if (rc != HS_OK)
         return hs_error_set(err, rc, "out of memory");
-    rc = set_str(&r->id, id);
+    rc = hs_conn_set_str(&r->id, id);
     r->updated_at = updated_ms(obj);
     if (rc == HS_OK) {
         switch (kind) {
@@ -1127,57 +1121,25 @@ void hs_xero_conn_cursor_next(const struct hs_xero_cursor *cur, int64_t newest_m
 
 /* ---- building elements --------------------------------------------------------------------- */
 
-static int put(json_t *o, const char *key, json_t *v)
-{
-    if (v == NULL || json_object_set_new(o, key, v) != 0)
-        return HS_ENOMEM;
-    return HS_OK;
-}
-
-static int put_str(json_t *o, const char *key, const char *s)
-{
-    return s != NULL ? put(o, key, json_string(s)) : HS_OK;
-}
-
-static int put_date(json_t *o, const char *key, struct hs_date d)
-{
-    if (!hs_date_valid(d))
-        return HS_OK;
-    char s[11];
-    hs_date_format(d, s);
-    return put(o, key, json_string(s));
-}
-
-static int put_money(json_t *o, const char *key, const struct hs_money *m)
-{
-    return m->currency[0] != '\0' ? put(o, key, hs_json_money_new(m)) : HS_OK;
-}
-
-static bool address_empty(const struct hs_address *a)
-{
-    return a->line1 == NULL && a->line2 == NULL && a->line3 == NULL && a->city == NULL &&
-           a->region == NULL && a->postcode == NULL && a->country[0] == '\0';
-}
-
 static int add_address(json_t *arr, const char *type, const struct hs_address *a)
 {
     json_t *v = json_pack("{s:s}", "AddressType", type);
     int rc = v != NULL ? HS_OK : HS_ENOMEM;
     /* an empty address blanks Xero's: every line sent empty */
     if (rc == HS_OK)
-        rc = put(v, "AddressLine1", json_string(a->line1 != NULL ? a->line1 : ""));
+        rc = hs_conn_put(v, "AddressLine1", json_string(a->line1 != NULL ? a->line1 : ""));
     if (rc == HS_OK)
-        rc = put(v, "AddressLine2", json_string(a->line2 != NULL ? a->line2 : ""));
+        rc = hs_conn_put(v, "AddressLine2", json_string(a->line2 != NULL ? a->line2 : ""));
     if (rc == HS_OK)
-        rc = put(v, "AddressLine3", json_string(a->line3 != NULL ? a->line3 : ""));
+        rc = hs_conn_put(v, "AddressLine3", json_string(a->line3 != NULL ? a->line3 : ""));
     if (rc == HS_OK)
-        rc = put(v, "City", json_string(a->city != NULL ? a->city : ""));
+        rc = hs_conn_put(v, "City", json_string(a->city != NULL ? a->city : ""));
     if (rc == HS_OK)
-        rc = put(v, "Region", json_string(a->region != NULL ? a->region : ""));
+        rc = hs_conn_put(v, "Region", json_string(a->region != NULL ? a->region : ""));
     if (rc == HS_OK)
-        rc = put(v, "PostalCode", json_string(a->postcode != NULL ? a->postcode : ""));
+        rc = hs_conn_put(v, "PostalCode", json_string(a->postcode != NULL ? a->postcode : ""));
     if (rc == HS_OK)
-        rc = put(v, "Country", json_string(a->country));
+        rc = hs_conn_put(v, "Country", json_string(a->country));
     if (rc == HS_OK && json_array_append_new(arr, v) != 0)
         return HS_ENOMEM;
     if (rc != HS_OK)
@@ -1188,52 +1150,53 @@ static int add_address(json_t *arr, const char *type, const struct hs_address *a
 static int build_customer(const struct hs_record *r, bool create, json_t *o)
 {
     const struct hs_customer *c = &r->customer;
-    int rc = put_str(o, "Name", c->display_name);
+    int rc = hs_conn_put_str(o, "Name", c->display_name);
     if (rc == HS_OK)
-        rc = put_str(o, "FirstName", c->given_name);
+        rc = hs_conn_put_str(o, "FirstName", c->given_name);
     if (rc == HS_OK)
-        rc = put_str(o, "LastName", c->family_name);
+        rc = hs_conn_put_str(o, "LastName", c->family_name);
     if (rc == HS_OK)
-        rc = put_str(o, "EmailAddress", c->email);
+        rc = hs_conn_put_str(o, "EmailAddress", c->email);
     if (rc == HS_OK)
-        rc = put_str(o, "Website", c->website);
+        rc = hs_conn_put_str(o, "Website", c->website);
     if (rc == HS_OK)
-        rc = put_str(o, "TaxNumber", c->tax_id);
+        rc = hs_conn_put_str(o, "TaxNumber", c->tax_id);
     if (rc == HS_OK && c->phone != NULL)
-        rc = put(o, "Phones",
-                 json_pack("[{s:s, s:s}]", "PhoneType", "DEFAULT", "PhoneNumber", c->phone));
-    if (rc == HS_OK &&
-        (!address_empty(&c->billing_address) || !address_empty(&c->shipping_address) || !create)) {
+        rc =
+            hs_conn_put(o, "Phones",
+                        json_pack("[{s:s, s:s}]", "PhoneType", "DEFAULT", "PhoneNumber", c->phone));
+    if (rc == HS_OK && (!hs_conn_address_empty(&c->billing_address) ||
+                        !hs_conn_address_empty(&c->shipping_address) || !create)) {
         json_t *arr = json_array();
         rc = arr != NULL ? HS_OK : HS_ENOMEM;
-        if (rc == HS_OK && (!create || !address_empty(&c->billing_address)))
+        if (rc == HS_OK && (!create || !hs_conn_address_empty(&c->billing_address)))
             rc = add_address(arr, "POBOX", &c->billing_address);
-        if (rc == HS_OK && (!create || !address_empty(&c->shipping_address)))
+        if (rc == HS_OK && (!create || !hs_conn_address_empty(&c->shipping_address)))
             rc = add_address(arr, "STREET", &c->shipping_address);
         if (rc == HS_OK)
-            rc = put(o, "Addresses", arr);
+            rc = hs_conn_put(o, "Addresses", arr);
         else
             json_decref(arr);
     }
     if (rc == HS_OK && c->currency[0] != '\0')
-        rc = put_str(o, "DefaultCurrency", c->currency);
+        rc = hs_conn_put_str(o, "DefaultCurrency", c->currency);
     if (rc == HS_OK && c->active != HS_TRI_UNSET)
-        rc = put_str(o, "ContactStatus", c->active == HS_TRI_TRUE ? "ACTIVE" : "ARCHIVED");
+        rc = hs_conn_put_str(o, "ContactStatus", c->active == HS_TRI_TRUE ? "ACTIVE" : "ARCHIVED");
     /* the CRM contact as the contact's person, on creation only: Xero replaces the list */
     if (rc == HS_OK && create && c->email != NULL) {
         json_t *p = json_pack("{s:s, s:b}", "EmailAddress", c->email, "IncludeInEmails", 1);
         rc = p != NULL ? HS_OK : HS_ENOMEM;
         if (rc == HS_OK)
-            rc = put_str(p, "FirstName", c->given_name);
+            rc = hs_conn_put_str(p, "FirstName", c->given_name);
         if (rc == HS_OK)
-            rc = put_str(p, "LastName", c->family_name);
+            rc = hs_conn_put_str(p, "LastName", c->family_name);
         if (rc == HS_OK)
-            rc = put(o, "ContactPersons", json_pack("[o]", p));
+            rc = hs_conn_put(o, "ContactPersons", json_pack("[o]", p));
         else
             json_decref(p);
     }
     if (rc == HS_OK && create)
-        rc = put(o, "IsCustomer", json_true());
+        rc = hs_conn_put(o, "IsCustomer", json_true());
     return rc;
 }
 
@@ -1259,7 +1222,7 @@ static int build_item(const struct hs_record *r, bool create, const struct hs_xe
                             it->unit_price.currency, xo->base_currency);
     int rc = HS_OK;
     if (it->sku != NULL) {
-        rc = put_str(o, "Code", it->sku);
+        rc = hs_conn_put_str(o, "Code", it->sku);
     } else if (create) {
         if (it->name == NULL)
             return hs_error_set(err, HS_EINVAL,
@@ -1267,28 +1230,28 @@ static int build_item(const struct hs_record *r, bool create, const struct hs_xe
                                 "and no name");
         /* no SKU: the code is the name's first 30 characters, as a user would type it */
         char *code = utf8_prefix(it->name, 30);
-        rc = code != NULL ? put_str(o, "Code", code) : HS_ENOMEM;
+        rc = code != NULL ? hs_conn_put_str(o, "Code", code) : HS_ENOMEM;
         hs_free(code);
     }
     if (rc == HS_OK)
-        rc = put_str(o, "Name", it->name);
+        rc = hs_conn_put_str(o, "Name", it->name);
     if (rc == HS_OK)
-        rc = put_str(o, "Description", it->description);
+        rc = hs_conn_put_str(o, "Description", it->description);
     const char *acct = it->income_account_ref != NULL ? it->income_account_ref : xo->sales_account;
     if (rc == HS_OK && (it->unit_price.currency[0] != '\0' || create)) {
         json_t *d = json_object();
         rc = d != NULL ? HS_OK : HS_ENOMEM;
         if (rc == HS_OK)
-            rc = put_money(d, "UnitPrice", &it->unit_price);
+            rc = hs_conn_put_money(d, "UnitPrice", &it->unit_price);
         if (rc == HS_OK)
-            rc = put_str(d, "AccountCode", acct);
+            rc = hs_conn_put_str(d, "AccountCode", acct);
         if (rc == HS_OK)
-            rc = put(o, "SalesDetails", d);
+            rc = hs_conn_put(o, "SalesDetails", d);
         else
             json_decref(d);
     }
     if (rc == HS_OK && create)
-        rc = put(o, "IsSold", json_true());
+        rc = hs_conn_put(o, "IsSold", json_true());
     return rc;
 }
 
@@ -1309,25 +1272,25 @@ static int build_line(const struct hs_invoice_line *ln, size_t i, const char *cu
     json_t *l = json_object();
     if (l == NULL)
         return HS_ENOMEM;
-    int rc = put_str(l, "Description", ln->description != NULL ? ln->description : "");
+    int rc = hs_conn_put_str(l, "Description", ln->description != NULL ? ln->description : "");
     if (rc == HS_OK)
-        rc = put_str(l, "ItemCode", code);
+        rc = hs_conn_put_str(l, "ItemCode", code);
     if (rc == HS_OK && ln->has_quantity)
-        rc = put(l, "Quantity", hs_json_decimal_new(ln->quantity));
+        rc = hs_conn_put(l, "Quantity", hs_json_decimal_new(ln->quantity));
     if (rc == HS_OK)
-        rc = put_money(l, "UnitAmount", &ln->unit_price);
+        rc = hs_conn_put_money(l, "UnitAmount", &ln->unit_price);
     if (rc == HS_OK && ln->has_discount_percent && ln->discount_percent.v != 0)
-        rc = put(l, "DiscountRate", hs_json_decimal_new(ln->discount_percent));
+        rc = hs_conn_put(l, "DiscountRate", hs_json_decimal_new(ln->discount_percent));
     /* the amount goes along as a check: Xero refuses a line whose total it computes otherwise */
     if (rc == HS_OK)
-        rc = put_money(l, "LineAmount", &ln->amount);
+        rc = hs_conn_put_money(l, "LineAmount", &ln->amount);
     if (rc == HS_OK && !(ln->has_quantity && ln->unit_price.currency[0] != '\0') &&
         ln->amount.currency[0] == '\0' && ln->item_ref == NULL)
         rc = line_error(err, i, "no amount, and no quantity and unit price to compute it");
     if (rc == HS_OK)
-        rc = put_str(l, "TaxType", ln->tax_code);
+        rc = hs_conn_put_str(l, "TaxType", ln->tax_code);
     if (rc == HS_OK && code == NULL)
-        rc = put_str(l, "AccountCode", xo->sales_account);
+        rc = hs_conn_put_str(l, "AccountCode", xo->sales_account);
     if (rc == HS_OK)
         return json_array_append_new(arr, l) == 0 ? HS_OK : HS_ENOMEM;
     json_decref(l);
@@ -1353,21 +1316,21 @@ static int build_invoice(const struct hs_record *r, bool create, const struct hs
 {
     const struct hs_invoice *inv = &r->invoice;
     const char *cur = inv->currency[0] != '\0' ? inv->currency : xo->base_currency;
-    int rc = put_str(o, "Type", "ACCREC");
+    int rc = hs_conn_put_str(o, "Type", "ACCREC");
     if (rc == HS_OK && inv->customer_ref != NULL)
-        rc = put(o, "Contact", json_pack("{s:s}", "ContactID", inv->customer_ref));
+        rc = hs_conn_put(o, "Contact", json_pack("{s:s}", "ContactID", inv->customer_ref));
     if (rc == HS_OK && inv->currency[0] != '\0')
-        rc = put_str(o, "CurrencyCode", inv->currency);
+        rc = hs_conn_put_str(o, "CurrencyCode", inv->currency);
     if (rc == HS_OK)
-        rc = put_str(o, "InvoiceNumber", inv->number);
+        rc = hs_conn_put_str(o, "InvoiceNumber", inv->number);
     if (rc == HS_OK)
-        rc = put_date(o, "Date", inv->issue_date);
+        rc = hs_conn_put_date(o, "Date", inv->issue_date);
     if (rc == HS_OK)
-        rc = put_date(o, "DueDate", inv->due_date);
+        rc = hs_conn_put_date(o, "DueDate", inv->due_date);
     if (rc == HS_OK)
-        rc = put_str(o, "LineAmountTypes", tax_mode_name(inv->tax_mode));
+        rc = hs_conn_put_str(o, "LineAmountTypes", tax_mode_name(inv->tax_mode));
     if (rc == HS_OK)
-        rc = put_str(o, "Reference", inv->memo);
+        rc = hs_conn_put_str(o, "Reference", inv->memo);
     const char *status = NULL;
     if (inv->status == HS_INVOICE_VOID)
         status = create ? NULL : "VOIDED";
@@ -1378,14 +1341,14 @@ static int build_invoice(const struct hs_record *r, bool create, const struct hs
     if (rc == HS_OK && create && inv->status == HS_INVOICE_VOID)
         return hs_error_set(err, HS_EINVAL, "cannot create a void invoice in Xero");
     if (rc == HS_OK)
-        rc = put_str(o, "Status", status);
+        rc = hs_conn_put_str(o, "Status", status);
     json_t *arr = rc == HS_OK ? json_array() : NULL;
     if (rc == HS_OK && arr == NULL)
         rc = HS_ENOMEM;
     for (size_t i = 0; rc == HS_OK && i < inv->n_lines; i++)
         rc = build_line(&inv->lines[i], i, cur, xo, arr, err);
     if (rc == HS_OK)
-        return put(o, "LineItems", arr);
+        return hs_conn_put(o, "LineItems", arr);
     json_decref(arr);
     return rc;
 }
@@ -1406,15 +1369,15 @@ static int build_payment(const struct hs_record *r, bool create, const struct hs
         p->applied[0].amount.currency[0] != '\0' ? &p->applied[0].amount : &p->amount;
     if (amount->currency[0] == '\0')
         return hs_error_set(err, HS_EINVAL, "payment has no amount");
-    int rc = put(o, "Invoice", json_pack("{s:s}", "InvoiceID", p->applied[0].invoice_ref));
+    int rc = hs_conn_put(o, "Invoice", json_pack("{s:s}", "InvoiceID", p->applied[0].invoice_ref));
     if (rc == HS_OK)
-        rc = put(o, "Account", json_pack("{s:s}", "Code", xo->payment_account));
+        rc = hs_conn_put(o, "Account", json_pack("{s:s}", "Code", xo->payment_account));
     if (rc == HS_OK)
-        rc = put_date(o, "Date", p->date);
+        rc = hs_conn_put_date(o, "Date", p->date);
     if (rc == HS_OK)
-        rc = put_money(o, "Amount", amount);
+        rc = hs_conn_put_money(o, "Amount", amount);
     if (rc == HS_OK)
-        rc = put_str(o, "Reference", p->reference);
+        rc = hs_conn_put_str(o, "Reference", p->reference);
     return rc;
 }
 
@@ -1488,9 +1451,9 @@ static int partial_select(enum hs_kind kind, const struct hs_write *w, json_t *f
         json_t *v = json_object_get(full, m->key);
         int rc = HS_OK;
         if (v != NULL)
-            rc = put(out, m->key, json_incref(v));
+            rc = hs_conn_put(out, m->key, json_incref(v));
         else if (w->fields != NULL && m->blank)
-            rc = put(out, m->key, json_string(""));
+            rc = hs_conn_put(out, m->key, json_string(""));
         else
             continue; /* references, dates and amounts are not blanked */
         if (rc != HS_OK)
@@ -1500,7 +1463,7 @@ static int partial_select(enum hs_kind kind, const struct hs_write *w, json_t *f
     /* the amount type travels with the lines: Xero reads lines by it */
     json_t *lat = json_object_get(full, "LineAmountTypes");
     if (lat != NULL && json_object_get(out, "LineItems") != NULL)
-        return put(out, "LineAmountTypes", json_incref(lat));
+        return hs_conn_put(out, "LineAmountTypes", json_incref(lat));
     return HS_OK;
 }
 
@@ -1551,7 +1514,7 @@ int hs_xero_conn_build(enum hs_kind kind, const struct hs_write *w, const struct
         return HS_OK; /* nothing Xero stores changes */
     }
     if (rc == HS_OK)
-        rc = put(part, id_field(kind), json_string(r->id));
+        rc = hs_conn_put(part, id_field(kind), json_string(r->id));
     if (rc != HS_OK) {
         json_decref(part);
         return hs_error_set(err, HS_ENOMEM, "out of memory");

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "connectors/common/build.h"
 #include "connectors/zohobooks/zohobooks_int.h"
 #include "core/currency.h"
 #include "util/alloc.h"
@@ -101,13 +102,6 @@ static const char *jtext(const json_t *o, const char *key)
 {
     const char *s = jstr(o, key);
     return s != NULL && s[0] != '\0' ? s : NULL;
-}
-
-static int set_str(char **slot, const char *v)
-{
-    if (v == NULL)
-        return HS_OK;
-    return hs_record_set_str(slot, v);
 }
 
 static bool digits(const char *s, size_t n, int *out)
@@ -276,15 +270,15 @@ static const char *currency_of(const char *code, const struct hs_zoho_opts *zo,
 
 static int parse_address(const json_t *a, struct hs_address *out)
 {
-    int rc = set_str(&out->line1, jtext(a, "address"));
+    int rc = hs_conn_set_str(&out->line1, jtext(a, "address"));
     if (rc == HS_OK)
-        rc = set_str(&out->line2, jtext(a, "street2"));
+        rc = hs_conn_set_str(&out->line2, jtext(a, "street2"));
     if (rc == HS_OK)
-        rc = set_str(&out->city, jtext(a, "city"));
+        rc = hs_conn_set_str(&out->city, jtext(a, "city"));
     if (rc == HS_OK)
-        rc = set_str(&out->region, jtext(a, "state"));
+        rc = hs_conn_set_str(&out->region, jtext(a, "state"));
     if (rc == HS_OK)
-        rc = set_str(&out->postcode, jtext(a, "zip"));
+        rc = hs_conn_set_str(&out->postcode, jtext(a, "zip"));
     set_country(out->country, jtext(a, "country"));
     return rc;
 }
@@ -307,21 +301,21 @@ static int parse_customer(const json_t *o, struct hs_record *r)
     struct hs_customer *c = &r->customer;
     const json_t *person = primary_person(o);
     const json_t *src = person != NULL ? person : o;
-    int rc = set_str(&c->display_name, jstr(o, "contact_name"));
+    int rc = hs_conn_set_str(&c->display_name, jstr(o, "contact_name"));
     if (rc == HS_OK)
-        rc = set_str(&c->given_name, jtext(src, "first_name"));
+        rc = hs_conn_set_str(&c->given_name, jtext(src, "first_name"));
     if (rc == HS_OK)
-        rc = set_str(&c->family_name, jtext(src, "last_name"));
+        rc = hs_conn_set_str(&c->family_name, jtext(src, "last_name"));
     if (rc == HS_OK)
-        rc = set_str(&c->email,
-                     jtext(src, "email") != NULL ? jtext(src, "email") : jtext(o, "email"));
+        rc = hs_conn_set_str(&c->email,
+                             jtext(src, "email") != NULL ? jtext(src, "email") : jtext(o, "email"));
     if (rc == HS_OK)
-        rc = set_str(&c->phone,
-                     jtext(src, "phone") != NULL ? jtext(src, "phone") : jtext(o, "phone"));
+        rc = hs_conn_set_str(&c->phone,
+                             jtext(src, "phone") != NULL ? jtext(src, "phone") : jtext(o, "phone"));
     if (rc == HS_OK)
-        rc = set_str(&c->website, jtext(o, "website"));
+        rc = hs_conn_set_str(&c->website, jtext(o, "website"));
     if (rc == HS_OK)
-        rc = set_str(&c->tax_id, jtext(o, "tax_reg_no"));
+        rc = hs_conn_set_str(&c->tax_id, jtext(o, "tax_reg_no"));
     if (rc == HS_OK && json_is_object(json_object_get(o, "billing_address")))
         rc = parse_address(json_object_get(o, "billing_address"), &c->billing_address);
     if (rc == HS_OK && json_is_object(json_object_get(o, "shipping_address")))
@@ -342,11 +336,11 @@ static int parse_item(const json_t *o, struct hs_record *r, const struct hs_zoho
                       struct hs_error *err)
 {
     struct hs_item *it = &r->item;
-    int rc = set_str(&it->name, jstr(o, "name"));
+    int rc = hs_conn_set_str(&it->name, jstr(o, "name"));
     if (rc == HS_OK)
-        rc = set_str(&it->sku, jtext(o, "sku"));
+        rc = hs_conn_set_str(&it->sku, jtext(o, "sku"));
     if (rc == HS_OK)
-        rc = set_str(&it->description, jtext(o, "description"));
+        rc = hs_conn_set_str(&it->description, jtext(o, "description"));
     if (rc == HS_OK)
         rc = get_price(o, "rate", zo->base_currency, &it->unit_price, err);
     const json_t *tax = json_object_get(o, "tax_id");
@@ -382,11 +376,11 @@ static int parse_line(const json_t *l, struct hs_record *r, const char *cur, siz
     const char *desc = jstr(l, "description");
     if (desc == NULL || desc[0] == '\0')
         desc = jtext(l, "name");
-    rc = set_str(&ln->description, desc);
+    rc = hs_conn_set_str(&ln->description, desc);
     if (rc == HS_OK)
-        rc = set_str(&ln->item_ref, jtext(l, "item_id"));
+        rc = hs_conn_set_str(&ln->item_ref, jtext(l, "item_id"));
     if (rc == HS_OK)
-        rc = set_str(&ln->tax_code, jtext(l, "tax_id"));
+        rc = hs_conn_set_str(&ln->tax_code, jtext(l, "tax_id"));
     if (rc == HS_OK)
         rc = get_decimal(l, "quantity", &ln->quantity, &ln->has_quantity, err);
     if (rc == HS_OK)
@@ -441,11 +435,11 @@ static int parse_invoice(const json_t *o, struct hs_record *r, const struct hs_z
     if (cur == NULL)
         return HS_EPROTO;
     memcpy(inv->currency, cur, 4);
-    int rc = set_str(&inv->number, jtext(o, "invoice_number"));
+    int rc = hs_conn_set_str(&inv->number, jtext(o, "invoice_number"));
     if (rc == HS_OK)
-        rc = set_str(&inv->customer_ref, jtext(o, "customer_id"));
+        rc = hs_conn_set_str(&inv->customer_ref, jtext(o, "customer_id"));
     if (rc == HS_OK)
-        rc = set_str(&inv->memo, jtext(o, "reference_number"));
+        rc = hs_conn_set_str(&inv->memo, jtext(o, "reference_number"));
     if (rc == HS_OK)
         rc = get_date(o, "date", &inv->issue_date, err);
     if (rc == HS_OK)
@@ -499,13 +493,13 @@ static int parse_payment(const json_t *o, struct hs_record *r, const struct hs_z
     if (cur == NULL)
         return HS_EPROTO;
     memcpy(p->currency, cur, 4);
-    int rc = set_str(&p->customer_ref, jtext(o, "customer_id"));
+    int rc = hs_conn_set_str(&p->customer_ref, jtext(o, "customer_id"));
     if (rc == HS_OK)
         rc = get_date(o, "date", &p->date, err);
     if (rc == HS_OK)
         rc = get_money(o, "amount", cur, &p->amount, err);
     if (rc == HS_OK)
-        rc = set_str(&p->reference, jtext(o, "reference_number"));
+        rc = hs_conn_set_str(&p->reference, jtext(o, "reference_number"));
     size_t i;
     const json_t *a;
     json_array_foreach(json_object_get(o, "invoices"), i, a)
@@ -516,7 +510,7 @@ static int parse_payment(const json_t *o, struct hs_record *r, const struct hs_z
         struct hs_payment_applied *ap = NULL;
         rc = hs_record_add_applied(r, &ap);
         if (rc == HS_OK)
-            rc = set_str(&ap->invoice_ref, inv_id);
+            rc = hs_conn_set_str(&ap->invoice_ref, inv_id);
         if (rc == HS_OK)
             rc = get_money(a, "amount_applied", cur, &ap->amount, err);
     }
@@ -539,7 +533,7 @@ int hs_zoho_conn_parse_record(enum hs_kind kind, const json_t *obj, const struct
     int rc = hs_record_new(kind, &r);
     if (rc != HS_OK)
         return hs_error_set(err, rc, "out of memory");
-    rc = set_str(&r->id, id);
+    rc = hs_conn_set_str(&r->id, id);
     r->updated_at = updated_ms(obj);
     if (rc == HS_OK) {
         switch (kind) {
@@ -982,58 +976,26 @@ void hs_zoho_conn_cursor_step(const struct hs_zoho_cursor *cur, const struct hs_
 
 /* ---- building bodies ----------------------------------------------------------------------- */
 
-static int put(json_t *o, const char *key, json_t *v)
-{
-    if (v == NULL || json_object_set_new(o, key, v) != 0)
-        return HS_ENOMEM;
-    return HS_OK;
-}
-
-static int put_str(json_t *o, const char *key, const char *s)
-{
-    return s != NULL ? put(o, key, json_string(s)) : HS_OK;
-}
-
-static int put_date(json_t *o, const char *key, struct hs_date d)
-{
-    if (!hs_date_valid(d))
-        return HS_OK;
-    char s[11];
-    hs_date_format(d, s);
-    return put(o, key, json_string(s));
-}
-
-static int put_money(json_t *o, const char *key, const struct hs_money *m)
-{
-    return m->currency[0] != '\0' ? put(o, key, hs_json_money_new(m)) : HS_OK;
-}
-
-static bool address_empty(const struct hs_address *a)
-{
-    return a->line1 == NULL && a->line2 == NULL && a->line3 == NULL && a->city == NULL &&
-           a->region == NULL && a->postcode == NULL && a->country[0] == '\0';
-}
-
 static int put_address(json_t *o, const char *key, const struct hs_address *a)
 {
-    if (address_empty(a))
+    if (hs_conn_address_empty(a))
         return HS_OK;
     json_t *v = json_object();
     if (v == NULL)
         return HS_ENOMEM;
-    int rc = put_str(v, "address", a->line1);
+    int rc = hs_conn_put_str(v, "address", a->line1);
     if (rc == HS_OK)
-        rc = put_str(v, "street2", a->line2);
+        rc = hs_conn_put_str(v, "street2", a->line2);
     if (rc == HS_OK)
-        rc = put_str(v, "city", a->city);
+        rc = hs_conn_put_str(v, "city", a->city);
     if (rc == HS_OK)
-        rc = put_str(v, "state", a->region);
+        rc = hs_conn_put_str(v, "state", a->region);
     if (rc == HS_OK)
-        rc = put_str(v, "zip", a->postcode);
+        rc = hs_conn_put_str(v, "zip", a->postcode);
     if (rc == HS_OK && a->country[0] != '\0')
-        rc = put_str(v, "country", a->country);
+        rc = hs_conn_put_str(v, "country", a->country);
     if (rc == HS_OK)
-        return put(o, key, v);
+        return hs_conn_put(o, key, v);
     json_decref(v);
     return rc;
 }
@@ -1041,15 +1003,15 @@ static int put_address(json_t *o, const char *key, const struct hs_address *a)
 static int build_customer(const struct hs_record *r, bool create, json_t *o)
 {
     const struct hs_customer *c = &r->customer;
-    int rc = put_str(o, "contact_name", c->display_name);
+    int rc = hs_conn_put_str(o, "contact_name", c->display_name);
     if (rc == HS_OK && create)
-        rc = put_str(o, "contact_type", "customer");
+        rc = hs_conn_put_str(o, "contact_type", "customer");
     if (rc == HS_OK)
-        rc = put_str(o, "website", c->website);
+        rc = hs_conn_put_str(o, "website", c->website);
     if (rc == HS_OK)
-        rc = put_str(o, "tax_reg_no", c->tax_id);
+        rc = hs_conn_put_str(o, "tax_reg_no", c->tax_id);
     if (rc == HS_OK && c->currency[0] != '\0')
-        rc = put_str(o, "currency_code", c->currency);
+        rc = hs_conn_put_str(o, "currency_code", c->currency);
     if (rc == HS_OK)
         rc = put_address(o, "billing_address", &c->billing_address);
     if (rc == HS_OK)
@@ -1061,17 +1023,17 @@ static int build_customer(const struct hs_record *r, bool create, json_t *o)
         rc = p != NULL ? HS_OK : HS_ENOMEM;
         const char *pid = hs_fields_get(&r->meta, "contact_person_id");
         if (rc == HS_OK && !create)
-            rc = put_str(p, "contact_person_id", pid);
+            rc = hs_conn_put_str(p, "contact_person_id", pid);
         if (rc == HS_OK)
-            rc = put_str(p, "first_name", c->given_name);
+            rc = hs_conn_put_str(p, "first_name", c->given_name);
         if (rc == HS_OK)
-            rc = put_str(p, "last_name", c->family_name);
+            rc = hs_conn_put_str(p, "last_name", c->family_name);
         if (rc == HS_OK)
-            rc = put_str(p, "email", c->email);
+            rc = hs_conn_put_str(p, "email", c->email);
         if (rc == HS_OK)
-            rc = put_str(p, "phone", c->phone);
+            rc = hs_conn_put_str(p, "phone", c->phone);
         if (rc == HS_OK)
-            rc = put(o, "contact_persons", json_pack("[o]", p));
+            rc = hs_conn_put(o, "contact_persons", json_pack("[o]", p));
         else
             json_decref(p);
     }
@@ -1090,17 +1052,17 @@ static int build_item(const struct hs_record *r, bool create, const struct hs_zo
                             it->unit_price.currency, zo->base_currency);
     if (create && it->name == NULL)
         return hs_error_set(err, HS_EINVAL, "Zoho Books needs an item name");
-    int rc = put_str(o, "name", it->name);
+    int rc = hs_conn_put_str(o, "name", it->name);
     if (rc == HS_OK)
-        rc = put_str(o, "sku", it->sku);
+        rc = hs_conn_put_str(o, "sku", it->sku);
     if (rc == HS_OK)
-        rc = put_str(o, "description", it->description);
+        rc = hs_conn_put_str(o, "description", it->description);
     if (rc == HS_OK && it->unit_price.currency[0] != '\0')
-        rc = put_money(o, "rate", &it->unit_price);
+        rc = hs_conn_put_money(o, "rate", &it->unit_price);
     else if (rc == HS_OK && create)
-        rc = put(o, "rate", json_integer(0)); /* Zoho requires a rate */
+        rc = hs_conn_put(o, "rate", json_integer(0)); /* Zoho requires a rate */
     if (rc == HS_OK && create)
-        rc = put_str(o, "product_type", "service");
+        rc = hs_conn_put_str(o, "product_type", "service");
     return rc;
 }
 
@@ -1123,25 +1085,25 @@ static int build_line(const struct hs_invoice_line *ln, size_t i, const char *cu
     json_t *l = json_object();
     if (l == NULL)
         return HS_ENOMEM;
-    int rc = put_str(l, "item_id", ln->item_ref);
+    int rc = hs_conn_put_str(l, "item_id", ln->item_ref);
     if (rc == HS_OK)
-        rc = put_str(l, ln->item_ref != NULL ? "description" : "name",
-                     ln->description != NULL ? ln->description : "");
+        rc = hs_conn_put_str(l, ln->item_ref != NULL ? "description" : "name",
+                             ln->description != NULL ? ln->description : "");
     if (rc == HS_OK && ln->has_quantity)
-        rc = put(l, "quantity", hs_json_decimal_new(ln->quantity));
+        rc = hs_conn_put(l, "quantity", hs_json_decimal_new(ln->quantity));
     if (rc == HS_OK)
-        rc = put_money(l, "rate", &rate);
+        rc = hs_conn_put_money(l, "rate", &rate);
     if (rc == HS_OK && ln->has_discount_percent && ln->discount_percent.v != 0) {
         char d[64];
         char pct[72];
         rc = hs_decimal_format(ln->discount_percent, d, sizeof d) >= 0 ? HS_OK : HS_EINVAL;
         if (rc == HS_OK) {
             snprintf(pct, sizeof pct, "%s%%", d);
-            rc = put_str(l, "discount", pct);
+            rc = hs_conn_put_str(l, "discount", pct);
         }
     }
     if (rc == HS_OK)
-        rc = put_str(l, "tax_id", ln->tax_code);
+        rc = hs_conn_put_str(l, "tax_id", ln->tax_code);
     if (rc == HS_OK)
         return json_array_append_new(arr, l) == 0 ? HS_OK : HS_ENOMEM;
     json_decref(l);
@@ -1157,17 +1119,17 @@ static int build_invoice(const struct hs_record *r, bool create, const struct hs
         return hs_error_set(err, HS_EINVAL, "the invoice has no customer");
     if (create && inv->status == HS_INVOICE_VOID)
         return hs_error_set(err, HS_EINVAL, "cannot create a void invoice in Zoho Books");
-    int rc = put_str(o, "customer_id", inv->customer_ref);
+    int rc = hs_conn_put_str(o, "customer_id", inv->customer_ref);
     if (rc == HS_OK)
-        rc = put_str(o, "invoice_number", inv->number);
+        rc = hs_conn_put_str(o, "invoice_number", inv->number);
     if (rc == HS_OK)
-        rc = put_date(o, "date", inv->issue_date);
+        rc = hs_conn_put_date(o, "date", inv->issue_date);
     if (rc == HS_OK)
-        rc = put_date(o, "due_date", inv->due_date);
+        rc = hs_conn_put_date(o, "due_date", inv->due_date);
     if (rc == HS_OK)
-        rc = put_str(o, "reference_number", inv->memo);
+        rc = hs_conn_put_str(o, "reference_number", inv->memo);
     if (rc == HS_OK && inv->tax_mode != HS_TAX_MODE_UNSET)
-        rc = put(o, "is_inclusive_tax", json_boolean(inv->tax_mode == HS_TAX_INCLUSIVE));
+        rc = hs_conn_put(o, "is_inclusive_tax", json_boolean(inv->tax_mode == HS_TAX_INCLUSIVE));
     json_t *arr = rc == HS_OK ? json_array() : NULL;
     if (rc == HS_OK && arr == NULL)
         rc = HS_ENOMEM;
@@ -1181,7 +1143,7 @@ static int build_invoice(const struct hs_record *r, bool create, const struct hs
     if (rc == HS_OK && create && inv->n_lines == 0)
         rc = hs_error_set(err, HS_EINVAL, "Zoho Books needs at least one invoice line");
     if (rc == HS_OK && (create || inv->n_lines > 0))
-        return put(o, "line_items", arr);
+        return hs_conn_put(o, "line_items", arr);
     json_decref(arr);
     return rc;
 }
@@ -1198,15 +1160,15 @@ static int build_payment(const struct hs_record *r, bool create, const struct hs
         return hs_error_set(err, HS_EINVAL, "the payment has no customer");
     if (p->amount.currency[0] == '\0')
         return hs_error_set(err, HS_EINVAL, "the payment has no amount");
-    int rc = put_str(o, "customer_id", p->customer_ref);
+    int rc = hs_conn_put_str(o, "customer_id", p->customer_ref);
     if (rc == HS_OK)
-        rc = put_money(o, "amount", &p->amount);
+        rc = hs_conn_put_money(o, "amount", &p->amount);
     if (rc == HS_OK)
-        rc = put_date(o, "date", p->date);
+        rc = hs_conn_put_date(o, "date", p->date);
     if (rc == HS_OK)
-        rc = put_str(o, "reference_number", p->reference);
+        rc = hs_conn_put_str(o, "reference_number", p->reference);
     if (rc == HS_OK)
-        rc = put_str(o, "payment_mode", zo->payment_mode);
+        rc = hs_conn_put_str(o, "payment_mode", zo->payment_mode);
     json_t *arr = rc == HS_OK ? json_array() : NULL;
     if (rc == HS_OK && arr == NULL)
         rc = HS_ENOMEM;
@@ -1217,15 +1179,15 @@ static int build_payment(const struct hs_record *r, bool create, const struct hs
         json_t *e = json_pack("{s:s}", "invoice_id", a->invoice_ref);
         rc = e != NULL ? HS_OK : HS_ENOMEM;
         if (rc == HS_OK)
-            rc = put_money(e, "amount_applied",
-                           a->amount.currency[0] != '\0' ? &a->amount : &p->amount);
+            rc = hs_conn_put_money(e, "amount_applied",
+                                   a->amount.currency[0] != '\0' ? &a->amount : &p->amount);
         if (rc == HS_OK && json_array_append_new(arr, e) != 0)
             rc = HS_ENOMEM;
         else if (rc != HS_OK)
             json_decref(e);
     }
     if (rc == HS_OK)
-        return put(o, "invoices", arr);
+        return hs_conn_put(o, "invoices", arr);
     json_decref(arr);
     return rc;
 }
@@ -1294,9 +1256,9 @@ static int partial_select(enum hs_kind kind, const struct hs_write *w, json_t *f
         json_t *v = json_object_get(full, m->key);
         int rc = HS_OK;
         if (v != NULL)
-            rc = put(out, m->key, json_incref(v));
+            rc = hs_conn_put(out, m->key, json_incref(v));
         else if (w->fields != NULL && m->blank)
-            rc = put(out, m->key, json_string(""));
+            rc = hs_conn_put(out, m->key, json_string(""));
         else
             continue;
         if (rc != HS_OK)
@@ -1306,7 +1268,7 @@ static int partial_select(enum hs_kind kind, const struct hs_write *w, json_t *f
     /* the tax mode travels with the lines: Zoho reads the rates by it */
     json_t *inc = json_object_get(full, "is_inclusive_tax");
     if (inc != NULL && json_object_get(out, "line_items") != NULL)
-        return put(out, "is_inclusive_tax", json_incref(inc));
+        return hs_conn_put(out, "is_inclusive_tax", json_incref(inc));
     return HS_OK;
 }
 
