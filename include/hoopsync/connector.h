@@ -92,6 +92,9 @@ struct hs_changes {
     bool more;    /* more changes are waiting: call again with cursor */
 };
 HS_API void hs_changes_release(struct hs_changes *c);
+/* Appends one change (a copy of id) to c. HS_OK or HS_ENOMEM (c unchanged). */
+HS_API HS_MUST_CHECK int hs_changes_add(struct hs_changes *c, enum hs_kind kind, const char *id,
+                                        int64_t updated_at, bool deleted);
 
 enum hs_write_op { HS_WRITE_CREATE = 1, HS_WRITE_UPDATE = 2 };
 

@@ -855,24 +855,6 @@ static enum hs_kind kind_of_entity(const char *name)
     return HS_KIND_NONE;
 }
 
-static int changes_add(struct hs_changes *out, enum hs_kind kind, const char *id, int64_t at,
-                       bool deleted)
-{
-    struct hs_change *v = hs_reallocarray(out->items, out->n_items + 1, sizeof *v);
-    if (v == NULL)
-        return HS_ENOMEM;
-    out->items = v;
-    char *s = hs_strdup(id);
-    if (s == NULL)
-        return HS_ENOMEM;
-    v[out->n_items].kind = kind;
-    v[out->n_items].id = s;
-    v[out->n_items].updated_at = at;
-    v[out->n_items].deleted = deleted;
-    out->n_items++;
-    return HS_OK;
-}
-
 int hs_quickbooks_parse_webhook(const uint8_t *buf, size_t len, const char *realm,
                                 struct hs_changes *out, struct hs_error *err)
 {
@@ -910,7 +892,7 @@ int hs_quickbooks_parse_webhook(const uint8_t *buf, size_t len, const char *real
                 rc = hs_error_set(err, HS_ETOOBIG, "QuickBooks webhook: too many events");
                 break;
             }
-            rc = changes_add(out, kind, id, ms, op != NULL && strcmp(op, "Delete") == 0);
+            rc = hs_changes_add(out, kind, id, ms, op != NULL && strcmp(op, "Delete") == 0);
             if (rc != HS_OK)
                 break;
         }

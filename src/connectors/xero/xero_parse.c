@@ -922,23 +922,6 @@ int hs_xero_conn_parse_item_refs(const uint8_t *buf, size_t len, struct hs_xero_
 
 /* ---- webhooks ---------------------------------------------------------------------------- */
 
-static int changes_add(struct hs_changes *out, enum hs_kind kind, const char *id, int64_t at)
-{
-    struct hs_change *v = hs_reallocarray(out->items, out->n_items + 1, sizeof *v);
-    if (v == NULL)
-        return HS_ENOMEM;
-    out->items = v;
-    char *s = hs_strdup(id);
-    if (s == NULL)
-        return HS_ENOMEM;
-    v[out->n_items].kind = kind;
-    v[out->n_items].id = s;
-    v[out->n_items].updated_at = at;
-    v[out->n_items].deleted = false;
-    out->n_items++;
-    return HS_OK;
-}
-
 int hs_xero_conn_parse_webhook(const uint8_t *buf, size_t len, const char *tenant,
                                struct hs_changes *out, struct hs_error *err)
 {
@@ -975,7 +958,7 @@ int hs_xero_conn_parse_webhook(const uint8_t *buf, size_t len, const char *tenan
             rc = hs_error_set(err, HS_ETOOBIG, "Xero webhook: too many events");
             break;
         }
-        rc = changes_add(out, kind, id, ms);
+        rc = hs_changes_add(out, kind, id, ms, false);
     }
     json_decref(root);
     if (rc == HS_ENOMEM)

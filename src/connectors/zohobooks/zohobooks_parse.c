@@ -761,21 +761,9 @@ int hs_zoho_conn_parse_webhook(const uint8_t *buf, size_t len, struct hs_changes
                               hs_zoho_conn_single(kinds[k]), id_field(kinds[k]));
             break;
         }
-        struct hs_change *v = hs_reallocarray(out->items, out->n_items + 1, sizeof *v);
-        if (v == NULL) {
-            rc = HS_ENOMEM;
+        rc = hs_changes_add(out, kinds[k], id, updated_ms(obj), false);
+        if (rc != HS_OK)
             break;
-        }
-        out->items = v;
-        memset(&v[out->n_items], 0, sizeof v[0]);
-        v[out->n_items].kind = kinds[k];
-        v[out->n_items].updated_at = updated_ms(obj);
-        v[out->n_items].id = hs_strdup(id);
-        if (v[out->n_items].id == NULL) {
-            rc = HS_ENOMEM;
-            break;
-        }
-        out->n_items++;
     }
     json_decref(root);
     if (rc == HS_ENOMEM)
