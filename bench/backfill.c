@@ -524,7 +524,7 @@ static size_t min_zohobooks(const struct world_counts *w, long write_batch, stru
     ROW("zohobooks", "PUT /books/v3/invoices", w->deals, false, true, "invoice upserts");
     /* a sent invoice (the setting invoice_status, "sent" by default) is a second call in Zoho:
      * the API creates drafts and has no way to create one already sent without emailing it */
-    ROW("zohobooks", "POST /books/v3/invoices/{id}/status/{status}", w->deals, false, true,
+    ROW("zohobooks", "POST /books/v3/invoices/{id}/status/sent", w->deals, false, true,
         "invoices marked sent, one a call");
     return n;
 }

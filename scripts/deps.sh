@@ -11,7 +11,7 @@ PKGS=(
   build-essential cmake pkg-config git
   clang-14 libclang-rt-14-dev clang-format clang-tidy cppcheck
   libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev
-  libpq-dev libsodium-dev libyaml-dev libcmocka-dev
+  libpq-dev libsodium-dev libyaml-dev libcmocka-dev libjemalloc-dev
   curl python3 python3-yaml libxml2-utils
 )
 
