@@ -957,8 +957,8 @@ static int run_mode(const struct opts *o, const struct acct *a, bool limits)
     struct hs_engine_config ec = {
         .config = cfg,
         .store = store,
-        .crm = {.ops = &hs_connector_hubspot_ops, .conn = crm, .conn_id = "crm"},
-        .accounting = {.ops = a->ops, .conn = acc, .conn_id = "accounting"},
+        .crm = {.ops = &hs_connector_hubspot_ops, .conn = crm, .conn_id = "crm", .limiter = crm_rl},
+        .accounting = {.ops = a->ops, .conn = acc, .conn_id = "accounting", .limiter = acc_rl},
         .env = &env,
         .invoicing = &iv,
     };

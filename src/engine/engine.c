@@ -33,6 +33,7 @@
 #include "core/validate.h"
 #include "engine/engine.h"
 #include "engine/engine_int.h"
+#include "net/ratelimit.h"
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/json.h"
@@ -2154,16 +2155,74 @@ static bool generic_kind(const struct hs_engine *e, enum hs_kind kind)
     return false;
 }
 
-/* Batch-reads a group's records and refreshes the mirror with them. */
+/* Batch-reads a group's records (those not read ahead) and refreshes the mirror with them. */
 static int read_group(struct hs_engine *e, struct eng_group *g, struct hs_error *err)
 {
-    g->recs = hs_calloc(g->n > 0 ? g->n : 1, sizeof(struct hs_record *));
+    if (g->recs == NULL)
+        g->recs = hs_calloc(g->n > 0 ? g->n : 1, sizeof(struct hs_record *));
     if (g->recs == NULL)
         return hs_error_set(err, HS_ENOMEM, "cannot sync: out of memory");
-    int rc = eng_read(e, g->side, g->kind, g->ids, g->n, g->recs, err);
-    if (rc == HS_OK)
+    int rc = eng_read(e, g->side, g->kind, g->ids + g->n_read, g->n - g->n_read,
+                      g->recs + g->n_read, err);
+    if (rc == HS_OK) {
+        g->n_read = g->n;
         rc = mirror_group(e, g, err);
+    }
     return rc;
+}
+
+/* ---- read-ahead while the accounting side waits ------------------------------------------ */
+
+/* Stop reading ahead this long before the accounting limiter's wait ends. */
+#define AHEAD_MARGIN_MS 2
+
+struct ahead {
+    struct hs_engine *e;
+    struct pass *p;
+    bool stop; /* a read failed: the group is read again in its turn, which reports it */
+};
+
+/* hs_ratelimit_idle_fn of the accounting limiter during the generic flows: reads the next
+ * read_batch records of the CRM groups the invoice step needs (deals), as long as neither the
+ * wait nor the CRM's own limiter would make the accounting call late. Only the CRM connector
+ * is called (the accounting one is inside its call), and nothing is stored: read_group stores
+ * the mirror in the group's turn. */
+static void read_ahead(void *ud, int64_t until_ms)
+{
+    struct ahead *a = ud;
+    struct hs_engine *e = a->e;
+    struct hs_ratelimit *crm_rl = e->cfg.crm.limiter;
+    for (size_t gi = 0; gi < a->p->n_groups && !a->stop; gi++) {
+        struct eng_group *g = &a->p->groups[gi];
+        if (g->side != HS_SIDE_CRM || generic_kind(e, g->kind))
+            continue;
+        while (g->n_read < g->n && !a->stop) {
+            int64_t now = hs_env_now_ms(&e->env);
+            int64_t crm_wait = crm_rl != NULL ? hs_ratelimit_wait_ms(crm_rl, "all") : 0;
+            if (now + crm_wait + AHEAD_MARGIN_MS >= until_ms)
+                return;
+            if (g->recs == NULL)
+                g->recs = hs_calloc(g->n > 0 ? g->n : 1, sizeof(struct hs_record *));
+            if (g->recs == NULL) {
+                a->stop = true;
+                return;
+            }
+            size_t b = read_batch(e, g->side, g->kind);
+            size_t m = g->n - g->n_read < b ? g->n - g->n_read : b;
+            struct hs_error err;
+            hs_error_clear(&err);
+            if (eng_read(e, g->side, g->kind, g->ids + g->n_read, m, g->recs + g->n_read, &err) !=
+                HS_OK) {
+                for (size_t i = g->n_read; i < g->n_read + m; i++) {
+                    hs_record_free(g->recs[i]);
+                    g->recs[i] = NULL;
+                }
+                a->stop = true;
+                return;
+            }
+            g->n_read += m;
+        }
+    }
 }
 
 static int run_pass(struct hs_engine *e, struct hs_error *err)
@@ -2180,6 +2239,13 @@ static int run_pass(struct hs_engine *e, struct hs_error *err)
     for (size_t gi = 0; gi < p.n_groups && rc == HS_OK; gi++)
         if (generic_kind(e, p.groups[gi].kind))
             rc = read_group(e, &p.groups[gi], err);
+    /* while the accounting side's limiter makes its writes wait, the invoice step's CRM
+     * records are read ahead, so the two providers' waits overlap */
+    struct ahead ahead = {.e = e, .p = &p};
+    struct hs_ratelimit *acc_rl = e->cfg.accounting.limiter;
+    if (rc == HS_OK && acc_rl != NULL && e->cfg.invoicing != NULL)
+        hs_ratelimit_set_idle(acc_rl, read_ahead, &ahead, AHEAD_MARGIN_MS * 5);
+    /* flows in order; the CRM side first, so records we create come back already linked */
     /* flows in order; the CRM side first, so records we create come back already linked */
     for (size_t fi = 0; fi < e->n_flows && rc == HS_OK; fi++) {
         for (int s = HS_SIDE_CRM; s <= HS_SIDE_ACCOUNTING && rc == HS_OK; s++) {
@@ -2200,6 +2266,8 @@ static int run_pass(struct hs_engine *e, struct hs_error *err)
             }
         }
     }
+    if (acc_rl != NULL)
+        hs_ratelimit_set_idle(acc_rl, NULL, NULL, 0);
     /* invoices and payments (engine/invoices.c), on their groups read now */
     for (size_t gi = 0; gi < p.n_groups && rc == HS_OK; gi++)
         if (!generic_kind(e, p.groups[gi].kind))

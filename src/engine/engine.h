@@ -10,7 +10,11 @@
  *                  page by page; each page's dirty marks and the new cursor are stored in ONE
  *                  transaction, so a crash never loses a change (no cursor = backfill);
  *               2. claim the dirty set in batches (leases), group by (kind, side), batch-read
- *                  the records (limits().read_batch per call), refresh the mirror;
+ *                  the records (limits().read_batch per call), refresh the mirror; the CRM
+ *                  records of the invoice step are read ahead while the accounting side's
+ *                  rate limiter makes the generic flows' writes wait (so the two providers'
+ *                  waits overlap), as long as the CRM's own limiter would not make that
+ *                  write late;
  *               3. linked records: batch-read the other side, three-way merge against the
  *                  per-side base (core/merge.h) -> planned writes, conflicts, drift;
  *                  unlinked: match against an index of the other side's mirror, built once
@@ -66,10 +70,15 @@
 #define HS_ENGINE_IDEM_MAX 40
 
 /* One connected side as the caller opened it. */
+struct hs_ratelimit;
 struct hs_engine_side {
     const struct hs_connector_ops *ops;
     struct hs_connector *conn;
     const char *conn_id; /* id of the connection in the store ("crm", "accounting") */
+    /* The connection's rate limiter (net/ratelimit.h), or NULL. The engine reads the CRM
+     * records a later step needs while the accounting side's limiter waits, and asks the
+     * CRM's whether such a read would wait. Borrowed. */
+    struct hs_ratelimit *limiter;
 };
 
 /*

@@ -77,6 +77,7 @@ struct eng_group {
     char **ids;
     struct hs_record **recs; /* NULL where the record is gone */
     size_t n, cap;
+    size_t n_read; /* recs[0..n_read) were read ahead (run_pass: while a limiter waited) */
 };
 
 /*

@@ -14,11 +14,14 @@
  *             acquire() computes the wait under the lock; when it is zero it records the
  *             call in every window at once (so two windows never disagree), otherwise it
  *             unlocks, sleeps through the env and tries again: another thread may have taken
- *             the slot meanwhile, and the loop then simply waits again.
+ *             the slot meanwhile, and the loop then simply waits again. With an idle
+ *             function set, the first wait of a call runs it instead of sleeping (once per
+ *             call, never nested), then the wait is computed again.
  * Invariants: for a sliding log, n <= limit and the ring holds times in call order; for a
  *             bucket, 0 <= units <= limit * window_ms. No window ever records a call that
  *             another applicable window refused.
- * Threads:    one mutex guards everything; sleeping happens with it released.
+ * Threads:    one mutex guards everything; sleeping and the idle function run with it
+ *             released.
  * Ownership:  the limiter owns its windows and scope names; env is borrowed.
  */
 #include <pthread.h>
@@ -63,6 +66,10 @@ struct hs_ratelimit {
     int64_t max_wait_ms; /* 0: none */
     bool blocked;        /* take() refused a call: last_block says why */
     struct hs_ratelimit_block last_block;
+    hs_ratelimit_idle_fn idle; /* other work for a wait (NULL: none) */
+    void *idle_ud;
+    int64_t idle_min_ms;
+    bool in_idle; /* idle is running: a wait inside it sleeps */
 };
 
 int hs_ratelimit_new(const struct hs_env *env, struct hs_ratelimit **out)
@@ -267,6 +274,7 @@ static int take(struct hs_ratelimit *rl, const char *scope, bool bounded, int64_
 {
     scope = norm_scope(scope);
     int64_t waited = 0;
+    bool idled = false;
     for (;;) {
         pthread_mutex_lock(&rl->mu);
         int64_t now = hs_env_now_ms(rl->env);
@@ -293,10 +301,36 @@ static int take(struct hs_ratelimit *rl, const char *scope, bool bounded, int64_
             *out_waited = waited;
             return HS_OK;
         }
+        if (rl->idle != NULL && !rl->in_idle && !idled && wait >= rl->idle_min_ms) {
+            idled = true; /* once per call: it returns when its work or the wait runs out */
+            hs_ratelimit_idle_fn fn = rl->idle;
+            void *ud = rl->idle_ud;
+            rl->in_idle = true;
+            pthread_mutex_unlock(&rl->mu);
+            fn(ud, now + wait);
+            pthread_mutex_lock(&rl->mu);
+            rl->in_idle = false;
+            int64_t spent = hs_env_now_ms(rl->env) - now;
+            pthread_mutex_unlock(&rl->mu);
+            waited += spent > 0 ? (spent < wait ? spent : wait) : 0;
+            continue; /* the wait is computed again: what is left, or none */
+        }
         pthread_mutex_unlock(&rl->mu);
         hs_env_sleep_ms(rl->env, wait);
         waited += wait;
     }
+}
+
+void hs_ratelimit_set_idle(struct hs_ratelimit *rl, hs_ratelimit_idle_fn fn, void *ud,
+                           int64_t min_ms)
+{
+    if (rl == NULL)
+        return;
+    pthread_mutex_lock(&rl->mu);
+    rl->idle = fn;
+    rl->idle_ud = ud;
+    rl->idle_min_ms = min_ms > 1 ? min_ms : 1;
+    pthread_mutex_unlock(&rl->mu);
 }
 
 int64_t hs_ratelimit_acquire(struct hs_ratelimit *rl, const char *scope)

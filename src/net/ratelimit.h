@@ -16,6 +16,9 @@
  *             it opens; the refusal is remembered (hs_ratelimit_blocked) so that a caller
  *             (`hoopsync sync --once`) can stop its pass, keep the rest pending and say when
  *             work resumes, instead of sleeping for hours.
+ *             A limiter may be given other work for its waits (hs_ratelimit_set_idle): the
+ *             engine reads the CRM while the accounting provider's window is spent, so the
+ *             waits of the two providers overlap instead of adding up.
  * Threads:    thread-safe (one mutex); workers of one account share one limiter.
  */
 #ifndef HS_NET_RATELIMIT_H
@@ -62,6 +65,16 @@ HS_API bool hs_ratelimit_blocked(struct hs_ratelimit *rl, struct hs_ratelimit_bl
 HS_API void hs_ratelimit_pause(struct hs_ratelimit *rl, const char *scope, int64_t ms);
 /* Milliseconds until scope could next be acquired without waiting (0 = now). */
 HS_API int64_t hs_ratelimit_wait_ms(struct hs_ratelimit *rl, const char *scope);
+/*
+ * Other work while a call waits: fn(ud, until_ms) runs before the limiter sleeps for a wait of
+ * at least min_ms, on the waiting thread with no lock held, and should return by until_ms
+ * (env clock); the limiter then sleeps only what is left. The engine reads the other
+ * provider there. fn must not take a call from this limiter (a call it makes that waits here
+ * sleeps without calling fn again). NULL fn: none (the default).
+ */
+typedef void (*hs_ratelimit_idle_fn)(void *ud, int64_t until_ms);
+HS_API void hs_ratelimit_set_idle(struct hs_ratelimit *rl, hs_ratelimit_idle_fn fn, void *ud,
+                                  int64_t min_ms);
 /* Total calls acquired and milliseconds waited, for reports. */
 HS_API void hs_ratelimit_stats(struct hs_ratelimit *rl, int64_t *out_calls, int64_t *out_waited_ms);
 

@@ -745,8 +745,9 @@ static int qbo_api(struct scn *s, const char *method, const char *rel, const cha
                    json_t **out)
 {
     char path[1200];
-    snprintf(path, sizeof path, "/quickbooks/v3/company/%s/%s%cminorversion=75", s->tenant, rel,
-             strchr(rel, '?') != NULL ? '&' : '?');
+    int w = snprintf(path, sizeof path, "/quickbooks/v3/company/%s/%s%cminorversion=75", s->tenant,
+                     rel, strchr(rel, '?') != NULL ? '&' : '?');
+    assert_true(w > 0 && (size_t)w < sizeof path);
     return scn_http(s, method, path, body, out);
 }
 

@@ -315,6 +315,81 @@ static void test_ratelimit_take_refuses_beyond_the_longest_wait(void **state)
     assert_false(hs_ratelimit_blocked(NULL, NULL));
 }
 
+/* An idle function that does `work` ms of other work (and, once, takes a call from the same
+ * limiter, which must sleep rather than nest). */
+struct idle_rec {
+    struct fake *f;
+    struct hs_ratelimit *rl;
+    int64_t work;
+    int64_t until_seen;
+    int calls;
+    bool nest;
+};
+
+static void idle_fn(void *ud, int64_t until_ms)
+{
+    struct idle_rec *r = ud;
+    r->calls++;
+    r->until_seen = until_ms;
+    if (r->nest) {
+        r->nest = false;
+        (void)hs_ratelimit_acquire(r->rl, "all"); /* waits by sleeping: no second idle */
+    }
+    pthread_mutex_lock(&r->f->mu);
+    r->f->now += r->work;
+    pthread_mutex_unlock(&r->f->mu);
+}
+
+static void test_ratelimit_idle_runs_other_work_instead_of_sleeping(void **state)
+{
+    (void)state;
+    struct fake f;
+    struct hs_env env;
+    fake_env(&f, &env, 500000);
+    struct hs_ratelimit *rl = NULL;
+    assert_int_equal(hs_ratelimit_new(&env, &rl), HS_OK);
+    assert_int_equal(hs_ratelimit_add(rl, "all", 2, 1000), HS_OK);
+    struct idle_rec r = {.f = &f, .rl = rl, .work = 300};
+    hs_ratelimit_set_idle(rl, idle_fn, &r, 50);
+
+    assert_int_equal(hs_ratelimit_acquire(rl, "all"), 0);
+    assert_int_equal(hs_ratelimit_acquire(rl, "all"), 0);
+    /* the third call waits 1000 ms: 300 of them are other work, the rest is slept */
+    assert_int_equal(hs_ratelimit_acquire(rl, "all"), 1000);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.until_seen, 500000 + 1000);
+    assert_int_equal(f.slept, 700);
+    assert_int_equal(f.now, 501000);
+    /* work longer than the wait: nothing is slept, the call goes at once after it */
+    r.work = 1500;
+    int64_t slept = f.slept;
+    assert_int_equal(hs_ratelimit_acquire(rl, "all"), 0); /* t=501000: the window is full */
+    (void)hs_ratelimit_acquire(rl, "all");
+    assert_int_equal(r.calls, 2);
+    assert_int_equal(f.slept, slept);
+    /* a wait shorter than min_ms sleeps without idle */
+    assert_int_equal(f.now, 502500);
+    assert_int_equal(hs_ratelimit_acquire(rl, "all"), 0); /* calls at 502500 twice */
+    f.now += 980;
+    r.work = 0;
+    assert_int_equal(hs_ratelimit_acquire(rl, "all"), 20);
+    assert_int_equal(r.calls, 2);
+    /* idle taking a call from this limiter sleeps inside instead of nesting */
+    r.nest = true;
+    r.work = 0;
+    assert_int_equal(hs_ratelimit_acquire(rl, "all"), 0);
+    assert_int_equal(hs_ratelimit_acquire(rl, "all"), 1000);
+    assert_int_equal(r.calls, 3);
+    assert_false(r.nest);
+    /* no idle once cleared */
+    hs_ratelimit_set_idle(rl, NULL, NULL, 0);
+    assert_int_equal(hs_ratelimit_acquire(rl, "all"), 1000); /* the nested call and ours */
+    assert_int_equal(r.calls, 3);
+    hs_ratelimit_set_idle(NULL, idle_fn, &r, 1);
+    hs_ratelimit_free(rl);
+    pthread_mutex_destroy(&f.mu);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_ratelimit_rejects_bad_windows),
         cmocka_unit_test(test_ratelimit_survives_every_failed_allocation),
         cmocka_unit_test(test_ratelimit_concurrent_callers_share_the_windows),
+        cmocka_unit_test(test_ratelimit_idle_runs_other_work_instead_of_sleeping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
