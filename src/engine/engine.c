@@ -789,16 +789,17 @@ int eng_read(struct hs_engine *e, enum hs_side s, enum hs_kind kind, char *const
     return HS_OK;
 }
 
-/* Mirror refresh of a group, one transaction. */
-static int mirror_group(struct hs_engine *e, const struct eng_group *g, struct hs_error *err)
+/* Mirror refresh of records [from, to) of a group, one transaction. */
+static int mirror_range(struct hs_engine *e, const struct eng_group *g, size_t from, size_t to,
+                        struct hs_error *err)
 {
-    if (e->dry || g->n == 0)
+    if (e->dry || from >= to)
         return HS_OK;
     struct hs_store *st = e->cfg.store;
     const char *conn = side_of(e, g->side)->conn_id;
     const char *object = hs_kind_name(g->kind);
     int rc = hs_store_begin(st, err);
-    for (size_t i = 0; i < g->n && rc == HS_OK; i++) {
+    for (size_t i = from; i < to && rc == HS_OK; i++) {
         if (g->recs[i] == NULL) {
             rc = hs_store_mirror_delete(st, conn, object, g->ids[i], err);
             if (rc == HS_ENOTFOUND) {
@@ -2155,20 +2156,34 @@ static bool generic_kind(const struct hs_engine *e, enum hs_kind kind)
     return false;
 }
 
-/* Batch-reads a group's records (those not read ahead) and refreshes the mirror with them. */
-static int read_group(struct hs_engine *e, struct eng_group *g, struct hs_error *err)
+/* Makes records [0, upto) of a group read (batch-reading those not read ahead) and mirrored
+ * (those not mirrored yet, one transaction). */
+static int read_upto(struct hs_engine *e, struct eng_group *g, size_t upto, struct hs_error *err)
 {
     if (g->recs == NULL)
         g->recs = hs_calloc(g->n > 0 ? g->n : 1, sizeof(struct hs_record *));
     if (g->recs == NULL)
         return hs_error_set(err, HS_ENOMEM, "cannot sync: out of memory");
-    int rc = eng_read(e, g->side, g->kind, g->ids + g->n_read, g->n - g->n_read,
-                      g->recs + g->n_read, err);
-    if (rc == HS_OK) {
-        g->n_read = g->n;
-        rc = mirror_group(e, g, err);
+    if (g->n_read < upto) {
+        int rc = eng_read(e, g->side, g->kind, g->ids + g->n_read, upto - g->n_read,
+                          g->recs + g->n_read, err);
+        if (rc != HS_OK)
+            return rc;
+        g->n_read = upto;
     }
-    return rc;
+    if (g->n_mirrored < upto) {
+        int rc = mirror_range(e, g, g->n_mirrored, upto, err);
+        if (rc != HS_OK)
+            return rc;
+        g->n_mirrored = upto;
+    }
+    return HS_OK;
+}
+
+/* Batch-reads a group's records (those not read ahead) and refreshes the mirror with them. */
+static int read_group(struct hs_engine *e, struct eng_group *g, struct hs_error *err)
+{
+    return read_upto(e, g, g->n, err);
 }
 
 /* ---- read-ahead while the accounting side waits ------------------------------------------ */
@@ -2183,18 +2198,19 @@ struct ahead {
 };
 
 /* hs_ratelimit_idle_fn of the accounting limiter during the generic flows: reads the next
- * read_batch records of the CRM groups the invoice step needs (deals), as long as neither the
- * wait nor the CRM's own limiter would make the accounting call late. Only the CRM connector
- * is called (the accounting one is inside its call), and nothing is stored: read_group stores
- * the mirror in the group's turn. */
+ * read_batch records of the CRM groups, the generic flows' slices still to come first, then
+ * the invoice step's (deals), as long as neither the wait nor the CRM's own limiter would
+ * make the accounting call late. Only the CRM connector is called (the accounting one is
+ * inside its call), and nothing is stored: read_upto stores the mirror in the slice's turn. */
 static void read_ahead(void *ud, int64_t until_ms)
 {
     struct ahead *a = ud;
     struct hs_engine *e = a->e;
     struct hs_ratelimit *crm_rl = e->cfg.crm.limiter;
-    for (size_t gi = 0; gi < a->p->n_groups && !a->stop; gi++) {
-        struct eng_group *g = &a->p->groups[gi];
-        if (g->side != HS_SIDE_CRM || generic_kind(e, g->kind))
+    for (size_t k = 0; k < 2 * a->p->n_groups && !a->stop; k++) {
+        bool generic_round = k < a->p->n_groups;
+        struct eng_group *g = &a->p->groups[generic_round ? k : k - a->p->n_groups];
+        if (g->side != HS_SIDE_CRM || generic_kind(e, g->kind) != generic_round)
             continue;
         while (g->n_read < g->n && !a->stop) {
             int64_t now = hs_env_now_ms(&e->env);
@@ -2236,11 +2252,15 @@ static int run_pass(struct hs_engine *e, struct hs_error *err)
         rc = collect(e, &p, err);
     /* the generic flows' records first; the invoice step's (deals, invoices, payments) only
      * once those are processed and freed, so both sets are never held at once */
+    /* the accounting side's records of the generic flows now, whole (the CRM records are
+     * matched against their index); the CRM's slice by slice below, so that the first writes
+     * go out without waiting for all of them (the accounting index is built once all are read:
+     * the accounting group of a flow comes after its CRM slices) */
     for (size_t gi = 0; gi < p.n_groups && rc == HS_OK; gi++)
-        if (generic_kind(e, p.groups[gi].kind))
+        if (generic_kind(e, p.groups[gi].kind) && p.groups[gi].side != HS_SIDE_CRM)
             rc = read_group(e, &p.groups[gi], err);
-    /* while the accounting side's limiter makes its writes wait, the invoice step's CRM
-     * records are read ahead, so the two providers' waits overlap */
+    /* while the accounting side's limiter makes its writes wait, the CRM records still to
+     * come are read ahead, so the two providers' waits overlap */
     struct ahead ahead = {.e = e, .p = &p};
     struct hs_ratelimit *acc_rl = e->cfg.accounting.limiter;
     if (rc == HS_OK && acc_rl != NULL && e->cfg.invoicing != NULL)
@@ -2258,9 +2278,12 @@ static int run_pass(struct hs_engine *e, struct hs_error *err)
                 const size_t k = e->cfg.slice;
                 for (size_t at = 0; at < g->n && rc == HS_OK; at += k) {
                     struct eng_group slice = *g;
+                    slice.n = g->n - at < k ? g->n - at : k;
+                    rc = read_upto(e, g, at + slice.n, err);
+                    if (rc != HS_OK)
+                        break;
                     slice.ids = g->ids + at;
                     slice.recs = g->recs + at;
-                    slice.n = g->n - at < k ? g->n - at : k;
                     rc = process_group(e, &p, fi, &slice, err);
                 }
             }

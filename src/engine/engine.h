@@ -10,11 +10,11 @@
  *                  page by page; each page's dirty marks and the new cursor are stored in ONE
  *                  transaction, so a crash never loses a change (no cursor = backfill);
  *               2. claim the dirty set in batches (leases), group by (kind, side), batch-read
- *                  the records (limits().read_batch per call), refresh the mirror; the CRM
- *                  records of the invoice step are read ahead while the accounting side's
- *                  rate limiter makes the generic flows' writes wait (so the two providers'
- *                  waits overlap), as long as the CRM's own limiter would not make that
- *                  write late;
+ *                  the records (limits().read_batch per call; the CRM's slice by slice),
+ *                  refresh the mirror; CRM records still to come are read ahead while the
+ *                  accounting side's rate limiter makes the generic flows' writes wait (so the
+ *                  two providers' waits overlap), as long as the CRM's own limiter would not
+ *                  make that write late;
  *               3. linked records: batch-read the other side, three-way merge against the
  *                  per-side base (core/merge.h) -> planned writes, conflicts, drift;
  *                  unlinked: match against an index of the other side's mirror, built once

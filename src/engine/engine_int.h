@@ -77,7 +77,8 @@ struct eng_group {
     char **ids;
     struct hs_record **recs; /* NULL where the record is gone */
     size_t n, cap;
-    size_t n_read; /* recs[0..n_read) were read ahead (run_pass: while a limiter waited) */
+    size_t n_read;     /* recs[0..n_read) are read (some ahead, while a limiter waited) */
+    size_t n_mirrored; /* recs[0..n_mirrored) refreshed the mirror */
 };
 
 /*
