@@ -135,6 +135,10 @@ struct zoho {
     size_t n_orgs;
     int64_t day_limit; /* calls a day per organization */
     int64_t min_limit; /* calls a minute per organization */
+    /* authorization codes consented with access_type=offline: only their exchange answers a
+     * refresh token (Zoho's default, online, gives an access token alone) */
+    char **offline_codes;
+    size_t n_offline;
 };
 
 /* ---- small helpers ---- */
@@ -2318,6 +2322,39 @@ static const char *dc_location(const char *dc)
     return dc == NULL ? "us" : NULL;
 }
 
+/* A consent with access_type=offline: its code (from the redirect's query) is remembered. */
+static int remember_offline(struct zoho *z, const struct hs_http_request *req, const char *where)
+{
+    char *type = hs_http_request_query(req, "access_type");
+    bool offline = type != NULL && strcmp(type, "offline") == 0;
+    hs_free(type);
+    const char *q = strchr(where, '?');
+    char *code = offline && q != NULL ? hs_str_form_get(q + 1, "code", NULL) : NULL;
+    if (!offline || code == NULL)
+        return HS_OK;
+    char **v = hs_reallocarray(z->offline_codes, z->n_offline + 1, sizeof *v);
+    if (v == NULL) {
+        hs_free(code);
+        return HS_ENOMEM;
+    }
+    z->offline_codes = v;
+    z->offline_codes[z->n_offline++] = code;
+    return HS_OK;
+}
+
+/* True (and forgotten) when code was consented offline. */
+static bool take_offline(struct zoho *z, const char *code)
+{
+    for (size_t i = 0; code != NULL && i < z->n_offline; i++) {
+        if (strcmp(z->offline_codes[i], code) == 0) {
+            hs_free(z->offline_codes[i]);
+            z->offline_codes[i] = z->offline_codes[--z->n_offline];
+            return true;
+        }
+    }
+    return false;
+}
+
 static int h_authorize(void *ud, const struct hs_http_request *req, const struct hs_route_match *m,
                        struct hs_http_response *resp)
 {
@@ -2331,6 +2368,9 @@ static int h_authorize(void *ud, const struct hs_http_request *req, const struct
     int rc = hs_sbx_oauth_authorize(z->sbx, &hs_sbx_zoho_ops, NULL, req, resp);
     const char *where = hs_http_headers_get(&resp->headers, "Location");
     if (rc != HS_OK || resp->status != 302 || where == NULL || strstr(where, "code=") == NULL)
+        return rc;
+    rc = remember_offline(z, req, where);
+    if (rc != HS_OK)
         return rc;
     /* Zoho names the data center of the account: location and accounts-server */
     char base[256];
@@ -2382,6 +2422,14 @@ static int h_token(void *ud, const struct hs_http_request *req, const struct hs_
         rc = sets(b, "token_type", "Bearer");
     if (rc == HS_OK && grant != NULL && strcmp(grant, "refresh_token") == 0)
         json_object_del(b, "refresh_token");
+    if (rc == HS_OK && grant != NULL && strcmp(grant, "authorization_code") == 0) {
+        char *code = hs_str_form_get(body, "code", NULL);
+        if (code == NULL && req->query != NULL)
+            code = hs_str_form_get(req->query, "code", NULL);
+        if (!take_offline(z, code)) /* access_type=online (the default): no refresh token */
+            json_object_del(b, "refresh_token");
+        hs_free(code);
+    }
     if (rc == HS_OK) {
         hs_buf_reset(&resp->body);
         rc = hs_json_dump(b, &resp->body);
@@ -2602,6 +2650,9 @@ static void zoho_destroy(void *state)
     if (z == NULL)
         return;
     orgs_clear(z);
+    for (size_t i = 0; i < z->n_offline; i++)
+        hs_free(z->offline_codes[i]);
+    hs_free(z->offline_codes);
     hs_free(z);
 }
 

@@ -99,6 +99,9 @@ static const struct hs_oauth_profile profiles[] = {
         .pkce = false,
         .tenant_param = NULL,
         .tenant_field = NULL,
+        /* Zoho answers a refresh token only to an offline consent, and to a repeated consent
+         * only when it is asked again (prompt=consent) */
+        .auth_params = "access_type=offline&prompt=consent",
     },
 };
 
@@ -256,6 +259,8 @@ int hs_oauth_consent_build(const struct hs_oauth_client *c, const char *const *s
         rc = add_param(&url, "&", "code_challenge", challenge);
     if (rc == HS_OK && challenge != NULL)
         rc = add_param(&url, "&", "code_challenge_method", "S256");
+    if (rc == HS_OK && c->profile->auth_params != NULL)
+        rc = hs_buf_printf(&url, "&%s", c->profile->auth_params);
     if (rc != HS_OK)
         goto fail;
     out->url = hs_buf_detach(&url);

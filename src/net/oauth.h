@@ -60,6 +60,7 @@ struct hs_oauth_profile {
     bool pkce;                  /* send an S256 code_challenge */
     const char *tenant_param;   /* redirect query parameter with the tenant ("realmId") */
     const char *tenant_field;   /* token answer field with the tenant ("hub_id") */
+    const char *auth_params;    /* more consent URL parameters ("access_type=offline"), or NULL */
 };
 
 /* The profile of provider, or NULL when hoopsync has none. */
@@ -98,7 +99,8 @@ struct hs_oauth_consent {
 /*
  * Builds the consent URL: authorize_url?response_type=code&client_id&redirect_uri&scope
  * (scopes joined by spaces; n_scopes 0 = the profile's defaults)&state[&code_challenge
- * &code_challenge_method=S256]. out is filled (caller releases) or zeroed on failure.
+ * &code_challenge_method=S256][&the profile's auth_params]. out is filled (caller releases)
+ * or zeroed on failure.
  * HS_EINVAL (missing client_id, redirect_uri or authorize_url), HS_ENOMEM.
  */
 HS_API HS_MUST_CHECK int hs_oauth_consent_build(const struct hs_oauth_client *c,

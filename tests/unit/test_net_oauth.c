@@ -288,6 +288,15 @@ static void test_oauth_consent_url_carries_every_parameter(void **state)
     assert_non_null(ch);
     assert_int_equal(strcspn(ch + 16, "&"), 43);
     hs_oauth_consent_release(&c);
+    assert_null(hs_oauth_profile_find("hubspot")->auth_params);
+
+    /* Zoho: an offline consent (else no refresh token), asked again each time */
+    cl = fx->client;
+    cl.profile = hs_oauth_profile_find("zohobooks");
+    assert_int_equal(hs_oauth_consent_build(&cl, NULL, 0, &c, NULL), HS_OK);
+    assert_non_null(strstr(c.url, "&scope=ZohoBooks.fullaccess.all&"));
+    assert_non_null(strstr(c.url, "&access_type=offline&prompt=consent"));
+    hs_oauth_consent_release(&c);
 
     struct hs_error err = {0};
     cl.client_id = NULL;

@@ -377,6 +377,22 @@ static void test_sbx_zoho_oauth_flow(void **state)
     t->token = NULL;
     assert_int_equal(req(t, "POST", "/zohobooks/accounts/oauth/v2/token", form), 200);
     assert_int_equal(req(t, "GET", "/zohobooks/accounts/oauth/v2/auth?dc=mars", NULL), 400);
+    /* a consent without access_type=offline (Zoho's default, online): an access token only */
+    assert_int_equal(req(t, "GET",
+                         "/zohobooks/accounts/oauth/v2/auth?response_type=code&client_id=app&"
+                         "redirect_uri=http%3A%2F%2Flocalhost%2Fcb&scope=ZohoBooks.fullaccess.all&"
+                         "state=s2",
+                         NULL),
+                     302);
+    code = query_param(header(t, "Location"), "code");
+    snprintf(form, sizeof form,
+             "grant_type=authorization_code&code=%s&redirect_uri=http://localhost/cb&"
+             "client_id=app&client_secret=sec",
+             code);
+    hs_free(code);
+    assert_int_equal(req(t, "POST", "/zohobooks/accounts/oauth/v2/token", form), 200);
+    assert_non_null(jpath(t->json, "access_token"));
+    assert_null(json_object_get(t->json, "refresh_token"));
 }
 
 static void test_sbx_zoho_rate_limits(void **state)
