@@ -16,7 +16,12 @@
  *             ({"display_name":"Acme",...}) plus "@written"/"@updated_at"/"@version" after a
  *             write (see fields_to_json); the mirror holds the record JSON (model.h).
  * Invariants: a pair's bases are stored only when all of its writes succeeded; an error item
- *             raised for a record is settled when that record later syncs cleanly.
+ *             raised for a record is settled when that record later syncs cleanly. A write
+ *             call that fails part-way through a slice (a provider's day limit spent:
+ *             HS_ERATELIMIT) stops the pass only after the records the calls before it
+ *             answered are committed as on success; the records not sent (ENG_UNSENT) store
+ *             nothing, keep their intents and stay pending, so no day resends what an earlier
+ *             one got answered.
  * Threads:    one thread per engine (see engine.h).
  * Ownership:  records read from connectors are owned by the group that read them and freed
  *             when the group is done; reports own their strings.
@@ -618,7 +623,7 @@ struct pair {
     bool has_base;
     struct hs_record *w[3];   /* records to write (updates) */
     struct hs_record *ans[3]; /* the providers' answers */
-    int status[3];            /* write status per side */
+    int status[3];            /* write status per side (ENG_UNSENT: not sent) */
     bool skip;                /* an error: nothing is stored for this pair */
     bool store;               /* bases or link to store */
 };
@@ -631,7 +636,7 @@ struct create {
     struct hs_record *rec;
     char key[HS_ENGINE_IDEM_MAX + 1];
     struct hs_record *ans;
-    int status;
+    int status; /* ENG_UNSENT until the provider answered */
     bool skip;
 };
 
@@ -1158,7 +1163,7 @@ static void pair_reset(struct pair *pr)
         pr->w[s] = NULL;
         hs_record_free(pr->ans[s]);
         pr->ans[s] = NULL;
-        pr->status[s] = HS_OK;
+        pr->status[s] = ENG_UNSENT;
     }
     pr->skip = false;
     pr->store = false;
@@ -1460,6 +1465,7 @@ static int prepare_create(struct hs_engine *e, const struct flow_rt *fl, struct 
 {
     enum hs_side from = other_side(c->to);
     struct hs_error rerr = {0};
+    c->status = ENG_UNSENT;
     int rc = hs_record_to_fields(c->src, &c->src_view, &rerr);
     if (rc == HS_ENOMEM)
         return hs_error_set(err, rc, "cannot sync: out of memory");
@@ -1501,11 +1507,21 @@ static int prepare_create(struct hs_engine *e, const struct flow_rt *fl, struct 
 
 /* ---- writes ------------------------------------------------------------------------------- */
 
+/* Marks a write as not sent: no outcome, no result. */
+static void unsent(struct hs_write *w)
+{
+    w->status = ENG_UNSENT;
+    w->msg[0] = '\0';
+    hs_record_free(w->result);
+    w->result = NULL;
+}
+
 /*
  * Sends w[0..n) to side t in batches of the provider's size; HS_ETOOBIG halves the batch (a
  * single record that is still too big fails on its own). A whole-batch failure of another
- * kind stops and returns it (nothing is known about those records: the next pass retries
- * them with the same idempotency keys).
+ * kind (a provider's spent limit: HS_ERATELIMIT) stops and returns it: the batches answered
+ * before it keep their outcomes, the failed batch and the rest are ENG_UNSENT (nothing is
+ * known about them: the next pass retries them with the same idempotency keys).
  */
 int eng_write(struct hs_engine *e, enum hs_side t, enum hs_kind kind, struct hs_write *w, size_t n,
               struct hs_error *err)
@@ -1514,17 +1530,18 @@ int eng_write(struct hs_engine *e, enum hs_side t, enum hs_kind kind, struct hs_
         return HS_OK;
     const struct hs_engine_side *sd = side_of(e, t);
     size_t batch = write_batch(e, t, kind);
+    for (size_t i = 0; i < n; i++)
+        unsent(&w[i]);
     size_t off = 0;
     while (off < n) {
         size_t m = n - off < batch ? n - off : batch;
-        for (size_t i = off; i < off + m; i++) {
+        for (size_t i = off; i < off + m; i++)
             w[i].status = HS_OK;
-            w[i].msg[0] = '\0';
-            hs_record_free(w[i].result);
-            w[i].result = NULL;
-        }
         e->rep->n_calls_write++;
         int rc = sd->ops->write(sd->conn, kind, w + off, m, err);
+        if (rc != HS_OK) /* the batch's outcomes are not known (or it is split below) */
+            for (size_t i = off; i < off + m; i++)
+                unsent(&w[i]);
         if (rc == HS_ETOOBIG && m > 1) {
             hs_error_clear(err);
             batch = m / 2;
@@ -1809,9 +1826,15 @@ static int set_handled(struct pass *p, enum hs_side s, enum hs_kind k, const cha
     return hs_fields_set(&p->handled, key, "");
 }
 
-/* Sends the writes of every pair and create of w toward side t. */
+/*
+ * Sends the writes of every pair and create of w toward side t and hands each outcome back
+ * (status, answer; an error item for a record the provider refused). A call that fails
+ * part-way (a provider's spent limit) still hands back what the calls before it answered, the
+ * rest staying ENG_UNSENT, and returns its failure with *stopped set: the caller commits what
+ * was answered, then stops. Any other failure (store, memory) leaves *stopped alone.
+ */
 static int write_side(struct hs_engine *e, const struct flow_rt *fl, struct work *w, enum hs_side t,
-                      struct hs_error *err)
+                      bool *stopped, struct hs_error *err)
 {
     size_t n = 0;
     for (size_t i = 0; i < w->n_pairs; i++)
@@ -1861,9 +1884,14 @@ static int write_side(struct hs_engine *e, const struct flow_rt *fl, struct work
         else
             hs_store_rollback(e->cfg.store, NULL);
     }
-    if (rc == HS_OK)
-        rc = eng_write(e, t, fl->kind, wr, n, err);
-    /* hand results back */
+    int wrc = HS_OK;
+    struct hs_error werr = {0};
+    if (rc == HS_OK) {
+        wrc = eng_write(e, t, fl->kind, wr, n, err);
+        if (wrc != HS_OK && err != NULL)
+            werr = *err;
+    }
+    /* hand results back, also those answered before a failed call */
     j = 0;
     for (size_t i = 0; i < w->n_pairs && rc == HS_OK; i++) {
         struct pair *pr = &w->pairs[i];
@@ -1872,7 +1900,7 @@ static int write_side(struct hs_engine *e, const struct flow_rt *fl, struct work
         pr->status[t] = wr[j].status;
         pr->ans[t] = wr[j].result;
         wr[j].result = NULL;
-        if (wr[j].status != HS_OK && wr[j].status != HS_ECONFLICT) {
+        if (wr[j].status != HS_OK && wr[j].status != HS_ECONFLICT && wr[j].status != ENG_UNSENT) {
             enum hs_side from = other_side(t);
             rc = record_error(e, fl, from, pr->rec[from], pr->rec[from]->id, pr->rec[t]->id,
                               wr[j].msg[0] != '\0' ? wr[j].msg : hs_strerror(wr[j].status), err);
@@ -1888,7 +1916,7 @@ static int write_side(struct hs_engine *e, const struct flow_rt *fl, struct work
         wr[j].result = NULL;
         if (c->status == HS_OK && (c->ans == NULL || c->ans->id == NULL))
             c->status = HS_EPROTO;
-        if (c->status != HS_OK)
+        if (c->status != HS_OK && c->status != ENG_UNSENT)
             rc = record_error(e, fl, other_side(t), c->src, c->src->id, NULL,
                               wr[j].msg[0] != '\0' ? wr[j].msg : hs_strerror(c->status), err);
         j++;
@@ -1896,12 +1924,21 @@ static int write_side(struct hs_engine *e, const struct flow_rt *fl, struct work
     for (size_t i = 0; i < n; i++)
         hs_record_free(wr[i].result);
     hs_free(wr);
-    return rc;
+    if (rc != HS_OK || wrc == HS_OK)
+        return rc;
+    if (err != NULL)
+        *err = werr;
+    *stopped = true;
+    return wrc;
 }
 
-/* Re-reads both records of a pair whose write hit a stale version, re-merges, re-sends. */
+/*
+ * Re-reads both records of a pair whose write hit a stale version, re-merges, re-sends. A
+ * provider call that fails sets *stopped as write_side does (the pair keeps its conflict or
+ * ENG_UNSENT status: nothing of it is committed).
+ */
 static int retry_conflicts(struct hs_engine *e, const struct flow_rt *fl, struct work *w,
-                           struct hs_error *err)
+                           bool *stopped, struct hs_error *err)
 {
     for (size_t i = 0; i < w->n_pairs; i++) {
         struct pair *pr = &w->pairs[i];
@@ -1912,8 +1949,10 @@ static int retry_conflicts(struct hs_engine *e, const struct flow_rt *fl, struct
             struct hs_record *fresh = NULL;
             char *id = pr->rec[s]->id;
             int rc = eng_read(e, (enum hs_side)s, fl->kind, &id, 1, &fresh, err);
-            if (rc != HS_OK)
+            if (rc != HS_OK) {
+                *stopped = true;
                 return rc;
+            }
             if (fresh == NULL) {
                 pr->skip = true;
                 break;
@@ -1928,7 +1967,7 @@ static int retry_conflicts(struct hs_engine *e, const struct flow_rt *fl, struct
             return rc;
         struct work one = {.pairs = pr, .n_pairs = 1};
         for (int t = 1; t <= 2 && rc == HS_OK; t++)
-            rc = write_side(e, fl, &one, (enum hs_side)t, err);
+            rc = write_side(e, fl, &one, (enum hs_side)t, stopped, err);
         if (rc != HS_OK)
             return rc;
         for (int t = 1; t <= 2; t++) {
@@ -1951,12 +1990,80 @@ static int fail_group(struct work *w, char **other_ids, struct hs_error *err)
     return hs_error_set(err, HS_ENOMEM, "cannot sync: out of memory");
 }
 
+static void action_key(char *buf, size_t len, enum hs_engine_action_kind kind, enum hs_side side,
+                       const char *source_id)
+{
+    snprintf(buf, len, "%d:%d:%s", (int)kind, (int)side, source_id);
+}
+
+/*
+ * Takes back from the report the actions of the group (from the report's first-th on) that
+ * announced what a stopped pass did not send: a create, an update toward a side not written,
+ * the link of a pair that stored nothing. The report then says what was done. Out of memory:
+ * the report stays as it is.
+ */
+static void withdraw_unsent(struct hs_engine *e, const struct work *w, size_t first)
+{
+    struct hs_fields drop;
+    hs_fields_init(&drop);
+    char key[512];
+    int rc = HS_OK;
+    for (size_t i = 0; i < w->n_creates && rc == HS_OK; i++) {
+        const struct create *c = &w->creates[i];
+        if (c->skip || c->rec == NULL || c->status != ENG_UNSENT)
+            continue;
+        action_key(key, sizeof key, HS_ENGINE_CREATE, other_side(c->to), c->src->id);
+        rc = hs_fields_set(&drop, key, "");
+    }
+    for (size_t i = 0; i < w->n_pairs && rc == HS_OK; i++) {
+        const struct pair *pr = &w->pairs[i];
+        bool unsent = false;
+        for (int t = 1; t <= 2 && !pr->skip && rc == HS_OK; t++) {
+            if (pr->w[t] == NULL || pr->status[t] != ENG_UNSENT)
+                continue;
+            enum hs_side from = other_side((enum hs_side)t);
+            unsent = true;
+            action_key(key, sizeof key, HS_ENGINE_UPDATE, from, pr->rec[from]->id);
+            rc = hs_fields_set(&drop, key, "");
+        }
+        if (unsent && pr->link_id == 0 && rc == HS_OK) {
+            action_key(key, sizeof key, HS_ENGINE_LINK, pr->from, pr->rec[pr->from]->id);
+            rc = hs_fields_set(&drop, key, "");
+        }
+    }
+    struct hs_engine_report *r = e->rep;
+    size_t k = first;
+    for (size_t i = first; i < r->n_actions && rc == HS_OK; i++) {
+        struct hs_engine_action *a = &r->actions[i];
+        action_key(key, sizeof key, a->kind, a->source_side, a->source_id);
+        if (hs_fields_get(&drop, key) == NULL) {
+            r->actions[k++] = *a;
+            continue;
+        }
+        if (a->kind == HS_ENGINE_CREATE)
+            r->n_created--;
+        else if (a->kind == HS_ENGINE_UPDATE)
+            r->n_updated--;
+        else if (a->kind == HS_ENGINE_LINK)
+            r->n_linked--;
+        hs_free(a->flow);
+        hs_free(a->source_id);
+        hs_free(a->target_id);
+        hs_free(a->fields);
+        hs_free(a->reason);
+    }
+    if (rc == HS_OK)
+        r->n_actions = k;
+    hs_fields_release(&drop);
+}
+
 static int process_group(struct hs_engine *e, struct pass *p, size_t fi, struct eng_group *g,
                          struct hs_error *err)
 {
     const struct flow_rt *fl = &e->flows[fi];
     enum hs_side s = g->side, t = other_side(g->side);
     const char *object = hs_kind_name(fl->kind);
+    const size_t first_action = e->rep->n_actions;
     struct work w = {0};
     int rc = HS_OK;
     char **other_ids = NULL;
@@ -2075,10 +2182,21 @@ static int process_group(struct hs_engine *e, struct pass *p, size_t fi, struct 
             rc = prepare_pair(e, fl, &w.pairs[i], false, err);
     for (size_t i = 0; i < w.n_creates && rc == HS_OK; i++)
         rc = prepare_create(e, fl, &w.creates[i], why[i].text, err);
+    bool stopped = false;
     for (int side = 1; side <= 2 && rc == HS_OK; side++)
-        rc = write_side(e, fl, &w, (enum hs_side)side, err);
+        rc = write_side(e, fl, &w, (enum hs_side)side, &stopped, err);
     if (rc == HS_OK)
-        rc = retry_conflicts(e, fl, &w, err);
+        rc = retry_conflicts(e, fl, &w, &stopped, err);
+    /* a provider call failed part-way (a spent limit): what was answered before it is
+     * committed as on success, the rest (ENG_UNSENT) is not; then the pass stops with it */
+    int stop_rc = HS_OK;
+    struct hs_error stop_err = {0};
+    if (stopped) {
+        stop_rc = rc;
+        if (err != NULL)
+            stop_err = *err;
+        rc = HS_OK;
+    }
     /* every pair's and create's transaction nests in one for the group: one sync to disk
      * instead of one per record (a crash before it commits is healed like one before a
      * pair's commit: intents replay, merges find nothing left to write) */
@@ -2093,6 +2211,12 @@ static int process_group(struct hs_engine *e, struct pass *p, size_t fi, struct 
         rc = hs_store_commit(e->cfg.store, err);
     else if (outer)
         (void)hs_store_rollback(e->cfg.store, NULL);
+    if (rc == HS_OK && stop_rc != HS_OK) {
+        withdraw_unsent(e, &w, first_action);
+        rc = stop_rc;
+        if (err != NULL)
+            *err = stop_err;
+    }
     if (other_ids != NULL)
         for (size_t i = 0; i < g->n; i++)
             hs_free(other_ids[i]);
@@ -2265,7 +2389,6 @@ static int run_pass(struct hs_engine *e, struct hs_error *err)
     struct hs_ratelimit *acc_rl = e->cfg.accounting.limiter;
     if (rc == HS_OK && acc_rl != NULL && e->cfg.invoicing != NULL)
         hs_ratelimit_set_idle(acc_rl, read_ahead, &ahead, AHEAD_MARGIN_MS * 5);
-    /* flows in order; the CRM side first, so records we create come back already linked */
     /* flows in order; the CRM side first, so records we create come back already linked */
     for (size_t fi = 0; fi < e->n_flows && rc == HS_OK; fi++) {
         for (int s = HS_SIDE_CRM; s <= HS_SIDE_ACCOUNTING && rc == HS_OK; s++) {

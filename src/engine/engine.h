@@ -41,7 +41,9 @@
  *             CLI prints it, tests assert on it).
  * Invariants: a pass that finds nothing changed writes nothing to a provider; a create is
  *             only sent with an intent stored first; bases are stored only for pairs whose
- *             writes all succeeded (a failed write is retried whole on the next pass).
+ *             writes all succeeded (a failed write is retried whole on the next pass);
+ *             a provider call that fails part-way (a spent limit) stops the pass only after
+ *             what the calls before it answered is committed.
  * Threads:    an engine (and its store and connector handles) is used by one thread at a
  *             time; several engines on one database share work through dirty-set leases.
  * Ownership:  the config, store, connectors and env are borrowed for the engine's life.
@@ -203,7 +205,8 @@ HS_API HS_MUST_CHECK int hs_engine_detect(struct hs_engine *e, struct hs_engine_
  * One full pass: detect, then process the dirty set until it is empty (claiming batches).
  * Every action taken is appended to report (may be NULL). A record-level failure becomes an
  * error item and does not fail the pass; HS_OK unless the store or a whole provider call
- * failed (then the claimed entries are released for the next pass).
+ * failed (then what the provider answered before that call is committed, and the claimed
+ * entries are released for the next pass).
  */
 HS_API HS_MUST_CHECK int hs_engine_run_once(struct hs_engine *e, struct hs_engine_report *report,
                                             struct hs_error *err);

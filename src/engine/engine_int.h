@@ -87,10 +87,19 @@ struct eng_group {
  */
 int eng_read(struct hs_engine *e, enum hs_side s, enum hs_kind kind, char *const *ids, size_t n,
              struct hs_record **out, struct hs_error *err);
+/* w[i].status of a record eng_write did not send (a call failed before it, or its own batch
+ * failed as a whole): nothing is known of it, it stays pending. Positive, so never HS_OK nor an
+ * HS_E* code. */
+#define ENG_UNSENT 1
+
 /*
  * Writes w[0..n) to side t in batches of the write limit (capped by sync.write_batch); a
  * batch refused as too large (HS_ETOOBIG) is halved and retried. Per-record outcomes are in
- * w[i].status / msg / result. Nothing is sent in a plan. HS_OK or a whole-call failure.
+ * w[i].status / msg / result. Nothing is sent in a plan (statuses untouched). HS_OK, or the
+ * first whole-call failure (HS_ERATELIMIT when a provider's limit is spent): the calls made
+ * before it keep their outcomes (status HS_OK or the record's own HS_E*, result), every record
+ * of the failed call and after it has status ENG_UNSENT and no result. A caller commits the
+ * answered records as on success, then returns the failure.
  */
 int eng_write(struct hs_engine *e, enum hs_side t, enum hs_kind kind, struct hs_write *w, size_t n,
               struct hs_error *err);

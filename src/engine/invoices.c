@@ -38,7 +38,9 @@
  *             queued).
  * Invariants: a create is only sent after its intent is stored; a link is stored only with
  *             the provider's answer; a record-level failure is an error item, the rest go on;
- *             with nothing changed (and the same day) the step writes nothing.
+ *             a batch that stops part-way (a provider's spent limit) commits what was answered
+ *             before the failure, then returns it (the deals not sent keep their intents and
+ *             wait); with nothing changed (and the same day) the step writes nothing.
  * Ownership:  records in the pass's groups are borrowed; everything else is owned by struct
  *             inv and freed at the end of the step.
  * Not here:   the invoice arithmetic (core/invoice.c, core/tax.c), provider I/O (connectors).
@@ -602,6 +604,33 @@ static int classify(struct inv *v, const struct deal_ref *deals, size_t n, struc
 
 /* ---- 2. creates -------------------------------------------------------------------------- */
 
+/* A batch of writes that eng_write stopped part-way: its failure, kept while the answered
+ * writes are committed. */
+struct stop {
+    int rc;
+    struct hs_error err;
+};
+
+/* Keeps eng_write's result rc (err) in *s and returns HS_OK: the writes it answered are
+ * committed (those it did not send have status ENG_UNSENT), then resume() returns rc. */
+static int stopped(struct stop *s, int rc, struct hs_error *err)
+{
+    s->rc = rc;
+    if (rc != HS_OK && err != NULL)
+        s->err = *err;
+    return HS_OK;
+}
+
+/* After the commits (rc): their failure if any, else the kept failure of the writes. */
+static int resume(const struct stop *s, int rc, struct hs_error *err)
+{
+    if (rc != HS_OK || s->rc == HS_OK)
+        return rc;
+    if (err != NULL)
+        *err = s->err;
+    return s->rc;
+}
+
 /* Ends the transaction a batch's commits nest in: commit when all went well, else roll back
  * (the provider's side is healed by intents and re-merges on the next pass). */
 static int end_outer(struct inv *v, bool outer, int rc, struct hs_error *err)
@@ -698,13 +727,17 @@ static int send_creates(struct inv *v, struct hs_error *err)
         w[i].record = v->creates[i].rec;
         w[i].idem_key = v->creates[i].key;
     }
-    rc = eng_write(v->e, HS_SIDE_ACCOUNTING, HS_KIND_INVOICE, w, v->n_creates, err);
+    struct stop stop = {0};
+    rc = stopped(&stop, eng_write(v->e, HS_SIDE_ACCOUNTING, HS_KIND_INVOICE, w, v->n_creates, err),
+                 err);
     /* each answer's transaction nests in one for all: one sync to disk */
     bool outer = rc == HS_OK;
     if (outer)
         rc = hs_store_begin(v->cfg->store, err);
     for (size_t i = 0; i < v->n_creates && rc == HS_OK; i++) {
         const struct inv_write *c = &v->creates[i];
+        if (w[i].status == ENG_UNSENT)
+            continue; /* not sent: its intent stays, the deal stays pending */
         struct hs_record *ans = w[i].result;
         w[i].result = NULL;
         if (w[i].status != HS_OK || ans == NULL || ans->id == NULL) {
@@ -733,7 +766,7 @@ static int send_creates(struct inv *v, struct hs_error *err)
         if (rc == HS_OK)
             rc = status_add(v, ans->id, ans, c->deal, link_id, err);
     }
-    rc = end_outer(v, outer, rc, err);
+    rc = resume(&stop, end_outer(v, outer, rc, err), err);
     for (size_t i = 0; i < v->n_creates; i++)
         hs_record_free(w[i].result);
     hs_free(w);
@@ -978,11 +1011,14 @@ static int send_edits(struct inv *v, struct hs_error *err)
         w[n].record = ed->rec;
         which[n++] = ed;
     }
+    struct stop stop = {0};
     if (rc == HS_OK && n > 0)
-        rc = eng_write(v->e, HS_SIDE_ACCOUNTING, HS_KIND_INVOICE, w, n, err);
+        rc = stopped(&stop, eng_write(v->e, HS_SIDE_ACCOUNTING, HS_KIND_INVOICE, w, n, err), err);
     for (size_t i = 0; i < n && rc == HS_OK; i++) {
         struct inv_write *ed = which[i];
         char msg[MSG_LEN];
+        if (w[i].status == ENG_UNSENT)
+            continue; /* not sent: the deal stays pending */
         struct hs_record *ans = w[i].result;
         w[i].result = NULL;
         if (w[i].status != HS_OK || ans == NULL || ans->id == NULL) {
@@ -1012,6 +1048,7 @@ static int send_edits(struct inv *v, struct hs_error *err)
         if (rc == HS_OK)
             rc = settle(v, ed->deal->id, err);
     }
+    rc = resume(&stop, rc, err);
     for (size_t i = 0; i < n; i++)
         hs_record_free(w[i].result);
     hs_free(w);
@@ -1257,8 +1294,9 @@ static int write_statuses(struct inv *v, struct hs_error *err)
         w[n].n_fields = b->n_paths;
         n++;
     }
+    struct stop stop = {0};
     if (rc == HS_OK && n > 0)
-        rc = eng_write(v->e, HS_SIDE_CRM, HS_KIND_INVOICE, w, n, err);
+        rc = stopped(&stop, eng_write(v->e, HS_SIDE_CRM, HS_KIND_INVOICE, w, n, err), err);
     bool outer = rc == HS_OK && n > 0 && !v->dry;
     if (outer)
         rc = hs_store_begin(v->cfg->store, err);
@@ -1266,6 +1304,8 @@ static int write_statuses(struct inv *v, struct hs_error *err)
         const struct backwrite *b = &bw[i];
         const struct status *s = b->s;
         char msg[MSG_LEN];
+        if (!v->dry && w[i].status == ENG_UNSENT)
+            continue; /* not sent: written back by a later pass */
         if (!v->dry && w[i].status != HS_OK) {
             snprintf(msg, sizeof msg, "deal '%s': invoice status was not written back: %s",
                      s->deal_id, w[i].msg);
@@ -1284,7 +1324,7 @@ static int write_statuses(struct inv *v, struct hs_error *err)
             rc = eng_action(v->e, HS_ENGINE_UPDATE, v->flow, HS_KIND_INVOICE, HS_SIDE_ACCOUNTING,
                             s->acc_id, s->deal_id, b->fields, msg, err);
     }
-    rc = end_outer(v, outer, rc, err);
+    rc = resume(&stop, end_outer(v, outer, rc, err), err);
     for (size_t i = 0; i < n; i++) {
         hs_record_free(w[i].result);
         backwrite_release(&bw[i]);

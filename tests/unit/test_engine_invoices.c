@@ -5,7 +5,8 @@
  *             deals with lines, customer_ref = company id, custom.dealstage), the accounting
  *             side holds invoices, honours idempotency keys on creates (a repeated key returns
  *             the first invoice), numbers them, puts a link in meta "url", and can lose the
- *             answer of a create (the crash between the provider's create and our link).
+ *             answer of a create (the crash between the provider's create and our link), and
+ *             can refuse write calls after a number of them (a provider's day limit).
  *             Customer and item links are put in the SQLite store directly. The env clock is
  *             fake, so "overdue" is decided by moving it. Every test asserts on the fakes'
  *             contents (how many invoices exist, what the deal holds) and on the report.
@@ -44,8 +45,10 @@ struct fake {
     int creates;      /* records created */
     int updates;      /* records updated */
     int write_calls;  /* write() calls */
-    bool quiet;       /* changes() announces nothing */
-    bool payments;    /* the side carries payments too */
+    bool day_limit;   /* write() calls are limited: calls_left more, then HS_ERATELIMIT */
+    int calls_left;
+    bool quiet;    /* changes() announces nothing */
+    bool payments; /* the side carries payments too */
 };
 
 struct hs_connector {
@@ -173,8 +176,12 @@ static int fk_write(struct hs_connector *c, enum hs_kind kind, struct hs_write *
 {
     (void)kind;
     struct fake *f = c->f;
+    assert_true(n <= 2);                    /* the limit the fake announces */
+    if (f->day_limit && f->calls_left == 0) /* a provider's day limit: nothing is sent */
+        return hs_error_set(err, HS_ERATELIMIT, "the day's calls are spent: work resumes tomorrow");
+    if (f->day_limit)
+        f->calls_left--;
     f->write_calls++;
-    assert_true(n <= 2); /* the limit the fake announces */
     for (size_t i = 0; i < n; i++) {
         w[i].status = HS_OK;
         w[i].result = NULL;
@@ -847,6 +854,94 @@ static void test_invoice_updates_unpaid_updates_until_paid(void **state)
     hs_engine_report_release(&rep);
 }
 
+static bool deal_linked(struct fx *x, const char *deal_id)
+{
+    struct hs_store_link l;
+    if (hs_store_link_find(x->s, "crm", "accounting", "invoice", HS_STORE_CRM, deal_id, &l, NULL) !=
+        HS_OK)
+        return false;
+    hs_store_link_release(&l);
+    return true;
+}
+
+/* Runs a pass that a side's limiter stops: HS_ERATELIMIT with its message. */
+static void run_stopped(struct fx *x)
+{
+    struct hs_engine_report rep;
+    struct hs_error err = {0};
+    hs_engine_report_init(&rep);
+    x->now += 1000;
+    assert_int_equal(hs_engine_run_once(x->e, &rep, &err), HS_ERATELIMIT);
+    assert_non_null(strstr(err.msg, "the day's calls are spent"));
+    hs_engine_report_release(&rep);
+}
+
+/*
+ * The accounting side's day limit is spent part-way through a batch of invoice creates: the
+ * invoices it answered are linked (fingerprint, intent removed, mirror, audit), the other
+ * deals keep their intents and wait; the next pass creates only those. Then the CRM's limit
+ * is spent part-way through the write-backs: the ones answered are committed (base, audit),
+ * the rest are written by the next pass, none twice.
+ */
+static void test_day_limit_keeps_created_invoices_and_write_backs(void **state)
+{
+    struct fx *x = *state;
+    put_link(x, "customer", "C1", "Q1");
+    static const char *const ids[] = {"D1", "D2", "D3", "D4", "D5"};
+    for (size_t i = 0; i < 5; i++)
+        put_deal(&x->crm, ids[i], "C1", "closedwon");
+    x->acc.day_limit = true;
+    x->acc.calls_left = 1; /* one call of 2 creates */
+    run_stopped(x);
+    assert_int_equal(x->acc.creates, 2);
+    int linked = 0;
+    for (size_t i = 0; i < 5; i++)
+        linked += deal_linked(x, ids[i]) ? 1 : 0;
+    assert_int_equal(linked, 2);
+    struct hs_error err = {0};
+    assert_int_equal(hs_store_intent_count(x->s, &err), 3);
+    assert_int_equal(n_open_errors(x), 0);
+    struct audit_count c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(hs_store_audit_each(x->s, 0, audit_cb, &c, &err), HS_OK);
+    assert_int_equal(c.creates, 2);
+
+    /* the accounting side's limit lifted, the CRM's spent after one call of 2 write-backs */
+    x->acc.day_limit = false;
+    x->crm.day_limit = true;
+    x->crm.calls_left = 1;
+    run_stopped(x);
+    assert_int_equal(x->acc.creates, 5);
+    assert_int_equal(x->acc.n, 5);
+    assert_int_equal(hs_store_intent_count(x->s, &err), 0);
+    for (size_t i = 0; i < 5; i++)
+        assert_true(deal_linked(x, ids[i]));
+    memset(&c, 0, sizeof c);
+    assert_int_equal(hs_store_audit_each(x->s, 0, audit_cb, &c, &err), HS_OK);
+    assert_int_equal(c.creates, 5);
+    assert_int_equal(c.updates, 2);
+
+    x->crm.day_limit = false;
+    struct hs_engine_report rep;
+    run(x, &rep);
+    hs_engine_report_release(&rep);
+    assert_int_equal(x->acc.creates, 5);
+    memset(&c, 0, sizeof c);
+    assert_int_equal(hs_store_audit_each(x->s, 0, audit_cb, &c, &err), HS_OK);
+    assert_int_equal(c.creates, 5);
+    assert_int_equal(c.updates, 5);
+    char buf[64];
+    for (size_t i = 0; i < 5; i++)
+        assert_string_not_equal(deal_field(x, ids[i], "number", buf, sizeof buf), "");
+    /* nothing left to do */
+    int acc_calls = x->acc.write_calls, crm_calls = x->crm.write_calls;
+    run(x, &rep);
+    assert_int_equal(rep.n_writes, 0);
+    assert_int_equal(x->acc.write_calls, acc_calls);
+    assert_int_equal(x->crm.write_calls, crm_calls);
+    hs_engine_report_release(&rep);
+}
+
 /* Deals in chunks of the engine's slice: each chunk is decided and written on its own (a slice
  * of 1 costs a call per deal), a multiple of the batch size (2 here) costs no extra call. */
 static void chunked_run(struct fx *x, size_t slice, int calls)
@@ -906,6 +1001,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invoice_updates_unpaid_updates_until_paid, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_deals_in_chunks_of_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_day_limit_keeps_created_invoices_and_write_backs,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_deals_in_chunks_of_the_batch_size_cost_no_extra_calls,
                                         setup, teardown),
     };

@@ -7,7 +7,9 @@
  * write() applies the listed fields of updates (refusing a stale SyncToken with HS_ECONFLICT),
  * honours idempotency keys on creates (a repeated key returns the first record), can refuse
  * batches above a size (HS_ETOOBIG) and can "lose" its answer after doing the work (a crash
- * between the provider's create and our link). Every call is counted.
+ * between the provider's create and our link), and can stand for a provider's day limit (after
+ * a number of write() calls the limiter refuses the next with HS_ERATELIMIT, sending nothing).
+ * Every call is counted.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -53,6 +55,8 @@ struct fake {
     const char *conflict_id; /* first update of this id: concurrent edit + HS_ECONFLICT */
     bool no_website;         /* the provider cannot store customer.website ... */
     bool echo;               /* ... and answers writes with an echo of the request */
+    bool day_limit;          /* write() calls are limited: calls_left more, then HS_ERATELIMIT */
+    int calls_left;
     /* counters */
     int n_changes, n_read, n_write, n_write_records, n_created, n_updated, n_toobig;
 };
@@ -224,8 +228,12 @@ static int fk_write(struct hs_connector *c, enum hs_kind kind, struct hs_write *
 {
     (void)kind;
     struct fake *f = c->f;
-    f->n_write++;
     assert_true(n <= f->write_batch);
+    if (f->day_limit && f->calls_left == 0) /* the limiter refuses: nothing is sent */
+        return hs_error_set(err, HS_ERATELIMIT, "the day's calls are spent: work resumes tomorrow");
+    if (f->day_limit)
+        f->calls_left--;
+    f->n_write++;
     if (f->toobig_above > 0 && n > f->toobig_above) {
         f->n_toobig++;
         return hs_error_set(err, HS_ETOOBIG, "batch of %zu is too big", n);
@@ -1277,6 +1285,188 @@ static void test_engine_items_flow_one_way_with_transform(void **state)
     hs_engine_report_release(&r);
 }
 
+/* ---- a provider's day limit spent part-way ------------------------------------------------ */
+
+static int intent_cb(void *ud, const char *key, const char *source_id)
+{
+    (void)key;
+    (void)source_id;
+    (*(int *)ud)++;
+    return 0;
+}
+
+/* Pending create intents of customers toward side. */
+static int intents_of(struct fx *x, enum hs_store_side side)
+{
+    int n = 0;
+    struct hs_error err = {0};
+    assert_int_equal(hs_store_intent_each(x->s, "customer", side, intent_cb, &n, &err), HS_OK);
+    return n;
+}
+
+static int audit_rows_cb(void *ud, const struct hs_store_audit_row *row)
+{
+    int *n = ud;
+    if (strncmp(row->object, "customer:", 9) == 0 &&
+        (strcmp(row->action, "create") == 0 || strcmp(row->action, "update") == 0))
+        (*n)++;
+    return 0;
+}
+
+static int audit_writes(struct fx *x)
+{
+    int n = 0;
+    struct hs_error err = {0};
+    assert_int_equal(hs_store_audit_each(x->s, 0, audit_rows_cb, &n, &err), HS_OK);
+    return n;
+}
+
+/* Runs a pass that the accounting side's limiter stops: HS_ERATELIMIT with its message. */
+static void run_stopped(struct fx *x, struct hs_engine_report *rep)
+{
+    struct hs_error err = {0};
+    hs_engine_report_init(rep);
+    x->now += 1000;
+    assert_int_equal(hs_engine_run_once(x->e, rep, &err), HS_ERATELIMIT);
+    assert_non_null(strstr(err.msg, "the day's calls are spent"));
+}
+
+/*
+ * A backfill whose slice needs more calls than the day allows: the creates the provider
+ * answered before the limiter refused are linked at once (link, base, mirror, audit, intent
+ * removed), the others keep their intents and stay pending; the next day finishes the rest
+ * and sends no create twice.
+ */
+static void test_engine_day_limit_keeps_what_was_created(void **state)
+{
+    struct fx *x = *state;
+    for (int i = 0; i < 10; i++) {
+        char id[8], name[32];
+        snprintf(id, sizeof id, "c%d", i);
+        snprintf(name, sizeof name, "Company %c", 'A' + i);
+        put_customer(&x->crm, id, name, NULL);
+    }
+    x->acc.write_batch = 2;
+    x->acc.day_limit = true;
+    x->acc.calls_left = 2; /* 2 calls of 2 records: 4 of the 10 creates */
+    struct hs_engine_report r;
+    run_stopped(x, &r);
+    assert_int_equal(x->acc.n_write, 2);
+    assert_int_equal(x->acc.n_created, 4);
+    assert_int_equal(n_links(x), 4);
+    /* every linked record is one the provider made, none of the others exists there */
+    int linked = 0;
+    for (size_t i = 0; i < x->crm.n; i++) {
+        char buf[64];
+        const char *acc = linked_acc(x, x->crm.recs[i]->id, buf, sizeof buf);
+        if (acc == NULL)
+            continue;
+        linked++;
+        assert_string_equal(rec(&x->acc, acc)->customer.display_name,
+                            x->crm.recs[i]->customer.display_name);
+    }
+    assert_int_equal(linked, 4);
+    assert_int_equal(intents_of(x, HS_STORE_ACCOUNTING), 6);
+    assert_int_equal(audit_writes(x), 4);
+    /* the report says what was done (4 creates), no error item for the records not sent */
+    assert_int_equal(r.n_writes, 4);
+    assert_int_equal(count_actions(&r, HS_ENGINE_CREATE), 4);
+    assert_int_equal(r.n_created, 4);
+    assert_int_equal(count_actions(&r, HS_ENGINE_ERROR), 0);
+    struct hs_error err = {0};
+    assert_int_equal(hs_store_item_count(x->s, 0, NULL, -1, &err), 0);
+    assert_true(hs_store_dirty_count(x->s, &err) >= 6);
+    hs_engine_report_release(&r);
+
+    /* the next day: 2 more calls, 4 more records, none of the first 4 sent again */
+    x->acc.calls_left = 2;
+    run_stopped(x, &r);
+    hs_engine_report_release(&r);
+    assert_int_equal(x->acc.n_created, 8);
+    assert_int_equal(x->acc.n_write_records, 8);
+    assert_int_equal(n_links(x), 8);
+    assert_int_equal(intents_of(x, HS_STORE_ACCOUNTING), 2);
+
+    /* the limit lifted: the rest, each record created once */
+    x->acc.day_limit = false;
+    run(x, &r);
+    hs_engine_report_release(&r);
+    assert_int_equal(x->acc.n_created, 10);
+    assert_int_equal(x->acc.n, 10);
+    assert_int_equal(x->acc.n_write_records, 10);
+    assert_int_equal(n_links(x), 10);
+    assert_int_equal(hs_store_intent_count(x->s, &err), 0);
+    assert_int_equal(hs_store_dirty_count(x->s, &err), 0);
+    assert_int_equal(audit_writes(x), 10);
+    /* and nothing is left to do */
+    int w = x->crm.n_write + x->acc.n_write;
+    run(x, &r);
+    assert_int_equal(x->crm.n_write + x->acc.n_write, w);
+    assert_int_equal(r.n_writes, 0);
+    hs_engine_report_release(&r);
+}
+
+/*
+ * Both directions in one slice: updates to the accounting side spent the day part-way. The
+ * pairs whose update was answered are committed (bases, mirror, audit); a pair whose write was
+ * not sent stores nothing and is merged again by the next pass; the CRM side is not written
+ * after the stop (its writes come after the accounting side's in the pass), and nothing is
+ * written twice.
+ */
+static void test_engine_day_limit_keeps_answered_updates(void **state)
+{
+    struct fx *x = *state;
+    for (int i = 0; i < 6; i++) {
+        char id[8], name[32], email[32];
+        snprintf(id, sizeof id, "c%d", i);
+        snprintf(name, sizeof name, "Company %c", 'A' + i);
+        snprintf(email, sizeof email, "ap@%c.example", 'a' + i);
+        put_customer(&x->crm, id, name, email);
+    }
+    struct hs_engine_report r;
+    run(x, &r);
+    hs_engine_report_release(&r);
+    assert_int_equal(n_links(x), 6);
+    int audits = audit_writes(x);
+    int updated0 = x->acc.n_updated;
+    for (int i = 0; i < 6; i++) {
+        char id[8], email[32];
+        snprintf(id, sizeof id, "c%d", i);
+        snprintf(email, sizeof email, "billing@%c.example", 'a' + i);
+        edit(&x->crm, id, slot_email, email);
+    }
+    x->acc.write_batch = 1;
+    x->acc.day_limit = true;
+    x->acc.calls_left = 2;
+    run_stopped(x, &r);
+    assert_int_equal(r.n_writes, 2);
+    assert_int_equal(count_actions(&r, HS_ENGINE_UPDATE), 2);
+    assert_int_equal(r.n_updated, 2);
+    hs_engine_report_release(&r);
+    assert_int_equal(x->acc.n_updated - updated0, 2);
+    /* the two answered updates are committed: their audit rows exist */
+    assert_int_equal(audit_writes(x), audits + 2);
+    x->acc.day_limit = false;
+    run(x, &r);
+    hs_engine_report_release(&r);
+    assert_int_equal(x->acc.n_updated - updated0, 6);
+    assert_int_equal(audit_writes(x), audits + 6);
+    for (int i = 0; i < 6; i++) {
+        char id[8], email[32], buf[64];
+        snprintf(id, sizeof id, "c%d", i);
+        snprintf(email, sizeof email, "billing@%c.example", 'a' + i);
+        assert_string_equal(rec(&x->acc, linked_acc(x, id, buf, sizeof buf))->customer.email,
+                            email);
+    }
+    struct hs_error err = {0};
+    assert_int_equal(hs_store_dirty_count(x->s, &err), 0);
+    assert_int_equal(hs_store_item_count(x->s, 0, NULL, -1, &err), 0);
+    int w = x->crm.n_write + x->acc.n_write;
+    run(x, &r);
+    assert_int_equal(x->crm.n_write + x->acc.n_write, w);
+    hs_engine_report_release(&r);
+}
+
 static void test_engine_idem_key_is_stable(void **state)
 {
     (void)state;
@@ -1312,6 +1502,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_engine_retry_marks_error_records_dirty, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_engine_too_big_batches_are_halved, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_day_limit_keeps_what_was_created, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_engine_day_limit_keeps_answered_updates, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_engine_stale_sync_token_is_re_read_and_re_merged,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
