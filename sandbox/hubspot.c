@@ -221,6 +221,10 @@ void hs_hub_emit(struct hs_hubspot *st, enum hs_hub_type t, const struct hs_hub_
     const char *prefix = hs_hub_types[t].webhook;
     if (prefix == NULL)
         return;
+    if (!hs_sbx_listening(st->sbx, &hs_sbx_hubspot_ops)) {
+        st->next_event_id++; /* the id is spent as if the event had been sent */
+        return;
+    }
     char type[64];
     snprintf(type, sizeof type, "%s.%s", prefix, kind);
     int k = hs_str_eq(kind, "creation") ? 1 : hs_str_eq(kind, "deletion") ? 2 : 3;

@@ -875,6 +875,12 @@ static const char *const filter_names[] = {"EQ",
                                            "CONTAINS_TOKEN",
                                            "NOT_CONTAINS_TOKEN"};
 
+/* A value parsed once as its kind (see num_of). */
+struct num_key {
+    bool ok;
+    int64_t num;
+};
+
 struct filter {
     const char *prop;
     enum filter_op op;
@@ -882,30 +888,54 @@ struct filter {
     const char *value;
     const char *high;
     const json_t *values;
+    struct num_key value_num; /* value and high parsed once as kind */
+    struct num_key high_num;
 };
 
 #define MAX_GROUPS  6
 #define MAX_FILTERS 6
 #define MAX_TOTAL   18
 
-/* Compares a and b as kind values: -1, 0, 1. Values that do not parse compare as text. */
-static int cmp_kind(enum hs_hub_kind kind, const char *a, const char *b)
+/* Text comparison, ASCII case folded: -1, 0, 1. */
+static int cmp_text(const char *a, const char *b)
 {
-    if (a == NULL || b == NULL)
-        return (a != NULL) - (b != NULL);
-    int64_t x, y;
-    if (kind == HS_HUB_NUMBER && hs_hub_parse_decimal(a, &x) == HS_OK &&
-        hs_hub_parse_decimal(b, &y) == HS_OK)
-        return (x > y) - (x < y);
-    if ((kind == HS_HUB_DATETIME || kind == HS_HUB_DATE) && hs_hub_parse_time(a, &x) == HS_OK &&
-        hs_hub_parse_time(b, &y) == HS_OK)
-        return (x > y) - (x < y);
     for (;; a++, b++) {
         int ca = (*a >= 'A' && *a <= 'Z') ? *a + 32 : (unsigned char)*a;
         int cb = (*b >= 'A' && *b <= 'Z') ? *b + 32 : (unsigned char)*b;
         if (ca != cb || ca == 0)
             return (ca > cb) - (ca < cb);
     }
+}
+
+/* s parsed as a kind value (decimal micro-units or epoch ms); ok false when s is NULL, not
+ * of a numeric kind, or does not parse. */
+static struct num_key num_of(enum hs_hub_kind kind, const char *s)
+{
+    struct num_key k = {false, 0};
+    if (s == NULL)
+        return k;
+    if (kind == HS_HUB_NUMBER)
+        k.ok = hs_hub_parse_decimal(s, &k.num) == HS_OK;
+    else if (kind == HS_HUB_DATETIME || kind == HS_HUB_DATE)
+        k.ok = hs_hub_parse_time(s, &k.num) == HS_OK;
+    return k;
+}
+
+/* cmp_kind on values already parsed by num_of (each value is parsed once, not per
+ * comparison): numbers when both parse, text otherwise. */
+static int cmp_pre(const char *a, struct num_key ka, const char *b, struct num_key kb)
+{
+    if (a == NULL || b == NULL)
+        return (a != NULL) - (b != NULL);
+    if (ka.ok && kb.ok)
+        return (ka.num > kb.num) - (ka.num < kb.num);
+    return cmp_text(a, b);
+}
+
+/* Compares a and b as kind values: -1, 0, 1. Values that do not parse compare as text. */
+static int cmp_kind(enum hs_hub_kind kind, const char *a, const char *b)
+{
+    return cmp_pre(a, num_of(kind, a), b, num_of(kind, b));
 }
 
 static bool is_word(char c)
@@ -951,8 +981,63 @@ static bool contains_token(const char *v, const char *token)
     return false;
 }
 
+/* The range of epoch ms that hs_hub_iso writes as is (years 0000 to 9999). */
+#define ISO_MIN_MS (-62167219200000LL)
+#define ISO_MAX_MS 253402300799999LL
+
+/* True with *ms when name is one of the times a record keeps as a number (createdate, the
+ * last-modified property) and kind is a time kind: then num_of(kind, hs_hub_value(...)) is
+ * exactly that number (hs_hub_iso's text parses back to it), so searches compare it without
+ * writing and re-reading the text, once per record per filter and per sort key. */
+static bool stored_time(enum hs_hub_type t, const struct hs_hub_record *r, const char *name,
+                        enum hs_hub_kind kind, int64_t *ms)
+{
+    if (kind != HS_HUB_DATETIME && kind != HS_HUB_DATE)
+        return false;
+    if (hs_str_eq(name, "createdate"))
+        *ms = r->created_ms;
+    else if (hs_str_eq(name, hs_hub_types[t].lastmod))
+        *ms = r->updated_ms;
+    else
+        return false;
+    return *ms >= ISO_MIN_MS && *ms <= ISO_MAX_MS;
+}
+
+/* Applies an ordering operator (EQ, NEQ, LT, LTE, GT, GTE, BETWEEN) to the comparisons of the
+ * value with f->value (c) and with f->high (c_high, BETWEEN only). */
+static bool order_match(enum filter_op op, int c, int c_high)
+{
+    switch (op) {
+    case F_EQ:
+        return c == 0;
+    case F_NEQ:
+        return c != 0;
+    case F_LT:
+        return c < 0;
+    case F_LTE:
+        return c <= 0;
+    case F_GT:
+        return c > 0;
+    case F_GTE:
+        return c >= 0;
+    case F_BETWEEN:
+        return c >= 0 && c_high <= 0;
+    default:
+        return false;
+    }
+}
+
 static bool filter_match(enum hs_hub_type t, const struct hs_hub_record *r, const struct filter *f)
 {
+    bool ordering = f->op <= F_BETWEEN;
+    int64_t ms;
+    if (ordering && f->value_num.ok && (f->op != F_BETWEEN || f->high_num.ok) &&
+        stored_time(t, r, f->prop, f->kind, &ms)) {
+        /* both sides are numbers: the text of the value would not be looked at */
+        const struct num_key vn = {true, ms};
+        int c_high = f->op == F_BETWEEN ? cmp_pre("", vn, f->high, f->high_num) : 0;
+        return order_match(f->op, cmp_pre("", vn, f->value, f->value_num), c_high);
+    }
     char tmp[64];
     const char *v = hs_hub_value(t, r, f->prop, tmp);
     switch (f->op) {
@@ -961,7 +1046,7 @@ static bool filter_match(enum hs_hub_type t, const struct hs_hub_record *r, cons
     case F_NOT_HAS:
         return v == NULL;
     case F_NEQ:
-        return v == NULL || cmp_kind(f->kind, v, f->value) != 0;
+        return v == NULL || cmp_pre(v, num_of(f->kind, v), f->value, f->value_num) != 0;
     case F_NOT_IN:
     case F_IN: {
         bool in = false;
@@ -976,29 +1061,16 @@ static bool filter_match(enum hs_hub_type t, const struct hs_hub_record *r, cons
     }
     case F_NOT_CONTAINS:
         return v == NULL || !contains_token(v, f->value);
+    case F_CONTAINS:
+        return v != NULL && contains_token(v, f->value);
     default:
         break;
     }
     if (v == NULL)
         return false;
-    switch (f->op) {
-    case F_EQ:
-        return cmp_kind(f->kind, v, f->value) == 0;
-    case F_LT:
-        return cmp_kind(f->kind, v, f->value) < 0;
-    case F_LTE:
-        return cmp_kind(f->kind, v, f->value) <= 0;
-    case F_GT:
-        return cmp_kind(f->kind, v, f->value) > 0;
-    case F_GTE:
-        return cmp_kind(f->kind, v, f->value) >= 0;
-    case F_BETWEEN:
-        return cmp_kind(f->kind, v, f->value) >= 0 && cmp_kind(f->kind, v, f->high) <= 0;
-    case F_CONTAINS:
-        return contains_token(v, f->value);
-    default:
-        return false;
-    }
+    struct num_key vn = num_of(f->kind, v);
+    int c_high = f->op == F_BETWEEN ? cmp_pre(v, vn, f->high, f->high_num) : 0;
+    return order_match(f->op, cmp_pre(v, vn, f->value, f->value_num), c_high);
 }
 
 struct sort_item {
@@ -1006,8 +1078,9 @@ struct sort_item {
     const char *key; /* stored value, or NULL (then see in_tmp) */
     bool in_tmp;     /* the key is the computed value in tmp (survives qsort moves) */
     char tmp[64];
-    enum hs_hub_kind kind;
-    int dir; /* 1 ascending, -1 descending */
+    struct num_key num; /* the key parsed once as kind */
+    bool lazy;          /* a stored time (num): tmp is written only if text is compared */
+    int dir;            /* 1 ascending, -1 descending */
 };
 
 static const char *sort_key(const struct sort_item *x)
@@ -1025,7 +1098,7 @@ static int sort_cmp(const void *pa, const void *pb)
     if (ka == NULL || kb == NULL) /* records without the property sort last */
         c = (ka == NULL) - (kb == NULL);
     else
-        c = cmp_kind(a->kind, ka, kb) * a->dir;
+        c = cmp_pre(ka, a->num, kb, b->num) * a->dir;
     if (c == 0)
         c = (a->r->id > b->r->id) - (a->r->id < b->r->id);
     return c;
@@ -1126,6 +1199,8 @@ int hs_hub_obj_search(struct hs_hubspot *st, const struct hs_http_request *req,
             x->op = (enum filter_op)opi;
             const struct hs_hub_prop *p = hs_hub_prop_get(s, x->prop);
             x->kind = p ? p->kind : HS_HUB_STRING;
+            x->value_num = num_of(x->kind, x->value);
+            x->high_num = num_of(x->kind, x->high);
             bool needs_value =
                 x->op != F_HAS && x->op != F_NOT_HAS && x->op != F_IN && x->op != F_NOT_IN;
             if ((needs_value && x->value == NULL) || (x->op == F_BETWEEN && x->high == NULL) ||
@@ -1194,6 +1269,7 @@ int hs_hub_obj_search(struct hs_hubspot *st, const struct hs_http_request *req,
     if (items == NULL)
         goto oom;
     size_t n = 0;
+    bool any_text = false; /* a sort key compares as text: lazy keys need theirs */
     for (size_t i = 0; i < s->n; i++) {
         const struct hs_hub_record *r = s->recs[i];
         if (r->archived)
@@ -1212,12 +1288,24 @@ int hs_hub_obj_search(struct hs_hubspot *st, const struct hs_http_request *req,
         struct sort_item *it = &items[n++];
         it->r = r;
         it->dir = dir;
-        it->kind = sp ? sp->kind : HS_HUB_STRING;
         if (sort_prop != NULL) {
-            it->key = hs_hub_value(t, r, sort_prop, it->tmp);
-            it->in_tmp = it->key == it->tmp;
+            const enum hs_hub_kind kind = sp ? sp->kind : HS_HUB_STRING;
+            if (stored_time(t, r, sort_prop, kind, &it->num.num)) {
+                it->num.ok = true;
+                it->lazy = true;
+                it->key = it->tmp;
+                it->in_tmp = true;
+            } else {
+                it->key = hs_hub_value(t, r, sort_prop, it->tmp);
+                it->in_tmp = it->key == it->tmp;
+                it->num = num_of(kind, it->key);
+                any_text = any_text || (it->key != NULL && !it->num.ok);
+            }
         }
     }
+    for (size_t i = 0; any_text && i < n; i++)
+        if (items[i].lazy)
+            hs_hub_iso(items[i].num.num, items[i].tmp); /* what hs_hub_value writes */
     if (sort_prop != NULL)
         qsort(items, n, sizeof *items, sort_cmp);
     names = json_array();

@@ -1006,13 +1006,37 @@ static int write_assocs(struct hs_buf *b, const struct hs_hub_record *r, unsigne
     return rc;
 }
 
+/* Writes v in decimal into out (no NUL); returns the length. */
+static size_t i64_text(int64_t v, char out[24])
+{
+    char rev[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        rev[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    size_t k = 0;
+    if (v < 0)
+        out[k++] = '-';
+    while (n > 0)
+        out[k++] = rev[--n];
+    return k;
+}
+
 int hs_hub_record_write(struct hs_buf *b, enum hs_hub_type t, const struct hs_hub_record *r,
                         const struct hs_hub_out *o)
 {
     char created[32], updated[32], tmp[64];
     hs_hub_iso(r->created_ms, created);
     hs_hub_iso(r->updated_ms, updated);
-    int rc = hs_buf_printf(b, "{\"id\":\"%lld\",\"properties\":{", (long long)r->id);
+    /* appended piece by piece, not printf'd: this runs for every record of every answer */
+    char id[24];
+    int rc = hs_buf_puts(b, "{\"id\":\"");
+    if (rc == HS_OK)
+        rc = hs_buf_append(b, id, i64_text(r->id, id));
+    if (rc == HS_OK)
+        rc = hs_buf_puts(b, "\",\"properties\":{");
     bool first = true;
     if (o->props != NULL && json_array_size(o->props) > 0) {
         size_t i;
@@ -1046,8 +1070,15 @@ int hs_hub_record_write(struct hs_buf *b, enum hs_hub_type t, const struct hs_hu
         }
     }
     if (rc == HS_OK)
-        rc = hs_buf_printf(b, "},\"createdAt\":\"%s\",\"updatedAt\":\"%s\",\"archived\":%s",
-                           created, updated, r->archived ? "true" : "false");
+        rc = hs_buf_puts(b, "},\"createdAt\":\"");
+    if (rc == HS_OK)
+        rc = hs_buf_puts(b, created);
+    if (rc == HS_OK)
+        rc = hs_buf_puts(b, "\",\"updatedAt\":\"");
+    if (rc == HS_OK)
+        rc = hs_buf_puts(b, updated);
+    if (rc == HS_OK)
+        rc = hs_buf_puts(b, r->archived ? "\",\"archived\":true" : "\",\"archived\":false");
     if (rc == HS_OK && r->archived) {
         char at[32];
         hs_hub_iso(r->archived_ms, at);

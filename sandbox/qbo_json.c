@@ -63,8 +63,9 @@ int hs_qbo_json_parse(const uint8_t *buf, size_t len, json_t **out, struct hs_er
     hs_buf_init(&b);
     const char *p = (const char *)buf;
     const char *end = p + len;
+    const char *run = p; /* first byte not yet copied: bytes are copied a run at a time */
     bool in_str = false;
-    int rc = HS_OK;
+    int rc = hs_buf_reserve(&b, len + len / 4 + 16);
     while (p < end && rc == HS_OK) {
         char c = *p;
         if (in_str) {
@@ -75,35 +76,36 @@ int hs_qbo_json_parse(const uint8_t *buf, size_t len, json_t **out, struct hs_er
                                         "cannot parse request body: control character "
                                         "U+0001 is not allowed");
                 }
-                rc = hs_buf_append(&b, p, 2);
                 p += 2;
                 continue;
             }
             if (c == '"')
                 in_str = false;
-            rc = hs_buf_putc(&b, c);
             p++;
             continue;
         }
         if (c == '"') {
             in_str = true;
-            rc = hs_buf_putc(&b, c);
             p++;
             continue;
         }
         size_t n = (c == '-' || (c >= '0' && c <= '9')) ? number_len(p, end) : 0;
         if (n > 0) {
-            rc = hs_buf_puts(&b, "\"\\u0001");
+            rc = hs_buf_append(&b, run, (size_t)(p - run));
+            if (rc == HS_OK)
+                rc = hs_buf_puts(&b, "\"\\u0001");
             if (rc == HS_OK)
                 rc = hs_buf_append(&b, p, n);
             if (rc == HS_OK)
                 rc = hs_buf_putc(&b, '"');
             p += n;
+            run = p;
             continue;
         }
-        rc = hs_buf_putc(&b, c);
         p++;
     }
+    if (rc == HS_OK)
+        rc = hs_buf_append(&b, run, (size_t)(end - run));
     if (rc != HS_OK) {
         hs_buf_release(&b);
         return hs_error_set(err, rc, "cannot parse request body: out of memory");
@@ -418,6 +420,33 @@ static void format_local(int64_t ms, bool millis, char *out, size_t size)
     int ss = (int)(rem / 1000 % 60);
     int frac = (int)(rem % 1000);
     int aoff = off < 0 ? -off : off;
+    /* written by hand when it fits (every MetaData of every answer has two of these) */
+    char fast[32];
+    size_t n = 0;
+    if (y >= 0 && y <= 9999 && size >= (millis ? 30u : 26u)) {
+        const int parts[] = {(int)y, (int)m, (int)d, hh, mi, ss, frac};
+        const int widths[] = {4, 2, 2, 2, 2, 2, 3};
+        const char seps[] = {'-', '-', 'T', ':', ':', '.', '\0'};
+        const int n_parts = millis ? 7 : 6;
+        for (int i = 0; i < n_parts; i++) {
+            int v = parts[i];
+            for (int k = widths[i] - 1; k >= 0; k--) {
+                fast[n + (size_t)k] = (char)('0' + v % 10);
+                v /= 10;
+            }
+            n += (size_t)widths[i];
+            if (i + 1 < n_parts)
+                fast[n++] = seps[i];
+        }
+        const char zone[] = {off < 0 ? '-' : '+',          (char)('0' + aoff / 600),
+                             (char)('0' + aoff / 60 % 10), ':',
+                             (char)('0' + aoff % 60 / 10), (char)('0' + aoff % 10)};
+        memcpy(fast + n, zone, sizeof zone);
+        n += sizeof zone;
+        fast[n] = '\0';
+        memcpy(out, fast, n + 1);
+        return;
+    }
     if (millis)
         snprintf(out, size, "%04lld-%02u-%02uT%02d:%02d:%02d.%03d%c%02d:%02d", (long long)y, m, d,
                  hh, mi, ss, frac, off < 0 ? '-' : '+', aoff / 60, aoff % 60);

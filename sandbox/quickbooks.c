@@ -515,7 +515,7 @@ int hs_qbo_customer_balance_add(struct hs_qbo_ctx *c, const char *customer_id, i
 
 void hs_qbo_changed(struct hs_qbo_ctx *c, enum hs_qbo_ent e, const char *id, const char *operation)
 {
-    if (c->sbx == NULL || id == NULL)
+    if (c->sbx == NULL || id == NULL || !hs_sbx_listening(c->sbx, &hs_sbx_quickbooks_ops))
         return;
     char ts[40];
     hs_qbo_time_format(c->now_ms, ts, sizeof ts);

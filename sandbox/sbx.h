@@ -268,6 +268,9 @@ int hs_sbx_oauth_token(struct hs_sbx *sbx, const struct hs_sbx_module_ops *mod,
  * of module mod; the sender batches, signs (mod->webhook_request) and delivers them, with
  * duplicate/reorder faults applied. */
 void hs_sbx_emit(struct hs_sbx *sbx, const struct hs_sbx_module_ops *mod, const json_t *event);
+/* True when a subscription of module mod would receive an event now (lock held): callers
+ * skip building events nobody receives (hs_sbx_emit would drop them). */
+bool hs_sbx_listening(const struct hs_sbx *sbx, const struct hs_sbx_module_ops *mod);
 /* Waits (lock NOT held) until every queued webhook event was delivered or given up, at most
  * timeout_ms of real time. HS_OK or HS_ETIMEOUT. */
 HS_MUST_CHECK int hs_sbx_webhook_drain(struct hs_sbx *sbx, int64_t timeout_ms);

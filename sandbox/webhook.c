@@ -297,6 +297,15 @@ int hs_sbx_wh_load(struct hs_sbx *sbx, const json_t *saved, struct hs_error *err
     return HS_OK;
 }
 
+bool hs_sbx_listening(const struct hs_sbx *sbx, const struct hs_sbx_module_ops *mod)
+{
+    const struct hs_sbx_wh *wh = sbx != NULL ? sbx->wh : NULL;
+    for (size_t i = 0; wh != NULL && i < wh->n_subs; i++)
+        if (wh->subs[i]->mod->ops == mod)
+            return true;
+    return false;
+}
+
 void hs_sbx_emit(struct hs_sbx *sbx, const struct hs_sbx_module_ops *mod, const json_t *event)
 {
     struct hs_sbx_wh *wh = sbx->wh;

@@ -565,8 +565,9 @@ static void op_release(struct op *o)
 
 static int event(struct op *o, int e, const char *id, const char *type)
 {
-    if (defs[e].category == NULL || o->events == NULL)
-        return HS_OK;
+    if (defs[e].category == NULL || o->events == NULL ||
+        !hs_sbx_listening(o->x->sbx, &hs_sbx_xero_ops))
+        return HS_OK; /* nobody would receive it (hs_sbx_emit drops it) */
     char when[40];
     hs_sbx_iso8601(o->now_ms, when, sizeof when);
     size_t n = strlen(when);
@@ -1566,7 +1567,9 @@ static int write_one(struct op *o, int e, const json_t *in, bool put, const char
             rc = old != NULL ? store_replace(o, e, old, obj) : store_add(o, e, obj, NULL);
         if (rc == HS_OK) {
             struct rec *r = old != NULL ? old : &o->tn->t[e].v[o->tn->t[e].n - 1];
-            *out = json_deep_copy(r->obj);
+            /* a shallow copy: stored records are never changed in place (every write
+             * replaces the record with a new object), so sharing their members is safe */
+            *out = json_copy(r->obj);
             if (*out == NULL || sets(*out, "StatusAttributeString", "OK") != HS_OK)
                 rc = HS_ENOMEM;
         }

@@ -562,8 +562,8 @@ static int invalid(struct op *o, const char *field)
 
 static int event(struct op *o, int e, const json_t *obj, const char *type)
 {
-    if (o->events == NULL)
-        return HS_OK;
+    if (o->events == NULL || !hs_sbx_listening(o->z->sbx, &hs_sbx_zoho_ops))
+        return HS_OK; /* nobody would receive it (hs_sbx_emit drops it) */
     json_t *ev = json_pack("{s:s, s:s, s:s, s:O}", "entity", defs[e].one, "type", type,
                            "organization_id", o->g->id, "record", obj);
     if (ev == NULL || json_array_append_new(o->events, ev) != 0)
@@ -2256,7 +2256,9 @@ static int h_status(void *ud, const struct hs_http_request *req, const struct hs
     } else if (strcmp(st, "sent") == 0 && !hs_str_eq(cur, "draft")) {
         rc = reply_code(resp, 400, 2, "Only draft invoices can be marked as sent.");
     } else {
-        json_t *inv = json_deep_copy(r->obj);
+        /* a shallow copy: only top-level members change, and stored records are never
+         * changed in place (each write stores a new object), so sharing the rest is safe */
+        json_t *inv = json_copy(r->obj);
         rc = inv != NULL ? sets(inv, "status", st) : HS_ENOMEM;
         if (rc == HS_OK && strcmp(st, "void") == 0)
             rc = setn(inv, "balance", hs_qbo_num(0, currency_dec(jstr(inv, "currency_code"))));

@@ -48,6 +48,24 @@ HS_API int hs_json_load_error(const json_error_t *jerr, const char *what, struct
  * `what` names the input in the message ("request body"). */
 HS_API HS_MUST_CHECK int hs_json_parse(const uint8_t *buf, size_t len, const char *what,
                                        json_t **out, struct hs_error *err);
+/* What hs_json_build accepts beyond strict RFC 8259 objects and arrays. */
+struct hs_json_build_opts {
+    int max_depth;     /* nesting allowed, as hs_json_check counts it */
+    bool any_top;      /* any value at the top (JSON_DECODE_ANY), not only an object or array */
+    bool marks;        /* numbers become marked strings (util/jsonnum.h), at most max_number
+                        * bytes; a string starting with the escape \u0001 is refused */
+    size_t max_number; /* with marks */
+};
+/*
+ * One-pass parse that builds the tree json_loadb(JSON_REJECT_DUPLICATES, plus JSON_DECODE_ANY
+ * with any_top) builds from text that hs_json_check and the options accept (the marks
+ * option: the tree hs_json_parse_exact's rewrite then json_loadb give). It refuses (NULL)
+ * whatever that path would refuse (bad syntax, a duplicate key, an integer beyond json_int_t,
+ * a real that overflows, too deep) and may refuse more (out of memory): callers then run
+ * that checked path, which reports the error, so its results and messages stay the
+ * reference. It skips jansson's byte-at-a-time lexer and the separate syntax check.
+ */
+HS_API json_t *hs_json_build(const uint8_t *buf, size_t len, const struct hs_json_build_opts *o);
 /* Appends the compact encoding of v to b. */
 HS_API HS_MUST_CHECK int hs_json_dump(const json_t *v, struct hs_buf *b);
 /* obj[key] as a string, or NULL when missing or not a string. */

@@ -1,7 +1,9 @@
 /*
  * util/jsonnum.c - JSON with exact numbers (see jsonnum.h for the design).
  *
- * Design:     parse: one pass over the input that copies it into a buffer, turning each number
+ * Design:     parse: hs_json_build with the marks option builds the tree directly (numbers
+ *             as marked strings); text it refuses takes the reference path that reports the
+ *             error: one pass over the input that copies it into a buffer, turning each number
  *             token found outside strings into "\u0001<text>" (a JSON string jansson decodes to
  *             the mark byte plus the text), counting nesting, and refusing strings that start
  *             with \u0001. If jansson then rejects the rewritten text, the original is parsed
@@ -144,6 +146,14 @@ int hs_json_parse_exact(const uint8_t *buf, size_t len, const char *what, json_t
                             what, len, HS_JSON_MAX_BYTES);
     if (len == 0 || buf == NULL)
         return hs_error_set(err, HS_EPROTO, "cannot parse %s: empty body, expected JSON", what);
+    static const struct hs_json_build_opts fast = {HS_JSONNUM_MAX_DEPTH, true, true,
+                                                   HS_JSONNUM_MAX_NUMBER};
+    json_t *v0 = hs_json_build(buf, len, &fast);
+    if (v0 != NULL) {
+        *out = v0;
+        return HS_OK;
+    }
+    /* refused: the rewrite and jansson below give the reason */
     struct hs_buf b;
     hs_buf_init(&b);
     int rc = rewrite((const char *)buf, len, what, &b, err);
@@ -234,9 +244,18 @@ int hs_json_i64(const json_t *obj, const char *key, int64_t *out, struct hs_erro
     return HS_OK;
 }
 
+/* jansson calls this once per token: append in place when it fits (the common case), else
+ * let hs_buf_append grow the buffer. */
 static int dump_cb(const char *p, size_t n, void *ud)
 {
-    return hs_buf_append(ud, p, n) == HS_OK ? 0 : -1;
+    struct hs_buf *b = ud;
+    if (b->cap - b->len > n) { /* room for n bytes and the NUL */
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return hs_buf_append(b, p, n) == HS_OK ? 0 : -1;
 }
 
 int hs_json_dump_exact(const json_t *v, struct hs_buf *b)

@@ -617,7 +617,11 @@ static int parse_json(const uint8_t *buf, size_t len, const char *what, json_t *
     if (len > HS_HUBSPOT_MAX_BODY)
         return hs_error_set(err, HS_ETOOBIG, "cannot read HubSpot %s: %zu bytes, the limit is %zu",
                             what, len, HS_HUBSPOT_MAX_BODY);
-    /* checked first (util/json.h): a jansson failure is then content or memory */
+    static const struct hs_json_build_opts fast = {JSON_MAX_DEPTH, false, false, 0};
+    *out = hs_json_build(buf, len, &fast);
+    if (*out != NULL)
+        return HS_OK;
+    /* refused: checked first (util/json.h), so a jansson failure is content or memory */
     int syn = hs_json_check(buf, len, JSON_MAX_DEPTH, false, NULL);
     if (syn == HS_ETOOBIG)
         return hs_error_set(err, HS_ETOOBIG, "cannot read HubSpot %s: nested deeper than %d levels",
