@@ -51,13 +51,15 @@ static void js_ws(struct jscan *s)
     }
 }
 
-static int js_hex4(struct jscan *s)
+/* Four hex digits at *pp (before end): their value, *pp moved past them; -1 when not. */
+static int hex4(const uint8_t **pp, const uint8_t *end)
 {
-    if (s->end - s->p < 4)
+    const uint8_t *p = *pp;
+    if (end - p < 4)
         return -1;
     int v = 0;
     for (int i = 0; i < 4; i++) {
-        uint8_t c = s->p[i];
+        uint8_t c = p[i];
         int d;
         if (c >= '0' && c <= '9')
             d = c - '0';
@@ -69,8 +71,13 @@ static int js_hex4(struct jscan *s)
             return -1;
         v = v * 16 + d;
     }
-    s->p += 4;
+    *pp = p + 4;
     return v;
+}
+
+static int js_hex4(struct jscan *s)
+{
+    return hex4(&s->p, s->end);
 }
 
 static bool js_string(struct jscan *s)
@@ -273,24 +280,7 @@ static void jb_ws(struct jbuild *b)
 
 static int jb_hex4(struct jbuild *b)
 {
-    if (b->end - b->p < 4)
-        return -1;
-    int v = 0;
-    for (int i = 0; i < 4; i++) {
-        uint8_t c = b->p[i];
-        int d;
-        if (c >= '0' && c <= '9')
-            d = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            d = c - 'A' + 10;
-        else
-            return -1;
-        v = v * 16 + d;
-    }
-    b->p += 4;
-    return v;
+    return hex4(&b->p, b->end);
 }
 
 static bool jb_put_utf8(struct hs_buf *s, int cp)
