@@ -2318,14 +2318,16 @@ static int read_group(struct hs_engine *e, struct eng_group *g, struct hs_error 
 struct ahead {
     struct hs_engine *e;
     struct pass *p;
-    bool stop; /* a read failed: the group is read again in its turn, which reports it */
+    int64_t last_ms; /* how long the last read ahead took: the next one must fit the wait too */
+    bool stop;       /* a read failed: the group is read again in its turn, which reports it */
 };
 
 /* hs_ratelimit_idle_fn of the accounting limiter during the generic flows: reads the next
  * read_batch records of the CRM groups, the generic flows' slices still to come first, then
  * the invoice step's (deals), as long as neither the wait nor the CRM's own limiter would
- * make the accounting call late. Only the CRM connector is called (the accounting one is
- * inside its call), and nothing is stored: read_upto stores the mirror in the slice's turn. */
+ * make the accounting call late (a read is expected to last as long as the one before). Only the
+ * CRM connector is called (the accounting one is inside its call), and nothing is stored: read_upto
+ * stores the mirror in the slice's turn. */
 static void read_ahead(void *ud, int64_t until_ms)
 {
     struct ahead *a = ud;
@@ -2339,7 +2341,7 @@ static void read_ahead(void *ud, int64_t until_ms)
         while (g->n_read < g->n && !a->stop) {
             int64_t now = hs_env_now_ms(&e->env);
             int64_t crm_wait = crm_rl != NULL ? hs_ratelimit_wait_ms(crm_rl, "all") : 0;
-            if (now + crm_wait + AHEAD_MARGIN_MS >= until_ms)
+            if (now + crm_wait + a->last_ms + AHEAD_MARGIN_MS >= until_ms)
                 return;
             if (g->recs == NULL)
                 g->recs = hs_calloc(g->n > 0 ? g->n : 1, sizeof(struct hs_record *));
@@ -2361,6 +2363,7 @@ static void read_ahead(void *ud, int64_t until_ms)
                 return;
             }
             g->n_read += m;
+            a->last_ms = hs_env_now_ms(&e->env) - now;
         }
     }
 }

@@ -69,12 +69,15 @@ struct fx {
     struct hs_engine_invoicing iv;
     struct hs_engine *e;
     char ev[MAXEV][24];
+    int64_t at[MAXEV]; /* the fake clock at each event */
     size_t n_ev;
+    int64_t read_ms; /* how long a CRM read takes (moves the fake clock) */
 };
 
 static void log_event(struct fx *x, char op, enum hs_kind kind)
 {
     assert_true(x->n_ev < MAXEV);
+    x->at[x->n_ev] = x->now;
     snprintf(x->ev[x->n_ev++], sizeof x->ev[0], "%c %s", op, hs_kind_name(kind));
 }
 
@@ -139,6 +142,8 @@ static int fk_read(struct hs_connector *c, enum hs_kind kind, const char *const 
     struct fake *f = c->f;
     take(f);
     log_event(f->x, 'R', kind);
+    if (f->side == HS_SIDE_CRM)
+        f->x->now += f->x->read_ms;
     for (size_t i = 0; i < n; i++) {
         out[i] = NULL;
         for (size_t k = 0; k < f->n; k++)
@@ -430,6 +435,26 @@ static void test_a_crm_read_that_would_wait_is_not_made_early(void **state)
     assert_true(first_event(x, "R invoice") > last_event(x, "W customer"));
 }
 
+static void test_reads_ahead_stop_before_they_would_make_the_write_late(void **state)
+{
+    struct fx *x = *state;
+    x->acc.rl = limiter(x, 1, 1000);
+    x->read_ms = 400; /* two reads fit in a wait of 1000 ms, a third would end at 1200 */
+    run_pass(x);
+    size_t w1 = first_event(x, "W customer");
+    size_t w2 = w1 + 1;
+    while (w2 < x->n_ev && strcmp(x->ev[w2], "W customer") != 0)
+        w2++;
+    assert_true(w2 < x->n_ev);
+    /* between the first two customer writes: exactly two reads ahead, and the second write
+     * goes out when the window opens, not a read later */
+    size_t reads = 0;
+    for (size_t i = w1 + 1; i < w2; i++)
+        reads += x->ev[i][0] == 'R';
+    assert_int_equal(reads, 2);
+    assert_int_equal(x->at[w2] - x->at[w1], 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -439,6 +464,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_crm_read_that_would_wait_is_not_made_early, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_reads_ahead_stop_before_they_would_make_the_write_late,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
