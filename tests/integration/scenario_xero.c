@@ -373,7 +373,9 @@ const struct scn_acc scn_xero = {
     .customer_field = xero_customer_field,
     .customers = xero_customers,
     .create_path = xero_create_path,
-    .stall_ms = 2000,
+    /* one held read (the change feed) comes before the create: the create is seen ~5 s after
+     * the fork, and its answer is held 5 s more, a margin for a loaded machine (2 s was not) */
+    .stall_ms = 5000,
     .versions = xero_versions,
     .customers_named = xero_customers_named,
     .invoice = xero_invoice,
