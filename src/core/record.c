@@ -423,11 +423,22 @@ struct path {
     size_t len;
 };
 
+/* Appends ".name" (or "name" at the start), cut at the buffer's end as snprintf would: it
+ * runs for every field of every record walked, so no format parsing. */
 static void path_push(struct path *p, const char *name)
 {
-    int n = snprintf(p->buf + p->len, sizeof p->buf - p->len, "%s%s", p->len ? "." : "", name);
-    if (n > 0)
-        p->len += (size_t)n < sizeof p->buf - p->len ? (size_t)n : sizeof p->buf - p->len - 1;
+    size_t left = sizeof p->buf - p->len - 1; /* room before the NUL */
+    char *o = p->buf + p->len;
+    if (p->len > 0 && left > 0) {
+        *o++ = '.';
+        left--;
+    }
+    size_t n = strlen(name);
+    if (n > left)
+        n = left;
+    memcpy(o, name, n);
+    o[n] = '\0';
+    p->len = (size_t)(o + n - p->buf);
 }
 
 static void path_index(struct path *p, size_t i)
