@@ -16,11 +16,13 @@ import http.client
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import prism_proxies  # noqa: E402
 
 SPEC_FILES = {
     "companies": "crm-companies-v3.json",
@@ -53,24 +55,6 @@ def missing_tool(why):
         print(f"FAIL: {why}")
         sys.exit(1)
     skip(why)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, deadline):
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            time.sleep(0.25)
-    return False
 
 
 class Client:
@@ -233,21 +217,15 @@ def main():
 
     started = time.time()
     sbx, sbx_port = start_sandbox(binary)
-    procs = {}
-    ports = {}
+    procs = []
     try:
         upstream = f"http://127.0.0.1:{sbx_port}/hubspot"
-        for name, f in SPEC_FILES.items():
-            ports[name] = free_port()
-            procs[name] = subprocess.Popen(
-                [prism, "proxy", "-h", "127.0.0.1", "-p", str(ports[name]), "--errors",
-                 os.path.join(specs, f), upstream],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 90
-        for name in SPEC_FILES:
-            if not wait_port(ports[name], deadline):
-                print(f"FAIL: Prism for {SPEC_FILES[name]} did not start within 90 s")
-                return 1
+        try:
+            ports = prism_proxies.start(
+                prism, {name: (os.path.join(specs, f), upstream) for name, f in SPEC_FILES.items()}, 90, procs)
+        except RuntimeError as e:
+            print(f"FAIL: {e}")
+            return 1
         print(f"{len(SPEC_FILES)} Prism proxies ready after {time.time() - started:.1f} s")
         cl = {name: Client(name, ports[name]) for name in SPEC_FILES}
 
@@ -371,10 +349,10 @@ def main():
         cl["companies"].req("GET", "/crm/v3/objects/companies", want=200, token=tok.get("access_token", "x"),
                             query={"limit": "1"})
     finally:
-        for pr in procs.values():
+        for pr in procs:
             pr.kill()
         sbx.kill()
-        for pr in procs.values():
+        for pr in procs:
             pr.wait()
         sbx.wait()
 

@@ -28,12 +28,14 @@ import http.server
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import prism_proxies  # noqa: E402
 
 TOKEN = "T"
 failures = []
@@ -50,24 +52,6 @@ def missing_tool(why):
         print(f"FAIL: {why}")
         sys.exit(1)
     skip(why)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, deadline):
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            time.sleep(0.25)
-    return False
 
 
 def send(port, method, path, body=None, headers=None, raw_body=None):
@@ -455,16 +439,13 @@ def main():
         if st != 200 or len(ids) != 2:
             print(f"FAIL: /_sandbox/tenants: {st} {ten}")
             return 1
-        ports = {"accounting": free_port(), "identity": free_port()}
-        for name, spec, up in (("accounting", acc_spec, f"http://127.0.0.1:{sbx_port}/xero/api.xro/2.0"),
-                               ("identity", id_spec, f"http://127.0.0.1:{sbx_port}/xero")):
-            procs.append(subprocess.Popen([prism, "proxy", "-h", "127.0.0.1", "-p", str(ports[name]), "--errors",
-                                           spec, up], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        deadline = time.time() + 120
-        for name, port in ports.items():
-            if not wait_port(port, deadline):
-                print(f"FAIL: Prism for {name} did not start within 120 s")
-                return 1
+        try:
+            ports = prism_proxies.start(
+                prism, {"accounting": (acc_spec, f"http://127.0.0.1:{sbx_port}/xero/api.xro/2.0"),
+                        "identity": (id_spec, f"http://127.0.0.1:{sbx_port}/xero")}, 120, procs)
+        except RuntimeError as e:
+            print(f"FAIL: {e}")
+            return 1
         print(f"Prism proxies ready after {time.time() - started:.1f} s")
         session(Client("accounting", ports["accounting"], ids[0]), Client("identity", ports["identity"]),
                 sbx_port, ids[0], ids[1])

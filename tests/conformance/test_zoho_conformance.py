@@ -26,13 +26,15 @@ import http.server
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import prism_proxies  # noqa: E402
 
 TOKEN = "T"
 SPECS = ["organizations", "currency", "taxes", "contacts", "contact-persons", "items", "invoices",
@@ -51,24 +53,6 @@ def missing_tool(why):
         print(f"FAIL: {why}")
         sys.exit(1)
     skip(why)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, deadline):
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return True
-        except OSError:
-            time.sleep(0.25)
-    return False
 
 
 def send(port, method, path, body=None, headers=None, raw_body=None):
@@ -452,15 +436,11 @@ def main():
             print(f"FAIL: /_sandbox/tenants: {st} {ten}")
             return 1
         up = f"http://127.0.0.1:{sbx_port}/zohobooks/books/v3"
-        ports = {n: free_port() for n in SPECS}
-        for n in SPECS:
-            procs.append(subprocess.Popen([prism, "proxy", "-h", "127.0.0.1", "-p", str(ports[n]), "--errors",
-                                           paths[n], up], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        deadline = time.time() + 180
-        for n, port in ports.items():
-            if not wait_port(port, deadline):
-                print(f"FAIL: Prism for {n}.yml did not start within 180 s")
-                return 1
+        try:
+            ports = prism_proxies.start(prism, {n: (paths[n], up) for n in SPECS}, 180, procs)
+        except RuntimeError as e:
+            print(f"FAIL: {e}")
+            return 1
         print(f"{len(SPECS)} Prism proxies ready after {time.time() - started:.1f} s")
         cid = session({n: Client(n, ports[n], ids[0]) for n in SPECS}, ids[0], ids[1])
         direct_checks(sbx_port, ids[0], cid)
