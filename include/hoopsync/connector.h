@@ -108,6 +108,15 @@ struct hs_write {
     /* Create: idempotency key, stable across retries of the same logical create
      * (QuickBooks requestid, Xero Idempotency-Key, HubSpot hoopsync_id upsert value). */
     const char *idem_key;
+    /* Create: an earlier attempt with this idem_key may have reached the provider (its intent
+     * was left over by a pass that stopped or crashed). A connector whose idempotency is per
+     * request rather than per record (QuickBooks requestid, Xero Idempotency-Key) cannot
+     * rely on it when the retry goes out in another batch or shape, so it looks the record
+     * up first and answers with what it finds instead of creating it twice. */
+    bool retry;
+    /* With retry: when (env clock, ms) that intent was first stored. Nothing the first
+     * attempt made can be older. */
+    int64_t retry_since_ms;
     /* results, filled by write() */
     int status;               /* HS_OK, or the HS_E* code of this record's failure */
     char msg[HS_ERRMSG_MAX];  /* what the provider said, for a finance user */

@@ -635,6 +635,8 @@ struct create {
     struct hs_fields src_view;
     struct hs_record *rec;
     char key[HS_ENGINE_IDEM_MAX + 1];
+    bool retry;          /* the intent was left over (hs_write.retry) */
+    int64_t retry_since; /* and stored then (hs_write.retry_since_ms) */
     struct hs_record *ans;
     int status; /* ENG_UNSENT until the provider answered */
     bool skip;
@@ -1860,16 +1862,8 @@ static int write_side(struct hs_engine *e, const struct flow_rt *fl, struct work
                                     .n_fields = pt->n_paths};
     }
     int rc = HS_OK;
-    bool any_create = false;
-    for (size_t i = 0; i < w->n_creates; i++) {
-        struct create *c = &w->creates[i];
-        if (c->skip || c->rec == NULL || c->to != t)
-            continue;
-        any_create = true;
-        wr[j++] = (struct hs_write){.op = HS_WRITE_CREATE, .record = c->rec, .idem_key = c->key};
-    }
     /* intents first, in one transaction: a crash after the provider's create is healed */
-    if (any_create) {
+    if (j < n) {
         rc = hs_store_begin(e->cfg.store, err);
         for (size_t i = 0; i < w->n_creates && rc == HS_OK; i++) {
             struct create *c = &w->creates[i];
@@ -1877,12 +1871,25 @@ static int write_side(struct hs_engine *e, const struct flow_rt *fl, struct work
                 continue;
             int r = hs_store_intent_put(e->cfg.store, c->key, hs_kind_name(fl->kind),
                                         (enum hs_store_side)t, c->src->id, err);
+            c->retry = r == 0;
             rc = r < 0 ? r : HS_OK;
+            if (c->retry)
+                rc = hs_store_intent_get(e->cfg.store, c->key, &c->retry_since, err);
         }
         if (rc == HS_OK)
             rc = hs_store_commit(e->cfg.store, err);
         else
             hs_store_rollback(e->cfg.store, NULL);
+    }
+    for (size_t i = 0; i < w->n_creates; i++) {
+        struct create *c = &w->creates[i];
+        if (c->skip || c->rec == NULL || c->to != t)
+            continue;
+        wr[j++] = (struct hs_write){.op = HS_WRITE_CREATE,
+                                    .record = c->rec,
+                                    .idem_key = c->key,
+                                    .retry = c->retry,
+                                    .retry_since_ms = c->retry_since};
     }
     int wrc = HS_OK;
     struct hs_error werr = {0};

@@ -82,8 +82,10 @@ struct inv_write {
     const struct hs_record *deal;
     struct hs_record *rec; /* the invoice to send (owned) */
     char key[HS_ENGINE_IDEM_MAX + 1];
-    int64_t link_id; /* updates */
-    char *acc_id;    /* updates */
+    bool retry;          /* creates: the intent was left over (hs_write.retry) */
+    int64_t retry_since; /* and stored then (hs_write.retry_since_ms) */
+    int64_t link_id;     /* updates */
+    char *acc_id;        /* updates */
 };
 
 struct inv {
@@ -650,7 +652,10 @@ static int store_intents(struct inv *v, struct hs_error *err)
     for (size_t i = 0; i < v->n_creates && rc == HS_OK; i++) {
         int r = hs_store_intent_put(st, v->creates[i].key, "invoice", HS_STORE_ACCOUNTING,
                                     v->creates[i].deal->id, err);
+        v->creates[i].retry = r == 0;
         rc = r < 0 ? r : HS_OK;
+        if (v->creates[i].retry)
+            rc = hs_store_intent_get(st, v->creates[i].key, &v->creates[i].retry_since, err);
     }
     if (rc == HS_OK)
         return hs_store_commit(st, err);
@@ -726,6 +731,8 @@ static int send_creates(struct inv *v, struct hs_error *err)
         w[i].op = HS_WRITE_CREATE;
         w[i].record = v->creates[i].rec;
         w[i].idem_key = v->creates[i].key;
+        w[i].retry = v->creates[i].retry;
+        w[i].retry_since_ms = v->creates[i].retry_since;
     }
     struct stop stop = {0};
     rc = stopped(&stop, eng_write(v->e, HS_SIDE_ACCOUNTING, HS_KIND_INVOICE, w, v->n_creates, err),

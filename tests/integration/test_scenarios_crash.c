@@ -182,14 +182,22 @@ static void test_scenarios_sigkill_between_invoice_create_and_link(void **state)
     assert_false(scn_linked(s, "invoice", deal, NULL));
     assert_int_equal(intents(s), 1);
 
+    /* meanwhile another deal of the company closes, so the retried create goes out with it:
+     * in another batch than the first attempt (a per-request key is no longer the same) */
+    const struct scn_line lines2[] = {{p0, "1", "99.00", NULL}};
+    char deal2[SCN_ID_MAX];
+    scn_crm_deal(s, crm, "Killswitch spare parts", "USD", "closedwon", lines2, 1, deal2);
+
     /* restarted at once: closed-won deals are listed every pass, whatever the dead worker's
-     * leases, so the invoice is healed now (its create replayed under the same key) */
+     * leases, so the invoice is healed now (found, not made twice) */
     scn_pass(s, &r);
     assert_int_equal(r.n_errors, 0);
     hs_engine_report_release(&r);
-    assert_int_equal(s->acc->invoices_of(s, acc), 1); /* exactly one */
-    char inv_id[SCN_ID_MAX];
+    assert_int_equal(s->acc->invoices_of(s, acc), 2); /* exactly one per deal */
+    char inv_id[SCN_ID_MAX], inv2_id[SCN_ID_MAX];
     assert_true(scn_linked(s, "invoice", deal, inv_id));
+    assert_true(scn_linked(s, "invoice", deal2, inv2_id));
+    assert_string_not_equal(inv_id, inv2_id);
     assert_int_equal(intents(s), 0);
     struct scn_invoice inv;
     s->acc->invoice(s, inv_id, &inv);
@@ -206,7 +214,7 @@ static void test_scenarios_sigkill_between_invoice_create_and_link(void **state)
 
     scn_advance(s, LEASE_MS); /* the dead worker's leases run out: still nothing to do */
     scn_quiet_pass(s);
-    assert_int_equal(s->acc->invoices_of(s, acc), 1);
+    assert_int_equal(s->acc->invoices_of(s, acc), 2);
 }
 
 static bool customer_made(struct scn *s, void *ud)

@@ -22,6 +22,7 @@
 
 #include "connectors/quickbooks/quickbooks.h"
 #include "connectors/quickbooks/quickbooks_int.h"
+#include "net/ratelimit.h"
 #include "sandbox/sbx.h"
 #include "testutil/failalloc.h"
 #include "util/alloc.h"
@@ -221,6 +222,28 @@ static struct hs_record *new_customer(const char *name, const char *currency)
     return r;
 }
 
+/* Writes w[0..n) of kind; every write must succeed; ids[i] = the answer's id (caller
+ * frees; ids may be NULL). */
+static void write_ok(struct t *t, enum hs_kind kind, struct hs_write *w, size_t n, char **ids)
+{
+    struct hs_error err;
+    hs_error_clear(&err);
+    int rc = ops->write(t->c, kind, w, n, &err);
+    if (rc != HS_OK)
+        print_error("write: %s\n", err.msg);
+    assert_int_equal(rc, HS_OK);
+    for (size_t i = 0; i < n; i++) {
+        if (w[i].status != HS_OK)
+            print_error("record %zu: %s\n", i, w[i].msg);
+        assert_int_equal(w[i].status, HS_OK);
+        assert_non_null(w[i].result);
+        if (ids != NULL)
+            ids[i] = hs_strdup(w[i].result->id);
+        hs_record_free(w[i].result);
+        w[i].result = NULL;
+    }
+}
+
 /* Creates customers in one batch; returns their ids in ids[] (caller frees). */
 static void create_customers(struct t *t, const char *prefix, size_t first, size_t n, char **ids)
 {
@@ -238,22 +261,9 @@ static void create_customers(struct t *t, const char *prefix, size_t first, size
         w[i].record = recs[i];
         w[i].idem_key = keys[i];
     }
-    struct hs_error err;
-    hs_error_clear(&err);
-    int rc = ops->write(t->c, HS_KIND_CUSTOMER, w, n, &err);
-    if (rc != HS_OK)
-        print_error("write: %s\n", err.msg);
-    assert_int_equal(rc, HS_OK);
-    for (size_t i = 0; i < n; i++) {
-        if (w[i].status != HS_OK)
-            print_error("record %zu: %s\n", i, w[i].msg);
-        assert_int_equal(w[i].status, HS_OK);
-        assert_non_null(w[i].result);
-        if (ids != NULL)
-            ids[i] = hs_strdup(w[i].result->id);
-        hs_record_free(w[i].result);
+    write_ok(t, HS_KIND_CUSTOMER, w, n, ids);
+    for (size_t i = 0; i < n; i++)
         hs_record_free(recs[i]);
-    }
 }
 
 static bool has_id(const struct hs_changes *ch, const char *id)
@@ -1244,10 +1254,200 @@ static void test_qb_discounted_line_is_sent_as_amount_and_quantity(void **state)
     hs_record_free(r);
 }
 
+/* ---- retried creates and single requests ---------------------------------------------- */
+
+static struct hs_record *new_invoice(const char *customer, int64_t cents, const char *memo)
+{
+    struct hs_record *r = NULL;
+    struct hs_error err;
+    hs_error_clear(&err);
+    assert_int_equal(hs_record_new(HS_KIND_INVOICE, &r), HS_OK);
+    assert_int_equal(hs_record_set_str(&r->invoice.customer_ref, customer), HS_OK);
+    if (memo != NULL)
+        assert_int_equal(hs_record_set_str(&r->invoice.memo, memo), HS_OK);
+    r->invoice.tax_mode = HS_TAX_NONE;
+    struct hs_invoice_line *ln = NULL;
+    assert_int_equal(hs_record_add_line(r, &ln), HS_OK);
+    assert_int_equal(hs_record_set_str(&ln->item_ref, "1"), HS_OK);
+    assert_int_equal(hs_decimal_from_int(1, &ln->quantity, &err), HS_OK);
+    ln->has_quantity = true;
+    assert_int_equal(hs_money_from_minor(cents, "USD", &ln->unit_price, &err), HS_OK);
+    return r;
+}
+
+/* Objects of entity QuickBooks holds (count(*) through the sandbox's own query route). */
+static int64_t count_of(struct t *t, const char *entity)
+{
+    char path[96], q[128];
+    snprintf(path, sizeof path, "/quickbooks/v3/company/%s/query", t->realm);
+    snprintf(q, sizeof q, "query=select%%20count(*)%%20from%%20%s", entity);
+    json_t *ans = NULL;
+    assert_int_equal(sbx_call(t, "GET", path, q, NULL, &ans), 200);
+    int64_t n = (int64_t)json_integer_value(
+        json_object_get(json_object_get(ans, "QueryResponse"), "totalCount"));
+    json_decref(ans);
+    return n;
+}
+
+/* A crash after QuickBooks made the invoice, before we linked it: the retry goes out in
+ * another batch (so another requestid) and must find the first invoice, not make a second. */
+static void test_conn_quickbooks_retried_invoice_create_finds_the_first(void **state)
+{
+    struct t *t = *state;
+    int64_t before = count_of(t, "Invoice");
+    struct hs_record *a = new_invoice("1", 12500, "Thank you");
+    struct hs_record *b = new_invoice("1", 12500, NULL); /* same customer and amount */
+    struct hs_record *c = new_invoice("2", 700, NULL);
+    struct hs_write w[3];
+    memset(w, 0, sizeof w);
+    w[0] = (struct hs_write){.op = HS_WRITE_CREATE, .record = a, .idem_key = "hs1-a"};
+    char *first[1];
+    write_ok(t, HS_KIND_INVOICE, w, 1, first);
+    /* QuickBooks keeps the key in PrivateNote; our record shows only the memo */
+    char path[96];
+    snprintf(path, sizeof path, "/quickbooks/v3/company/%s/invoice/%s", t->realm, first[0]);
+    json_t *raw = NULL;
+    assert_int_equal(sbx_call(t, "GET", path, NULL, NULL, &raw), 200);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(raw, "Invoice"), "PrivateNote")),
+        "Thank you\nhoopsync:hs1-a");
+    json_decref(raw);
+    struct hs_record *back = NULL;
+    struct hs_error err;
+    hs_error_clear(&err);
+    assert_int_equal(ops->read(t->c, HS_KIND_INVOICE, (const char *const *)first, 1, &back, &err),
+                     HS_OK);
+    assert_string_equal(back->invoice.memo, "Thank you");
+    hs_record_free(back);
+    /* the retry, in a batch with two new invoices (one of them alike but another deal) */
+    w[0] = (struct hs_write){.op = HS_WRITE_CREATE, .record = b, .idem_key = "hs1-b"};
+    w[1] =
+        (struct hs_write){.op = HS_WRITE_CREATE, .record = a, .idem_key = "hs1-a", .retry = true};
+    w[2] =
+        (struct hs_write){.op = HS_WRITE_CREATE, .record = c, .idem_key = "hs1-c", .retry = true};
+    char *ids[3];
+    write_ok(t, HS_KIND_INVOICE, w, 3, ids);
+    assert_string_equal(ids[1], first[0]);
+    assert_string_not_equal(ids[0], first[0]);
+    assert_string_not_equal(ids[2], first[0]);
+    /* hs1-c was marked retry but never reached QuickBooks: it is created once */
+    assert_int_equal(count_of(t, "Invoice"), before + 3);
+    for (size_t i = 0; i < 3; i++)
+        hs_free(ids[i]);
+    hs_free(first[0]);
+    hs_record_free(a);
+    hs_record_free(b);
+    hs_record_free(c);
+}
+
+static void test_conn_quickbooks_retried_customer_create_finds_it_by_name(void **state)
+{
+    struct t *t = *state;
+    struct hs_record *a = new_customer("O'Brien \\ Sons", NULL);
+    struct hs_record *b = new_customer("Brand New Ltd", NULL);
+    struct hs_write w[2];
+    memset(w, 0, sizeof w);
+    w[0] = (struct hs_write){.op = HS_WRITE_CREATE, .record = a, .idem_key = "k-a"};
+    char *first[1];
+    write_ok(t, HS_KIND_CUSTOMER, w, 1, first);
+    w[0] = (struct hs_write){.op = HS_WRITE_CREATE, .record = b, .idem_key = "k-b", .retry = true};
+    w[1] = (struct hs_write){.op = HS_WRITE_CREATE, .record = a, .idem_key = "k-a", .retry = true};
+    stats_reset(t);
+    char *ids[2];
+    write_ok(t, HS_KIND_CUSTOMER, w, 2, ids);
+    assert_string_equal(ids[1], first[0]);
+    assert_int_equal(stats(t, QUERY), 1);
+    assert_int_equal(stats(t, BATCH), 1);
+    /* another create of that name (another key, no retry mark): QuickBooks refuses the name */
+    w[0] = (struct hs_write){.op = HS_WRITE_CREATE, .record = a, .idem_key = "k-other"};
+    struct hs_error err;
+    hs_error_clear(&err);
+    assert_int_equal(ops->write(t->c, HS_KIND_CUSTOMER, w, 1, &err), HS_OK);
+    assert_int_equal(w[0].status, HS_EEXIST);
+    for (size_t i = 0; i < 2; i++)
+        hs_free(ids[i]);
+    hs_free(first[0]);
+    hs_record_free(a);
+    hs_record_free(b);
+}
+
+#define SINGLE "POST /v3/company/{realm}/{entity}"
+
+/* QuickBooks allows 40 batches but 500 requests a minute: once the batches are spent, records
+ * go one by one instead of waiting for the next minute. */
+static void test_conn_quickbooks_singles_while_batches_are_spent(void **state)
+{
+    struct t *t = *state;
+    struct hs_ratelimit *rl = NULL;
+    assert_int_equal(hs_ratelimit_new(&t->env, &rl), HS_OK);
+    assert_int_equal(hs_ratelimit_add(rl, "all", 100, 60000), HS_OK);
+    assert_int_equal(hs_ratelimit_add(rl, "batch", 1, 60000), HS_OK);
+    ops->close(t->c);
+    struct hs_connector_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.name = "accounting";
+    cfg.base_url = "http://sandbox/quickbooks";
+    cfg.tenant = t->realm;
+    cfg.http = &t->http;
+    cfg.env = &t->env;
+    cfg.token = t_token;
+    cfg.settings = t->settings;
+    cfg.limiter = rl;
+    struct hs_error err;
+    hs_error_clear(&err);
+    assert_int_equal(ops->open(&cfg, &t->c, &err), HS_OK);
+    struct hs_record *r[6];
+    struct hs_write w[6];
+    char keys[6][8];
+    memset(w, 0, sizeof w);
+    for (size_t i = 0; i < 6; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "Single %zu", i);
+        snprintf(keys[i], sizeof keys[i], "s-%zu", i);
+        r[i] = new_customer(name, NULL);
+        w[i] = (struct hs_write){.op = HS_WRITE_CREATE, .record = r[i], .idem_key = keys[i]};
+    }
+    char *ids[6];
+    write_ok(t, HS_KIND_CUSTOMER, w, 2, ids); /* the minute's one batch */
+    assert_int_equal(stats(t, BATCH), 1);
+    int64_t t0 = t->now;
+    write_ok(t, HS_KIND_CUSTOMER, w + 2, 3, ids + 2);
+    assert_int_equal(stats(t, BATCH), 1);
+    assert_int_equal(stats(t, SINGLE), 3);
+    assert_int_equal(t->now, t0); /* nothing waited */
+    /* a record QuickBooks refuses on its own is that write's failure, not the call's */
+    w[0].idem_key = "s-dup";
+    w[0].result = NULL;
+    assert_int_equal(ops->write(t->c, HS_KIND_CUSTOMER, w, 1, &err), HS_OK);
+    assert_int_equal(w[0].status, HS_EEXIST);
+    assert_int_equal(stats(t, SINGLE), 4);
+    /* a minute later batches are allowed again */
+    t->now += 60000;
+    write_ok(t, HS_KIND_CUSTOMER, w + 5, 1, ids + 5);
+    assert_int_equal(stats(t, BATCH), 2);
+    assert_int_equal(count_of(t, "Customer") > 0, true);
+    for (size_t i = 0; i < 6; i++) {
+        if (i >= 2) /* the singles' answers are read as batch answers are */
+            assert_non_null(ids[i]);
+        hs_free(ids[i]);
+        hs_record_free(r[i]);
+    }
+    ops->close(t->c);
+    t->c = NULL;
+    hs_ratelimit_free(rl);
+    open_conn(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_conn_quickbooks_changes_scan_then_cdc, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_conn_quickbooks_retried_invoice_create_finds_the_first,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_conn_quickbooks_retried_customer_create_finds_it_by_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conn_quickbooks_singles_while_batches_are_spent, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_conn_quickbooks_cdc_pages_past_the_cap, setup,
                                         teardown),

@@ -16,14 +16,9 @@
  *             everything the same way. Deleted objects (CDC "status":"Deleted") are changes
  *             with deleted = true.
  *             read(): one POST query "select * from <E> where Id in (...) maxresults 1000".
- *             write(): one POST batch per call (at most batch_max items, default 30), each
- *             item "bId" = its index, creates whole, updates sparse with the record's
- *             SyncToken (meta "sync_token"), and ?requestid= derived from the writes
- *             (idem_keys of creates, Id@SyncToken of updates) so that a retried batch is
- *             replayed by QuickBooks instead of creating twice. Records that cannot be sent
- *             (no SyncToken, an item priced in another currency, ...) fail on their own
- *             without a request; an update that touches nothing QuickBooks stores succeeds
- *             without one.
+ *             write(): quickbooks_write.c (batches of at most batch_max items, default 30,
+ *             single requests while the realm's batch allowance is spent, and a lookup
+ *             before re-sending a create a stopped pass may have made).
  *             webhook(): intuit-signature = base64(HMAC-SHA256(verifier token, raw body)),
  *             compared in constant time before the body is parsed.
  *             Settings (JSON object, all optional): minorversion (75), batch_max (30),
@@ -175,13 +170,6 @@ static bool name_list(enum hs_kind kind)
     return kind == HS_KIND_CUSTOMER || kind == HS_KIND_ITEM;
 }
 
-static int query(struct hs_connector *c, const char *text, struct hs_buf *body,
-                 struct hs_error *err)
-{
-    return hs_quickbooks_client_call(c, "POST", "all", "query", "application/text", text,
-                                     strlen(text), body, NULL, err);
-}
-
 /* Appends the page's objects as changes. */
 static int add_changes(const struct hs_quickbooks_page *p, struct hs_changes *out)
 {
@@ -234,7 +222,7 @@ static int changes_scan(struct hs_connector *c, enum hs_kind kind, struct hs_qui
     hs_buf_init(&body);
     struct hs_quickbooks_page page;
     memset(&page, 0, sizeof page);
-    int rc = query(c, text, &body, err);
+    int rc = hs_quickbooks_query(c, text, &body, err);
     hs_free(text);
     if (rc == HS_OK)
         rc = hs_quickbooks_parse_list((const uint8_t *)body.data, body.len, kind, false, false,
@@ -428,7 +416,7 @@ static int qb_read(struct hs_connector *c, enum hs_kind kind, const char *const 
     hs_buf_init(&body);
     struct hs_quickbooks_page page;
     memset(&page, 0, sizeof page);
-    rc = query(c, q.data, &body, err);
+    rc = hs_quickbooks_query(c, q.data, &body, err);
     hs_buf_release(&q);
     if (rc == HS_OK)
         rc = hs_quickbooks_parse_list((const uint8_t *)body.data, body.len, kind, false, true,
@@ -451,127 +439,6 @@ static int qb_read(struct hs_connector *c, enum hs_kind kind, const char *const 
         if (rc == HS_ENOMEM)
             hs_error_set(err, HS_ENOMEM, "out of memory");
     }
-    return rc;
-}
-
-/* ---- write ---------------------------------------------------------------------------- */
-
-static bool too_many_items(const char *code, const struct hs_buf *body)
-{
-    if (body->data == NULL)
-        return false;
-    return strcmp(code, "2010") == 0 &&
-           (strstr(body->data, "Too many") != NULL || strstr(body->data, "too many") != NULL ||
-            strstr(body->data, "maximum") != NULL);
-}
-
-static int qb_write(struct hs_connector *c, enum hs_kind kind, struct hs_write *writes, size_t n,
-                    struct hs_error *err)
-{
-    const char *entity = hs_quickbooks_entity(kind);
-    if (entity == NULL)
-        return hs_error_set(err, HS_EINVAL, "QuickBooks does not carry %s records",
-                            hs_kind_name(kind) != NULL ? hs_kind_name(kind) : "these");
-    if (n > c->batch_max)
-        return hs_error_set(err, HS_ETOOBIG,
-                            "cannot write %zu QuickBooks records in one batch: at most %zu", n,
-                            c->batch_max);
-    if (n == 0)
-        return HS_OK;
-    json_t *items = json_array();
-    bool *sent = hs_calloc(n, sizeof *sent);
-    char **dumps = hs_calloc(n, sizeof *dumps);
-    struct hs_write *tmp = hs_calloc(n, sizeof *tmp);
-    struct hs_buf body;
-    struct hs_buf answer;
-    hs_buf_init(&body);
-    hs_buf_init(&answer);
-    int rc = items != NULL && sent != NULL && dumps != NULL && tmp != NULL ? HS_OK : HS_ENOMEM;
-    size_t n_sent = 0;
-    for (size_t i = 0; rc == HS_OK && i < n; i++) {
-        struct hs_write *w = &writes[i];
-        w->status = HS_OK;
-        w->msg[0] = '\0';
-        hs_record_free(w->result);
-        w->result = NULL;
-        json_t *ent = NULL;
-        struct hs_error berr;
-        hs_error_clear(&berr);
-        int brc = hs_quickbooks_build(kind, w, &c->opts, &ent, &berr);
-        if (brc == HS_ENOMEM) {
-            rc = HS_ENOMEM;
-            break;
-        }
-        if (brc != HS_OK) {
-            w->status = brc;
-            snprintf(w->msg, sizeof w->msg, "%s", berr.msg);
-            continue;
-        }
-        if (ent == NULL) { /* nothing to change in QuickBooks */
-            rc = hs_record_clone(w->record, &w->result);
-            continue;
-        }
-        struct hs_buf one;
-        hs_buf_init(&one);
-        if (hs_json_dump_exact(ent, &one) != HS_OK || (dumps[i] = hs_buf_detach(&one)) == NULL) {
-            hs_buf_release(&one);
-            json_decref(ent);
-            rc = HS_ENOMEM;
-            break;
-        }
-        char bid[24];
-        snprintf(bid, sizeof bid, "%zu", i);
-        json_t *it = json_pack("{s:s, s:s, s:o}", "bId", bid, "operation",
-                               w->op == HS_WRITE_CREATE ? "create" : "update", entity, ent);
-        if (it == NULL || json_array_append_new(items, it) != 0) {
-            rc = HS_ENOMEM;
-            break;
-        }
-        sent[i] = true;
-        n_sent++;
-    }
-    if (rc == HS_OK && n_sent > 0) {
-        json_t *root = json_pack("{s:O}", "BatchItemRequest", items);
-        rc = root != NULL ? hs_json_dump_exact(root, &body) : HS_ENOMEM;
-        json_decref(root);
-        char rid[36];
-        hs_quickbooks_request_id(c->cfg.tenant, kind, writes, (const char *const *)dumps, n, rid);
-        char rel[64];
-        snprintf(rel, sizeof rel, "batch?requestid=%s", rid);
-        char code[16] = "";
-        if (rc == HS_OK)
-            rc = hs_quickbooks_client_call(c, "POST", "batch", rel, "application/json", body.data,
-                                           body.len, &answer, code, err);
-        if (rc == HS_EINVAL && too_many_items(code, &answer))
-            rc = hs_error_set(err, HS_ETOOBIG,
-                              "QuickBooks refused a batch of %zu items as too large", n_sent);
-        for (size_t i = 0; rc == HS_OK && i < n; i++) {
-            tmp[i] = writes[i];
-            tmp[i].result = NULL;
-        }
-        if (rc == HS_OK)
-            rc = hs_quickbooks_parse_batch((const uint8_t *)answer.data, answer.len, kind, &c->opts,
-                                           tmp, n, err);
-        for (size_t i = 0; rc == HS_OK && i < n; i++) {
-            if (!sent[i]) {
-                hs_record_free(tmp[i].result);
-                continue;
-            }
-            writes[i].status = tmp[i].status;
-            memcpy(writes[i].msg, tmp[i].msg, sizeof writes[i].msg);
-            writes[i].result = tmp[i].result;
-        }
-    }
-    json_decref(items);
-    for (size_t i = 0; dumps != NULL && i < n; i++)
-        hs_free(dumps[i]);
-    hs_free(dumps);
-    hs_free(sent);
-    hs_free(tmp);
-    hs_buf_release(&body);
-    hs_buf_release(&answer);
-    if (rc == HS_ENOMEM)
-        hs_error_set(err, HS_ENOMEM, "out of memory");
     return rc;
 }
 
@@ -629,7 +496,7 @@ const struct hs_connector_ops hs_connector_quickbooks_ops = {
     .limits = qb_limits,
     .changes = qb_changes,
     .read = qb_read,
-    .write = qb_write,
+    .write = hs_quickbooks_write,
     .webhook = qb_webhook,
     .setup = NULL,
     .field_limits = qb_field_limits,

@@ -70,3 +70,10 @@ done:
     hs_http_response_release(&resp);
     return rc;
 }
+
+int hs_quickbooks_query(struct hs_connector *c, const char *text, struct hs_buf *body,
+                        struct hs_error *err)
+{
+    return hs_quickbooks_client_call(c, "POST", "all", "query", "application/text", text,
+                                     strlen(text), body, NULL, err);
+}

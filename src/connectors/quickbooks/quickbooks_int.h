@@ -110,6 +110,23 @@ HS_MUST_CHECK int hs_quickbooks_parse_batch(const uint8_t *buf, size_t len, enum
                                             struct hs_error *err);
 
 /*
+ * A single create's or update's answer ({"<Entity>":{...},"time":...}, or a Fault) into w:
+ * status (HS_OK, or the Fault's code mapped as for a batch item), msg and result. HS_OK when
+ * the answer was readable, else HS_EPROTO / HS_ENOMEM (w untouched).
+ */
+HS_MUST_CHECK int hs_quickbooks_parse_single(const uint8_t *buf, size_t len, enum hs_kind kind,
+                                             const struct hs_quickbooks_opts *o, struct hs_write *w,
+                                             struct hs_error *err);
+
+/*
+ * Invoices we create carry their create's idempotency key as the last line of PrivateNote,
+ * "hoopsync:<key>" (after the memo, if any), so that a create retried after a crash can find
+ * the invoice its first attempt made. Parsing strips that line from the memo. True when note
+ * ends with the marker of key.
+ */
+bool hs_quickbooks_has_marker(const char *note, const char *key);
+
+/*
  * A Fault answer's first error: code and text (Detail, else Message), into the caller's
  * buffers (NUL-terminated, truncated). Returns true when body is a Fault.
  */
@@ -186,6 +203,14 @@ struct hs_connector {
     struct hs_rate_window windows[4]; /* setting "rate_limits" (n_windows 0: none) */
     size_t n_windows;
 };
+
+/* write() (quickbooks_write.c). */
+HS_MUST_CHECK int hs_quickbooks_write(struct hs_connector *c, enum hs_kind kind,
+                                      struct hs_write *writes, size_t n, struct hs_error *err);
+
+/* One POST query (text is the query) through hs_quickbooks_client_call; the answer in *body. */
+HS_MUST_CHECK int hs_quickbooks_query(struct hs_connector *c, const char *text, struct hs_buf *body,
+                                      struct hs_error *err);
 
 /*
  * Sends one request to "<base_url>/v3/company/<realm>/<rel>" (rel may carry a query; the

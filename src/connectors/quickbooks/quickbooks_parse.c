@@ -420,6 +420,62 @@ static const char *currency_of(const json_t *o, const struct hs_quickbooks_opts 
     return cur;
 }
 
+/* ---- the create marker of invoices ---------------------------------------------------- */
+
+#define MARKER     "hoopsync:"
+#define MARKER_LEN (sizeof MARKER - 1)
+#define KEY_MAX    64
+
+static bool key_char(char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           ch == '-' || ch == '_';
+}
+
+/* Where the marker line at the end of note starts (with its newline), else strlen(note). */
+static size_t marker_start(const char *note)
+{
+    size_t len = strlen(note);
+    const char *nl = strrchr(note, '\n');
+    const char *line = nl != NULL ? nl + 1 : note;
+    size_t key_len = len - (size_t)(line - note);
+    if (key_len <= MARKER_LEN || key_len - MARKER_LEN > KEY_MAX ||
+        strncmp(line, MARKER, MARKER_LEN) != 0)
+        return len;
+    for (const char *p = line + MARKER_LEN; *p != '\0'; p++)
+        if (!key_char(*p))
+            return len;
+    return nl != NULL ? (size_t)(nl - note) : 0;
+}
+
+bool hs_quickbooks_has_marker(const char *note, const char *key)
+{
+    if (note == NULL || key == NULL)
+        return false;
+    size_t at = marker_start(note);
+    if (note[at] == '\n')
+        at++;
+    return note[at] != '\0' && strcmp(note + at + MARKER_LEN, key) == 0;
+}
+
+/* PrivateNote of a new invoice: its memo, then the marker line of the create's key. */
+static int put_marker(json_t *o, const char *memo, const char *key)
+{
+    size_t klen = strlen(key);
+    if (klen == 0 || klen > KEY_MAX)
+        return HS_OK;
+    for (const char *p = key; *p != '\0'; p++)
+        if (!key_char(*p))
+            return HS_OK;
+    char *note = memo != NULL && *memo != '\0' ? hs_asprintf("%s\n" MARKER "%s", memo, key)
+                                               : hs_asprintf(MARKER "%s", key);
+    if (note == NULL)
+        return HS_ENOMEM;
+    int rc = hs_conn_put(o, "PrivateNote", json_string(note));
+    hs_free(note);
+    return rc;
+}
+
 static int parse_invoice(const json_t *o, struct hs_record *r, const struct hs_quickbooks_opts *qo,
                          struct hs_error *err)
 {
@@ -433,6 +489,14 @@ static int parse_invoice(const json_t *o, struct hs_record *r, const struct hs_q
         rc = hs_conn_set_str(&inv->customer_ref, ref_value(o, "CustomerRef"));
     if (rc == HS_OK)
         rc = hs_conn_set_str(&inv->memo, jstr(o, "PrivateNote"));
+    if (rc == HS_OK && inv->memo != NULL) {
+        size_t keep = marker_start(inv->memo);
+        inv->memo[keep] = '\0';
+        if (keep == 0) {
+            hs_free(inv->memo);
+            inv->memo = NULL;
+        }
+    }
     if (rc == HS_OK)
         rc = get_date(o, "TxnDate", &inv->issue_date, err);
     if (rc == HS_OK)
@@ -762,6 +826,65 @@ static int fault_status(const char *code)
     return HS_EINVAL;
 }
 
+/* One record's answer: the entity object or a Fault (batch item, or a single call's whole
+ * answer) into *res, *st and msg (HS_ERRMSG_MAX); neither leaves them. HS_OK or HS_ENOMEM. */
+static int item_answer(const json_t *item, enum hs_kind kind, const char *entity,
+                       const struct hs_quickbooks_opts *o, struct hs_record **res, int *st,
+                       char *msg)
+{
+    const json_t *fault = json_object_get(item, "Fault");
+    const json_t *obj = json_object_get(item, entity);
+    if (fault != NULL) {
+        hs_record_free(*res); /* a repeated bId: the last answer wins */
+        *res = NULL;
+        char code[16];
+        fault_info(fault, code, sizeof code, msg, HS_ERRMSG_MAX);
+        *st = fault_status(code);
+        if (msg[0] == '\0')
+            copy_text(msg, HS_ERRMSG_MAX, "QuickBooks refused the record");
+    } else if (obj != NULL) {
+        struct hs_error perr;
+        hs_error_clear(&perr);
+        hs_record_free(*res);
+        *res = NULL;
+        int prc = hs_quickbooks_parse_record(kind, obj, o, res, &perr);
+        if (prc == HS_ENOMEM)
+            return HS_ENOMEM;
+        *st = prc;
+        copy_text(msg, HS_ERRMSG_MAX, prc == HS_OK ? "" : perr.msg);
+    }
+    return HS_OK;
+}
+
+int hs_quickbooks_parse_single(const uint8_t *buf, size_t len, enum hs_kind kind,
+                               const struct hs_quickbooks_opts *o, struct hs_write *w,
+                               struct hs_error *err)
+{
+    const char *entity = hs_quickbooks_entity(kind);
+    if (entity == NULL)
+        return hs_error_set(err, HS_EINVAL, "QuickBooks does not carry this kind");
+    json_t *root = NULL;
+    int rc = hs_json_parse_exact(buf, len, "QuickBooks answer", &root, err);
+    if (rc != HS_OK)
+        return rc;
+    struct hs_record *res = NULL;
+    int st = HS_EPROTO;
+    char msg[HS_ERRMSG_MAX];
+    copy_text(msg, sizeof msg, "QuickBooks gave no answer for this record");
+    if (!json_is_object(root))
+        rc = hs_error_set(err, HS_EPROTO, "QuickBooks answer: not an object");
+    else if (item_answer(root, kind, entity, o, &res, &st, msg) == HS_ENOMEM)
+        rc = hs_error_set(err, HS_ENOMEM, "cannot read QuickBooks answer: out of memory");
+    json_decref(root);
+    if (rc != HS_OK)
+        return rc;
+    w->status = st;
+    copy_text(w->msg, sizeof w->msg, msg);
+    hs_record_free(w->result);
+    w->result = res;
+    return HS_OK;
+}
+
 int hs_quickbooks_parse_batch(const uint8_t *buf, size_t len, enum hs_kind kind,
                               const struct hs_quickbooks_opts *o, struct hs_write *writes, size_t n,
                               struct hs_error *err)
@@ -799,28 +922,9 @@ int hs_quickbooks_parse_batch(const uint8_t *buf, size_t len, enum hs_kind kind,
         if (bid == NULL || hs_str_to_i64(bid, strlen(bid), &idx) != HS_OK || idx < 0 ||
             (uint64_t)idx >= n)
             continue; /* not one of ours */
-        const json_t *fault = json_object_get(item, "Fault");
-        const json_t *obj = json_object_get(item, entity);
-        if (fault != NULL) {
-            hs_record_free(res[idx]); /* a repeated bId: the last answer wins */
-            res[idx] = NULL;
-            char code[16];
-            fault_info(fault, code, sizeof code, msgs[idx], HS_ERRMSG_MAX);
-            st[idx] = fault_status(code);
-            if (msgs[idx][0] == '\0')
-                copy_text(msgs[idx], HS_ERRMSG_MAX, "QuickBooks refused the record");
-        } else if (obj != NULL) {
-            struct hs_error perr;
-            hs_error_clear(&perr);
-            hs_record_free(res[idx]);
-            res[idx] = NULL;
-            int prc = hs_quickbooks_parse_record(kind, obj, o, &res[idx], &perr);
-            if (prc == HS_ENOMEM) {
-                rc = HS_ENOMEM;
-                goto done;
-            }
-            st[idx] = prc;
-            copy_text(msgs[idx], HS_ERRMSG_MAX, prc == HS_OK ? "" : perr.msg);
+        if (item_answer(item, kind, entity, o, &res[idx], &st[idx], msgs[idx]) == HS_ENOMEM) {
+            rc = HS_ENOMEM;
+            goto done;
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -1362,6 +1466,8 @@ int hs_quickbooks_build(enum hs_kind kind, const struct hs_write *w,
         break;
     case HS_KIND_INVOICE:
         rc = build_invoice(r, o, full, err);
+        if (rc == HS_OK && create && w->idem_key != NULL)
+            rc = put_marker(full, r->invoice.memo, w->idem_key);
         break;
     default:
         rc = build_payment(r, full, err);

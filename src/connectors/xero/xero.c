@@ -549,6 +549,101 @@ static int read_unsent(struct hs_connector *c, enum hs_kind kind, struct hs_writ
     return rc;
 }
 
+/* ---- retried invoice creates ------------------------------------------------------------ */
+
+/* Clocks of ours and Xero's may differ this much (If-Modified-Since of a lookup). */
+#define RETRY_SKEW_MS ((int64_t)10 * 60 * 1000)
+
+/* Could inv be the invoice a stopped pass made for w: the same contact, currency, lines and
+ * total, not void and nothing paid yet. */
+static bool made_for(const struct hs_record *inv, const struct hs_write *w)
+{
+    if (w->record == NULL)
+        return false;
+    const struct hs_invoice *a = &inv->invoice;
+    const struct hs_invoice *b = &w->record->invoice;
+    if (a->customer_ref == NULL || b->customer_ref == NULL ||
+        !hs_str_ieq(a->customer_ref, b->customer_ref) || a->status == HS_INVOICE_VOID ||
+        a->amount_paid.minor != 0 || a->n_lines != b->n_lines)
+        return false;
+    if (b->currency[0] != '\0' && strcmp(a->currency, b->currency) != 0)
+        return false;
+    return b->total.currency[0] == '\0' || a->total.minor == b->total.minor;
+}
+
+/*
+ * Xero's Idempotency-Key is per request, and a create retried after a crash goes out in
+ * whatever batch the later pass makes, so the key no longer matches. Before such a create
+ * (hs_write.retry), the invoices of its contact changed since its intent was stored are read
+ * (GET Invoices?ContactIDs=..., If-Modified-Since) and one made for it (made_for) becomes its
+ * answer: found[i] is set and nothing is sent for it. Contacts need no lookup: Xero refuses a
+ * second contact of one name, and the engine links the one made through its change feed.
+ */
+static int find_retried(struct hs_connector *c, struct hs_write *writes, size_t n, bool *found,
+                        struct hs_error *err)
+{
+    struct hs_buf ids;
+    hs_buf_init(&ids);
+    int64_t since = 0;
+    size_t open = 0;
+    int rc = HS_OK;
+    for (size_t i = 0; rc == HS_OK && i < n; i++) {
+        const struct hs_write *w = &writes[i];
+        const char *cid = w->record != NULL ? w->record->invoice.customer_ref : NULL;
+        if (w->op != HS_WRITE_CREATE || !w->retry || !safe_id(cid))
+            continue;
+        open++;
+        int64_t t = w->retry_since_ms - RETRY_SKEW_MS;
+        since = since == 0 || t < since ? t : since;
+        if (strstr(ids.data != NULL ? ids.data : "", cid) == NULL)
+            rc = hs_buf_printf(&ids, "%s%s", ids.len > 0 ? "," : "", cid);
+    }
+    struct hs_buf body;
+    hs_buf_init(&body);
+    for (int page = 1; rc == HS_OK && open > 0; page++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "Invoices?page=%d&unitdp=4&ContactIDs=", page);
+        struct hs_buf q;
+        hs_buf_init(&q);
+        rc = hs_buf_printf(&q, "%s%s", rel, ids.data);
+        body.len = 0;
+        if (rc == HS_OK)
+            rc = hs_xero_conn_call(c, "GET", q.data, since > 0 ? since : 1, NULL, NULL, 0, &body,
+                                   err);
+        hs_buf_release(&q);
+        struct hs_xero_page pg;
+        memset(&pg, 0, sizeof pg);
+        if (rc == HS_OK)
+            rc = hs_xero_conn_parse_list((const uint8_t *)body.data, body.len, HS_KIND_INVOICE,
+                                         true, &c->opts, &pg, err);
+        for (size_t k = 0; rc == HS_OK && k < pg.n_items; k++) {
+            for (size_t i = 0; pg.items[k].rec != NULL && i < n; i++) {
+                struct hs_write *w = &writes[i];
+                if (found[i] || w->op != HS_WRITE_CREATE || !w->retry ||
+                    !made_for(pg.items[k].rec, w))
+                    continue;
+                hs_record_free(w->result);
+                w->result = pg.items[k].rec; /* claimed: no other write takes it */
+                pg.items[k].rec = NULL;
+                w->status = HS_OK;
+                w->msg[0] = '\0';
+                found[i] = true;
+                open--;
+                break;
+            }
+        }
+        size_t got = pg.n_items;
+        hs_xero_conn_page_release(&pg);
+        if (got < HS_XERO_PAGE_SIZE)
+            break;
+    }
+    if (rc != HS_OK && rc != HS_ENOMEM)
+        hs_error_prefix(err, "cannot look up invoices a stopped sync may have created");
+    hs_buf_release(&body);
+    hs_buf_release(&ids);
+    return rc;
+}
+
 static int xero_write(struct hs_connector *c, enum hs_kind kind, struct hs_write *writes, size_t n,
                       struct hs_error *err)
 {
@@ -562,11 +657,18 @@ static int xero_write(struct hs_connector *c, enum hs_kind kind, struct hs_write
     if (n == 0)
         return HS_OK;
     int rc = kind == HS_KIND_INVOICE ? items_for_writes(c, writes, n, err) : HS_OK;
+    bool *found = hs_calloc(n, sizeof *found);
+    if (found == NULL)
+        return hs_error_set(err, HS_ENOMEM, "out of memory");
+    if (rc == HS_OK && kind == HS_KIND_INVOICE)
+        rc = find_retried(c, writes, n, found, err);
     struct hs_record **merged = NULL;
     if (rc == HS_OK && kind == HS_KIND_CUSTOMER)
         rc = merge_addresses(c, writes, n, &merged, err);
-    if (rc != HS_OK)
+    if (rc != HS_OK) {
+        hs_free(found);
         return rc;
+    }
     json_t *items = json_array();
     bool *sent = hs_calloc(n, sizeof *sent);
     char **dumps = hs_calloc(n, sizeof *dumps);
@@ -578,6 +680,8 @@ static int xero_write(struct hs_connector *c, enum hs_kind kind, struct hs_write
     size_t n_sent = 0;
     for (size_t i = 0; rc == HS_OK && i < n; i++) {
         struct hs_write *w = &writes[i];
+        if (found[i])
+            continue; /* a stopped pass made it (find_retried) */
         w->status = HS_OK;
         w->msg[0] = '\0';
         hs_record_free(w->result);
@@ -645,6 +749,7 @@ static int xero_write(struct hs_connector *c, enum hs_kind kind, struct hs_write
         hs_free(dumps[i]);
     hs_free(dumps);
     hs_free(sent);
+    hs_free(found);
     hs_buf_release(&body);
     hs_buf_release(&answer);
     if (rc == HS_ENOMEM)
