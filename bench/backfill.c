@@ -32,8 +32,10 @@
  *             get the published windows divided by the same scale (rounded up: never looser
  *             than the sandbox) through their "rate_limits" setting; the engine is only handed
  *             limits. The bound is the shortest time the limits allow for the minimum calls:
- *             per provider and window, full windows before the last one (whole days waited on
- *             a day window are reported); QuickBooks may replace batch calls by single creates
+ *             per provider, fixed windows from its first call, each call as early as all of
+ *             its windows together allow (so full windows before the last one, and the last
+ *             minute's calls paced by a per-second window; whole days waited on a day window
+ *             are reported); QuickBooks may replace batch calls by single creates
  *             where that is faster (40 batches and 500 calls a minute: 1,660 records a minute
  *             at best); both providers in parallel (the larger of the two). A target missed
  *             is printed MISSED with the figure; the exit status is non-zero only when the
@@ -555,13 +557,16 @@ struct acct {
 };
 
 static const struct acct ACCTS[] = {
+    /* 12 minutes of limits; scale 20 makes that 36 s. At scale 60 the 10-a-second window is
+     * 17 ms, and the limiter's safety margin (1% + 5 ms, hs_conn_limiter_window_ms) makes it
+     * 29% tighter than the sandbox's: that, not the engine, then bounds the run */
     {"quickbooks",
      "QuickBooks",
      &hs_connector_quickbooks_ops,
      "realmId",
      "{\"income_account\":\"2\",\"minorversion\":75}",
      hs_tax_policy_quickbooks,
-     60,
+     20,
      NULL,
      {{"all", 500, 60000}, {"all", 10, 1000}, {"batch", 40, 60000}},
      3,
@@ -612,9 +617,60 @@ struct bound {
     long days;                          /* whole days waited on a day window */
 };
 
+/*
+ * The time (ms) of the last of `total` calls (`writes` of them count in "batch" windows) when
+ * every window holds at once: fixed windows from the first call at 0, each call as early as
+ * all its windows allow, batches first while their window has room. One window alone can
+ * allow less than all together: QuickBooks' 500 a minute at 10 a second need 50 s of the last
+ * minute, which the minute window alone counts as 0.
+ */
+static double together_time(const struct acct *a, long total, long writes)
+{
+    int64_t bucket[HS_CONN_MAX_WINDOWS];
+    long used[HS_CONN_MAX_WINDOWS];
+    for (size_t i = 0; i < a->n_windows; i++) {
+        bucket[i] = 0;
+        used[i] = 0;
+    }
+    long batches = writes, singles = total - writes;
+    int64_t t = 0, last = 0;
+    while (batches + singles > 0) {
+        bool room_all = true, room_batch = true;
+        for (size_t i = 0; i < a->n_windows; i++) {
+            const struct pub_window *pw = &a->windows[i];
+            if (t / pw->window_ms != bucket[i]) {
+                bucket[i] = t / pw->window_ms;
+                used[i] = 0;
+            }
+            bool full = used[i] >= pw->limit;
+            if (strcmp(pw->scope, "batch") == 0)
+                room_batch = room_batch && !full;
+            else
+                room_all = room_all && !full;
+        }
+        bool batch = batches > 0 && room_all && room_batch;
+        if (batch || (singles > 0 && room_all)) {
+            for (size_t i = 0; i < a->n_windows; i++)
+                if (batch || strcmp(a->windows[i].scope, "batch") != 0)
+                    used[i]++;
+            batches -= batch;
+            singles -= !batch;
+            last = t;
+            continue;
+        }
+        int64_t next = INT64_MAX; /* the next boundary of a full window */
+        for (size_t i = 0; i < a->n_windows; i++)
+            if (used[i] >= a->windows[i].limit && (bucket[i] + 1) * a->windows[i].window_ms < next)
+                next = (bucket[i] + 1) * a->windows[i].window_ms;
+        t = next;
+    }
+    return (double)last;
+}
+
 /* The accounting provider's time for `total` calls of which `writes` are writes: the slowest
- * window. A day window's time is the whole days waited plus what the shorter windows need for
- * the calls of the last day (they start with it: a day is a whole number of minutes). */
+ * window, or all of them together where that is longer. A day window's time is the whole days
+ * waited plus what the shorter windows need for the calls of the last day (they start with it: a
+ * day is a whole number of minutes). */
 static double acct_time(const struct acct *a, long total, long writes, double *win)
 {
     double t = 0;
@@ -638,6 +694,8 @@ static double acct_time(const struct acct *a, long total, long writes, double *w
             win[i] = wt;
         t = wt > t ? wt : t;
     }
+    double all = together_time(a, total, writes);
+    t = all > t ? all : t;
     return t;
 }
 
@@ -1128,8 +1186,9 @@ static int run_mode(const struct opts *o, const struct acct *a, bool limits)
                "waited): the larger of HubSpot %.1f s and %s %.1f s\n",
                bound_s, bd.ms / 1000.0, bd.days, bd.hub_ms / 1000.0, a->display,
                bd.acct_ms / 1000.0);
-        printf("  bound model           fixed windows from the first call, full windows before "
-               "the last; HubSpot %ld calls (all %d/%.0f s), %ld searches (%d/%.0f s); %s %ld "
+        printf("  bound model           fixed windows from the first call, each call as early as "
+               "all windows together allow (full windows before the last); HubSpot %ld calls (all "
+               "%d/%.0f s), %ld searches (%d/%.0f s); %s %ld "
                "calls",
                min_hub, HUB_ALL_LIMIT, HUB_ALL_WINDOW / 1000.0, bd.hub_search, HUB_SEARCH_LIMIT,
                HUB_SEARCH_WINDOW / 1000.0, a->display, bd.acct_calls);
@@ -1138,8 +1197,9 @@ static int run_mode(const struct opts *o, const struct acct *a, bool limits)
         else
             printf(" (%ld writes)", bd.acct_writes);
         for (size_t i = 0; i < a->n_windows; i++)
-            printf("; %s %ld/%.0f s -> %.1f s", a->windows[i].scope, a->windows[i].limit,
+            printf("; %s %ld/%.0f s alone -> %.1f s", a->windows[i].scope, a->windows[i].limit,
                    (double)a->windows[i].window_ms / 1000.0, bd.win_ms[i] / 1000.0);
+        printf("; together -> %.1f s", bd.acct_ms / 1000.0);
         printf("\n  wall / bound          %.3fx   (target <= %.2fx: %s)\n", wall / bound_s,
                TARGET_BOUND_RATIO, met(wall <= TARGET_BOUND_RATIO * bound_s));
         double made = acct_time(a, tot_acct, acct_writes, NULL);

@@ -2325,14 +2325,17 @@ static int read_group(struct hs_engine *e, struct eng_group *g, struct hs_error 
 struct ahead {
     struct hs_engine *e;
     struct pass *p;
-    int64_t last_ms; /* how long the last read ahead took: the next one must fit the wait too */
-    bool stop;       /* a read failed: the group is read again in its turn, which reports it */
+    int64_t last_ms;    /* how long the last read ahead took, less what it waited for the CRM's
+                         * limiter: the next one must fit the wait too */
+    int64_t last_calls; /* the CRM calls it made: the next one needs as many */
+    bool stop;          /* a read failed: the group is read again in its turn, which reports it */
 };
 
 /* hs_ratelimit_idle_fn of the accounting limiter during the generic flows: reads the next
  * read_batch records of the CRM groups, the generic flows' slices still to come first, then
  * the invoice step's (deals), as long as neither the wait nor the CRM's own limiter would
- * make the accounting call late (a read is expected to last as long as the one before). Only the
+ * make the accounting call late (a read is expected to last as long and to make as many CRM
+ * calls as the one before: one record read can be several calls, for associations). Only the
  * CRM connector is called (the accounting one is inside its call), and nothing is stored: read_upto
  * stores the mirror in the slice's turn. */
 static void read_ahead(void *ud, int64_t until_ms)
@@ -2347,7 +2350,7 @@ static void read_ahead(void *ud, int64_t until_ms)
             continue;
         while (g->n_read < g->n && !a->stop) {
             int64_t now = hs_env_now_ms(&e->env);
-            int64_t crm_wait = crm_rl != NULL ? hs_ratelimit_wait_ms(crm_rl, "all") : 0;
+            int64_t crm_wait = hs_ratelimit_wait_n_ms(crm_rl, "all", a->last_calls);
             if (now + crm_wait + a->last_ms + AHEAD_MARGIN_MS >= until_ms)
                 return;
             if (g->recs == NULL)
@@ -2356,6 +2359,8 @@ static void read_ahead(void *ud, int64_t until_ms)
                 a->stop = true;
                 return;
             }
+            int64_t calls0 = 0, waited0 = 0, calls1 = 0, waited1 = 0;
+            hs_ratelimit_stats(crm_rl, &calls0, &waited0);
             size_t b = read_batch(e, g->side, g->kind);
             size_t m = g->n - g->n_read < b ? g->n - g->n_read : b;
             struct hs_error err;
@@ -2370,7 +2375,9 @@ static void read_ahead(void *ud, int64_t until_ms)
                 return;
             }
             g->n_read += m;
-            a->last_ms = hs_env_now_ms(&e->env) - now;
+            hs_ratelimit_stats(crm_rl, &calls1, &waited1);
+            a->last_ms = hs_env_now_ms(&e->env) - now - (waited1 - waited0);
+            a->last_calls = calls1 - calls0;
         }
     }
 }

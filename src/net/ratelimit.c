@@ -176,23 +176,26 @@ static void bucket_refill(struct window *w, int64_t now)
         w->units += dt * w->limit;
 }
 
-/* Milliseconds until w admits one more call at now (0 = now). Drops expired log entries. */
-static int64_t window_wait(struct window *w, int64_t now)
+/* Milliseconds until w admits n more calls at once at now (0 = now; n above the limit counts
+ * as the limit). Drops expired log entries. */
+static int64_t window_wait(struct window *w, int64_t now, int64_t n)
 {
+    n = n < 1 ? 1 : n > w->limit ? w->limit : n;
     if (w->ring == NULL) {
         bucket_refill(w, now);
-        if (w->units >= w->window_ms)
+        if (w->units >= n * w->window_ms)
             return 0;
-        int64_t missing = w->window_ms - w->units;
+        int64_t missing = n * w->window_ms - w->units;
         return (missing + w->limit - 1) / w->limit;
     }
     while (w->n > 0 && w->ring[w->head] + w->window_ms <= now) {
         w->head = (w->head + 1) % w->limit;
         w->n--;
     }
-    if (w->n < w->limit)
+    if (w->n + n <= w->limit)
         return 0;
-    return w->ring[w->head] + w->window_ms - now;
+    /* the (w->n + n - limit)-th oldest entry has to expire */
+    return w->ring[(w->head + w->n + n - w->limit - 1) % w->limit] + w->window_ms - now;
 }
 
 static void window_record(struct window *w, int64_t now)
@@ -221,7 +224,7 @@ static void block_set(struct hs_ratelimit_block *b, const char *scope, int64_t l
 }
 
 /* Wait for scope at now, under the lock; *why (may be NULL) names the longest wait's cause. */
-static int64_t wait_locked(struct hs_ratelimit *rl, const char *scope, int64_t now,
+static int64_t wait_locked(struct hs_ratelimit *rl, const char *scope, int64_t now, int64_t n,
                            struct hs_ratelimit_block *why)
 {
     int64_t wait = 0;
@@ -237,7 +240,7 @@ static int64_t wait_locked(struct hs_ratelimit *rl, const char *scope, int64_t n
     for (size_t i = 0; i < rl->n_w; i++) {
         if (!applies(&rl->w[i], scope))
             continue;
-        int64_t ww = window_wait(&rl->w[i], now);
+        int64_t ww = window_wait(&rl->w[i], now, n);
         if (ww > wait) {
             wait = ww;
             block_set(why, rl->w[i].scope, rl->w[i].limit, rl->w[i].window_ms, now + ww);
@@ -280,7 +283,7 @@ static int take(struct hs_ratelimit *rl, const char *scope, bool bounded, int64_
         int64_t now = hs_env_now_ms(rl->env);
         struct hs_ratelimit_block why;
         memset(&why, 0, sizeof why);
-        int64_t wait = wait_locked(rl, scope, now, &why);
+        int64_t wait = wait_locked(rl, scope, now, 1, &why);
         if (bounded && rl->max_wait_ms > 0 && wait > rl->max_wait_ms) {
             rl->blocked = true;
             rl->last_block = why;
@@ -379,11 +382,16 @@ void hs_ratelimit_pause(struct hs_ratelimit *rl, const char *scope, int64_t ms)
 
 int64_t hs_ratelimit_wait_ms(struct hs_ratelimit *rl, const char *scope)
 {
+    return hs_ratelimit_wait_n_ms(rl, scope, 1);
+}
+
+int64_t hs_ratelimit_wait_n_ms(struct hs_ratelimit *rl, const char *scope, int64_t n)
+{
     if (rl == NULL)
         return 0;
     scope = norm_scope(scope);
     pthread_mutex_lock(&rl->mu);
-    int64_t wait = wait_locked(rl, scope, hs_env_now_ms(rl->env), NULL);
+    int64_t wait = wait_locked(rl, scope, hs_env_now_ms(rl->env), n, NULL);
     pthread_mutex_unlock(&rl->mu);
     return wait > 0 ? wait : 0;
 }

@@ -65,6 +65,10 @@ HS_API bool hs_ratelimit_blocked(struct hs_ratelimit *rl, struct hs_ratelimit_bl
 HS_API void hs_ratelimit_pause(struct hs_ratelimit *rl, const char *scope, int64_t ms);
 /* Milliseconds until scope could next be acquired without waiting (0 = now). */
 HS_API int64_t hs_ratelimit_wait_ms(struct hs_ratelimit *rl, const char *scope);
+/* Milliseconds until n calls in scope could be acquired one after the other without waiting
+ * (0 = now), if nothing else takes one meanwhile; n above a window's limit counts as that
+ * limit. Provider pauses count as for one call. */
+HS_API int64_t hs_ratelimit_wait_n_ms(struct hs_ratelimit *rl, const char *scope, int64_t n);
 /*
  * Other work while a call waits: fn(ud, until_ms) runs before the limiter sleeps for a wait of
  * at least min_ms, on the waiting thread with no lock held, and should return by until_ms

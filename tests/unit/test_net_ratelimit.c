@@ -85,8 +85,17 @@ static void test_ratelimit_sliding_window_waits_exactly(void **state)
     /* wait_ms does not record a call. */
     assert_int_equal(hs_ratelimit_wait_ms(rl, "all"), 200);
     assert_int_equal(hs_ratelimit_wait_ms(rl, "all"), 200);
+    /* calls in the window at 400, 1000, 1200 (now): room for one more once the one at 400
+     * leaves (t=1400), for two once the one at 1000 does (t=2000), for three at t=2200;
+     * more than the limit counts as the limit */
+    assert_int_equal(hs_ratelimit_wait_n_ms(rl, "all", 1), 200);
+    assert_int_equal(hs_ratelimit_wait_n_ms(rl, "all", 2), 800);
+    assert_int_equal(hs_ratelimit_wait_n_ms(rl, "all", 3), 1000);
+    assert_int_equal(hs_ratelimit_wait_n_ms(rl, "all", 9), 1000);
+    assert_int_equal(hs_ratelimit_wait_n_ms(NULL, "all", 9), 0);
     f.now += 5000;
     assert_int_equal(hs_ratelimit_wait_ms(rl, "all"), 0);
+    assert_int_equal(hs_ratelimit_wait_n_ms(rl, "all", 3), 0);
 
     int64_t calls = 0;
     int64_t waited = 0;
