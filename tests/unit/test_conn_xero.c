@@ -864,6 +864,104 @@ static void test_conn_xero_invoice_with_item_and_payment(void **state)
     hs_free(cust);
 }
 
+/* An invoice like the one of create_invoice (one line, no item), not sent. */
+static struct hs_record *invoice_of(const char *customer, int64_t cents)
+{
+    struct hs_record *r = NULL;
+    struct hs_error err;
+    hs_error_clear(&err);
+    assert_int_equal(hs_record_new(HS_KIND_INVOICE, &r), HS_OK);
+    assert_int_equal(hs_record_set_str(&r->invoice.customer_ref, customer), HS_OK);
+    memcpy(r->invoice.currency, "USD", 4);
+    r->invoice.tax_mode = HS_TAX_EXCLUSIVE;
+    r->invoice.issue_date = (struct hs_date){2026, 11, 23};
+    r->invoice.due_date = (struct hs_date){2026, 12, 23};
+    struct hs_invoice_line *ln = NULL;
+    assert_int_equal(hs_record_add_line(r, &ln), HS_OK);
+    assert_int_equal(hs_record_set_str(&ln->description, "Consulting"), HS_OK);
+    assert_int_equal(hs_decimal_from_int(1, &ln->quantity, &err), HS_OK);
+    ln->has_quantity = true;
+    assert_int_equal(hs_money_from_minor(cents, "USD", &ln->unit_price, &err), HS_OK);
+    assert_int_equal(hs_record_set_str(&ln->tax_code, "NONE"), HS_OK);
+    return r;
+}
+
+/* Invoices of a contact, straight from the sandbox. */
+static size_t invoices_of(struct t *t, const char *contact)
+{
+    json_t *j = NULL;
+    char q[128];
+    snprintf(q, sizeof q, "ContactIDs=%s", contact);
+    assert_int_equal(sbx_call(t, "GET", "/xero/api.xro/2.0/Invoices", q, NULL, &j), 200);
+    size_t n = json_array_size(json_object_get(j, "Invoices"));
+    json_decref(j);
+    return n;
+}
+
+/* A crash after Xero made the invoice, before we linked it: the retry goes out in another
+ * batch (another Idempotency-Key) and must find the first invoice, not make a second; an
+ * invoice already paid is never taken for it. */
+static void test_conn_xero_retried_invoice_create_finds_the_first(void **state)
+{
+    struct t *t = *state;
+    char *cust = create_customer(t, "Retry Traders", "rt-c");
+    struct hs_record *a = invoice_of(cust, 5000);
+    struct hs_record *b = invoice_of(cust, 5000); /* alike, another deal */
+    struct hs_write w[2];
+    memset(w, 0, sizeof w);
+    int64_t intent_at = t->now;
+    w[0] = (struct hs_write){.op = HS_WRITE_CREATE, .record = a, .idem_key = "rt-a"};
+    write_ok(t, HS_KIND_INVOICE, w, 1);
+    assert_int_equal(w[0].status, HS_OK);
+    char *first = hs_strdup(w[0].result->id);
+    hs_record_free(w[0].result);
+    w[0] = (struct hs_write){.op = HS_WRITE_CREATE, .record = b, .idem_key = "rt-b"};
+    w[1] = (struct hs_write){.op = HS_WRITE_CREATE,
+                             .record = a,
+                             .idem_key = "rt-a",
+                             .retry = true,
+                             .retry_since_ms = intent_at};
+    write_ok(t, HS_KIND_INVOICE, w, 2);
+    assert_int_equal(w[0].status, HS_OK);
+    assert_int_equal(w[1].status, HS_OK);
+    assert_string_equal(w[1].result->id, first);
+    assert_string_not_equal(w[0].result->id, first);
+    assert_int_equal(invoices_of(t, cust), 2);
+    /* both paid: a retry like them that never reached Xero is created */
+    const char *ids[2] = {w[0].result->id, first};
+    for (int k = 0; k < 2; k++) {
+        struct hs_record *p = NULL;
+        assert_int_equal(hs_record_new(HS_KIND_PAYMENT, &p), HS_OK);
+        p->payment.date = (struct hs_date){2026, 11, 24};
+        assert_int_equal(hs_money_from_minor(5000, "USD", &p->payment.amount, NULL), HS_OK);
+        struct hs_payment_applied *ap = NULL;
+        assert_int_equal(hs_record_add_applied(p, &ap), HS_OK);
+        assert_int_equal(hs_record_set_str(&ap->invoice_ref, ids[k]), HS_OK);
+        ap->amount = p->payment.amount;
+        struct hs_write pw = {.op = HS_WRITE_CREATE, .record = p, .idem_key = ids[k]};
+        write_ok(t, HS_KIND_PAYMENT, &pw, 1);
+        assert_int_equal(pw.status, HS_OK);
+        hs_record_free(pw.result);
+        hs_record_free(p);
+    }
+    hs_record_free(w[0].result);
+    hs_record_free(w[1].result);
+    w[0] = (struct hs_write){.op = HS_WRITE_CREATE,
+                             .record = b,
+                             .idem_key = "rt-c",
+                             .retry = true,
+                             .retry_since_ms = intent_at};
+    write_ok(t, HS_KIND_INVOICE, w, 1);
+    assert_int_equal(w[0].status, HS_OK);
+    assert_string_not_equal(w[0].result->id, first);
+    assert_int_equal(invoices_of(t, cust), 3);
+    hs_record_free(w[0].result);
+    hs_free(first);
+    hs_record_free(a);
+    hs_record_free(b);
+    hs_free(cust);
+}
+
 static struct hs_record *new_item(const char *name, const char *sku, int64_t price)
 {
     struct hs_record *r = NULL;
@@ -1515,6 +1613,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conn_xero_per_element_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_xero_invoice_totals_agree_with_tax_policy, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_conn_xero_retried_invoice_create_finds_the_first,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_xero_invoice_with_item_and_payment, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_conn_xero_item_round_trip, setup, teardown),
