@@ -234,10 +234,12 @@ static char *merged_settings(struct hs_store *store, const char *conn, json_t *o
 static int save_connection(struct hs_store *store, const char *name, enum hs_store_side kind,
                            const char *provider, const char *tenant, const char *client_id,
                            const char *secret, const struct hs_oauth_tokens *t,
-                           struct hs_error *err)
+                           const char *accounts_server, struct hs_error *err)
 {
-    json_t *oauth = json_pack("{s:s, s:I}", "client_id", client_id, "refresh_expires_at",
-                              (json_int_t)t->refresh_expires_at);
+    /* a data center's accounts server and API domain (Zoho), checked before they get here */
+    json_t *oauth = json_pack("{s:s, s:I, s:s?, s:s?}", "client_id", client_id,
+                              "refresh_expires_at", (json_int_t)t->refresh_expires_at,
+                              "accounts_server", accounts_server, "api_domain", t->api_domain);
     char *settings = oauth != NULL ? merged_settings(store, name, oauth) : NULL;
     json_decref(oauth);
     if (settings == NULL)
@@ -308,6 +310,7 @@ static int connect_run(struct hs_cli *cli, const struct run *r)
     struct hs_oauth_tokens tokens = {0};
     char *authorize = NULL;
     char *token_url = NULL;
+    char *dc_token_url = NULL;
     char *learned_tenant = NULL;
     int exit_code = HS_CLI_EXIT_FAIL;
 
@@ -364,11 +367,34 @@ static int connect_run(struct hs_cli *cli, const struct run *r)
         hs_cli_fail(cli, "%s", err.msg);
         goto done;
     }
+    /* an account of another data center: its own accounts server issues the tokens */
+    if (cb.dc != NULL) {
+        if (hs_oauth_dc_token_url(profile, conn->base_url, r->name, cb.dc, &dc_token_url, &err) !=
+            HS_OK) {
+            hs_cli_fail(cli, "%s", err.msg);
+            goto done;
+        }
+        client.token_url = dc_token_url;
+    }
     /* the listener stays open until the end: client.redirect_uri is its string */
     if (hs_oauth_exchange(&client, cb.code, consent.verifier, &tokens, &err) != HS_OK) {
         hs_cli_fail(cli, "%s", err.msg);
         goto done;
     }
+    if (tokens.api_domain != NULL &&
+        !hs_oauth_api_domain_ok(profile, conn->base_url, tokens.api_domain)) {
+        char shown[96];
+        snprintf(shown, sizeof shown, "%.80s", tokens.api_domain);
+        hs_cli_fail(cli,
+                    "connection '%s' (%s): the token answer named the API domain '%s', which is "
+                    "not one of %s's data centers; nothing was stored",
+                    r->name, provider, shown, provider);
+        goto done;
+    }
+    /* where the account's API lives: its data center's domain, else the configured base */
+    const char *api_base = tokens.api_domain != NULL ? tokens.api_domain
+                           : conn->base_url != NULL  ? conn->base_url
+                                                     : hs_cli_provider_base(provider);
     const char *tenant = cb.tenant != NULL       ? cb.tenant
                          : tokens.tenant != NULL ? tokens.tenant
                                                  : conn->tenant_id;
@@ -377,9 +403,8 @@ static int connect_run(struct hs_cli *cli, const struct run *r)
                                    : hs_str_eq(provider, "zohobooks") ? &zoho_list
                                                                       : NULL;
     if (tl != NULL) {
-        const char *base = conn->base_url != NULL ? conn->base_url : hs_cli_provider_base(provider);
         size_t n_orgs = 0;
-        if (learn_tenant(tl, &http, base, tokens.access_token, conn->tenant_id, &learned_tenant,
+        if (learn_tenant(tl, &http, api_base, tokens.access_token, conn->tenant_id, &learned_tenant,
                          &n_orgs, &err) != HS_OK) {
             hs_cli_fail(cli, "connection '%s': %s", r->name, err.msg);
             goto done;
@@ -392,14 +417,15 @@ static int connect_run(struct hs_cli *cli, const struct run *r)
                     n_orgs, tl->label, tl->unit, tenant, r->name);
     }
     if (save_connection(store, r->name, crm ? HS_STORE_CRM : HS_STORE_ACCOUNTING, provider, tenant,
-                        conn->client_id, secret, &tokens, &err) != HS_OK) {
+                        conn->client_id, secret, &tokens, dc_token_url != NULL ? cb.dc : NULL,
+                        &err) != HS_OK) {
         hs_cli_fail(cli, "cannot store connection '%s': %s", r->name, err.msg);
         goto done;
     }
     bool setup_done = false;
     if (!r->no_setup) {
-        const char *base = conn->base_url != NULL ? conn->base_url : hs_cli_provider_base(provider);
-        if (run_connector_setup(provider, r->name, base, tenant, &client, store, &err) != HS_OK) {
+        if (run_connector_setup(provider, r->name, api_base, tenant, &client, store, &err) !=
+            HS_OK) {
             hs_cli_fail(cli,
                         "connected '%s', but its set-up failed: %s; run 'hoopsync connect %s' "
                         "again",
@@ -435,6 +461,7 @@ done:
         hs_http_transport_close(&http);
     hs_free(authorize);
     hs_free(token_url);
+    hs_free(dc_token_url);
     hs_free(learned_tenant);
     hs_store_close(store);
     return exit_code;

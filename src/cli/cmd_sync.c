@@ -169,6 +169,26 @@ static int side_open(struct hs_cli *cli, struct hs_cli_ws *ws, struct ws_side *s
         hs_oauth_endpoints(profile, cc->base_url, &s->authorize_url, &s->token_url, &err) != HS_OK)
         return hs_cli_fail(cli, "connection '%s': %s", name,
                            err.msg[0] != '\0' ? err.msg : "no OAuth2 profile");
+    /* an account of another data center (Zoho): its accounts server refreshes the tokens and
+     * its API domain serves the calls, as 'hoopsync connect' stored them (checked again) */
+    const json_t *oauth = json_object_get(s->settings, "oauth");
+    const char *dc = json_string_value(json_object_get(oauth, "accounts_server"));
+    const char *api = json_string_value(json_object_get(oauth, "api_domain"));
+    if (dc != NULL) {
+        char *dc_token = NULL;
+        if (hs_oauth_dc_token_url(profile, cc->base_url, name, dc, &dc_token, &err) != HS_OK)
+            return hs_cli_fail(cli, "%s; run 'hoopsync connect %s' again", err.msg, name);
+        hs_free(s->token_url);
+        s->token_url = dc_token;
+    }
+    if (api != NULL) {
+        if (!hs_oauth_api_domain_ok(profile, cc->base_url, api))
+            return hs_cli_fail(cli,
+                               "connection '%s': the stored API domain '%.80s' is not one of "
+                               "the provider's data centers; run 'hoopsync connect %s' again",
+                               name, api, name);
+        base = api;
+    }
     const char *secret = cc->client_secret_env != NULL ? getenv(cc->client_secret_env) : NULL;
     struct hs_oauth_client client = {
         .profile = profile,

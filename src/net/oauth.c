@@ -44,6 +44,20 @@
 
 /* ---- profiles --------------------------------------------------------------------------- */
 
+/* Zoho's data centers: US, EU, IN, AU, JP, CA, SA, UK, CN. */
+static const char *const zoho_accounts[] = {
+    "https://accounts.zoho.com",    "https://accounts.zoho.eu",
+    "https://accounts.zoho.in",     "https://accounts.zoho.com.au",
+    "https://accounts.zoho.jp",     "https://accounts.zohocloud.ca",
+    "https://accounts.zoho.sa",     "https://accounts.zoho.uk",
+    "https://accounts.zoho.com.cn", NULL};
+static const char *const zoho_apis[] = {
+    "https://www.zohoapis.com",    "https://www.zohoapis.eu",
+    "https://www.zohoapis.in",     "https://www.zohoapis.com.au",
+    "https://www.zohoapis.jp",     "https://www.zohoapis.ca",
+    "https://www.zohoapis.sa",     "https://www.zohoapis.uk",
+    "https://www.zohoapis.com.cn", NULL};
+
 static const struct hs_oauth_profile profiles[] = {
     {
         .provider = "hubspot",
@@ -102,6 +116,12 @@ static const struct hs_oauth_profile profiles[] = {
         /* Zoho answers a refresh token only to an offline consent, and to a repeated consent
          * only when it is asked again (prompt=consent) */
         .auth_params = "access_type=offline&prompt=consent",
+        /* an account outside the US data center is redirected with its own accounts server,
+         * and its APIs live elsewhere too (Zoho's Multi DC pages) */
+        .dc_param = "accounts-server",
+        .dc_servers = zoho_accounts,
+        .api_domain_field = "api_domain",
+        .api_domains = zoho_apis,
     },
 };
 
@@ -289,6 +309,7 @@ void hs_oauth_callback_release(struct hs_oauth_callback *cb)
     hs_free(cb->code);
     hs_free(cb->state);
     hs_free(cb->tenant);
+    hs_free(cb->dc);
     memset(cb, 0, sizeof *cb);
 }
 
@@ -311,6 +332,59 @@ static void clip(char *out, size_t cap, const char *s)
         out[o++] = (ch < 0x20 || ch >= 0x7f) ? '?' : (char)ch;
     }
     out[o] = '\0';
+}
+
+/* Is url (trailing slashes aside) one of list, or, with an http:// base_url, on its origin? */
+static bool dc_trusted(const char *const *list, const char *base_url, const char *url)
+{
+    if (url == NULL || *url == '\0' || strlen(url) > 200)
+        return false;
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/')
+        n--;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f || url[i] == '?' ||
+            url[i] == '#' || url[i] == '@' || url[i] == '\\')
+            return false;
+    if (base_url != NULL && hs_str_starts(base_url, "http://")) {
+        /* the sandbox: scheme://host[:port] of base_url, then the end or a '/' */
+        const char *host = base_url + 7;
+        size_t origin = 7 + strcspn(host, "/");
+        return n >= origin && strncmp(url, base_url, origin) == 0 &&
+               (n == origin || url[origin] == '/');
+    }
+    for (size_t i = 0; list != NULL && list[i] != NULL; i++)
+        if (strlen(list[i]) == n && strncmp(list[i], url, n) == 0)
+            return true;
+    return false;
+}
+
+int hs_oauth_dc_token_url(const struct hs_oauth_profile *p, const char *base_url, const char *name,
+                          const char *server, char **out_token, struct hs_error *err)
+{
+    *out_token = NULL;
+    if (p == NULL || p->dc_param == NULL || !dc_trusted(p->dc_servers, base_url, server)) {
+        char shown[96];
+        clip(shown, sizeof shown, server != NULL ? server : "(none)");
+        return hs_error_set(err, HS_EAUTH,
+                            "connection '%s' (%s): the consent named the accounts server '%s', "
+                            "which is not one of %s's data centers; nothing was sent to it",
+                            nm(name), prov(p), shown, prov(p));
+    }
+    size_t n = strlen(server);
+    while (n > 0 && server[n - 1] == '/')
+        n--;
+    *out_token = hs_asprintf("%.*s/oauth/v2/token", (int)n, server);
+    return *out_token != NULL
+               ? HS_OK
+               : hs_error_set(err, HS_ENOMEM, "connection '%s': out of memory", nm(name));
+}
+
+bool hs_oauth_api_domain_ok(const struct hs_oauth_profile *p, const char *base_url,
+                            const char *api_domain)
+{
+    return p != NULL && p->api_domain_field != NULL &&
+           dc_trusted(p->api_domains, base_url, api_domain);
 }
 
 /* Like hs_oauth_callback_parse; *state_ok says whether the state matched. */
@@ -336,11 +410,15 @@ static int callback_parse(const struct hs_oauth_profile *p, const char *name, co
     out->code = hs_str_form_get(q, "code", &e2);
     error = hs_str_form_get(q, "error", &e3);
     desc = hs_str_form_get(q, "error_description", &e4);
+    int e6 = 0;
     if (p != NULL && p->tenant_param != NULL)
         out->tenant = hs_str_form_get(q, p->tenant_param, &e5);
-    if (e1 == HS_ENOMEM || e2 == HS_ENOMEM || e3 == HS_ENOMEM || e4 == HS_ENOMEM || e5 == HS_ENOMEM)
+    if (p != NULL && p->dc_param != NULL)
+        out->dc = hs_str_form_get(q, p->dc_param, &e6);
+    if (e1 == HS_ENOMEM || e2 == HS_ENOMEM || e3 == HS_ENOMEM || e4 == HS_ENOMEM ||
+        e5 == HS_ENOMEM || e6 == HS_ENOMEM)
         goto fail;
-    if (e1 != 0 || e2 != 0 || e3 != 0 || e4 != 0 || e5 != 0) {
+    if (e1 != 0 || e2 != 0 || e3 != 0 || e4 != 0 || e5 != 0 || e6 != 0) {
         rc = hs_error_set(err, HS_EINVAL,
                           "cannot read the consent callback of connection '%s': bad "
                           "percent-encoding",
@@ -649,6 +727,7 @@ void hs_oauth_tokens_release(struct hs_oauth_tokens *t)
     wipe_free(t->access_token);
     wipe_free(t->refresh_token);
     hs_free(t->tenant);
+    hs_free(t->api_domain);
     memset(t, 0, sizeof *t);
 }
 
@@ -753,6 +832,19 @@ int hs_oauth_tokens_parse(const struct hs_oauth_profile *p, const uint8_t *buf, 
         } else if (tv != NULL && !json_is_null(tv)) {
             rc = hs_error_set(err, HS_EPROTO, "cannot read the token answer: bad '%s'",
                               p->tenant_field);
+            goto fail;
+        }
+    }
+    if (p != NULL && p->api_domain_field != NULL) {
+        const json_t *ad = json_object_get(j, p->api_domain_field);
+        if (json_is_string(ad) && json_string_length(ad) > 0 && json_string_length(ad) <= 200 &&
+            printable_token(json_string_value(ad), json_string_length(ad))) {
+            out->api_domain = hs_strdup(json_string_value(ad));
+            if (out->api_domain == NULL)
+                goto nomem;
+        } else if (ad != NULL && !json_is_null(ad)) {
+            rc = hs_error_set(err, HS_EPROTO, "cannot read the token answer: bad '%s'",
+                              p->api_domain_field);
             goto fail;
         }
     }

@@ -61,6 +61,15 @@ struct hs_oauth_profile {
     const char *tenant_param;   /* redirect query parameter with the tenant ("realmId") */
     const char *tenant_field;   /* token answer field with the tenant ("hub_id") */
     const char *auth_params;    /* more consent URL parameters ("access_type=offline"), or NULL */
+    /* Data centers (Zoho): the redirect names the account's accounts server in dc_param
+     * ("accounts-server"), which then issues and refreshes the tokens; the token answer names
+     * where the account's APIs live in api_domain_field ("api_domain"). Only the servers and
+     * domains listed (NULL-terminated) are accepted from a provider; against the sandbox (an
+     * http:// base_url) only ones on the base_url's own origin. NULL: no data centers. */
+    const char *dc_param;
+    const char *const *dc_servers;
+    const char *api_domain_field;
+    const char *const *api_domains;
 };
 
 /* The profile of provider, or NULL when hoopsync has none. */
@@ -113,8 +122,28 @@ struct hs_oauth_callback {
     char *code;
     char *state;
     char *tenant; /* profile->tenant_param's value (QuickBooks realmId), or NULL */
+    char *dc;     /* profile->dc_param's value (Zoho's accounts server), or NULL; not checked */
 };
 HS_API void hs_oauth_callback_release(struct hs_oauth_callback *cb);
+
+/*
+ * The token endpoint of a data center's accounts server (hs_oauth_callback.dc): server +
+ * "/oauth/v2/token" when server is one of the profile's dc_servers (or, with an http://
+ * base_url, on the base_url's origin). New string in *out_token (caller frees). HS_EAUTH when
+ * the server is not one hoopsync trusts (the code and the client secret would go to it),
+ * naming it; HS_ENOMEM.
+ */
+HS_API HS_MUST_CHECK int hs_oauth_dc_token_url(const struct hs_oauth_profile *p,
+                                               const char *base_url, const char *name,
+                                               const char *server, char **out_token,
+                                               struct hs_error *err);
+/*
+ * Whether api_domain (hs_oauth_tokens.api_domain) is one of the profile's api_domains (or,
+ * with an http:// base_url, on the base_url's origin): only then are the account's requests
+ * and its token sent there.
+ */
+HS_API bool hs_oauth_api_domain_ok(const struct hs_oauth_profile *p, const char *base_url,
+                                   const char *api_domain);
 
 /*
  * Parses the redirect's query string (query, len; no NUL needed; at most 8 KiB) and checks
@@ -172,6 +201,7 @@ struct hs_oauth_tokens {
     int64_t expires_at;         /* ms since the epoch; 0 unknown */
     int64_t refresh_expires_at; /* ms since the epoch (x_refresh_token_expires_in); 0 unknown */
     char *tenant;               /* profile->tenant_field's value (HubSpot hub_id), or NULL */
+    char *api_domain;           /* profile->api_domain_field's value, or NULL; not checked */
 };
 /* Wipes and frees the strings. */
 HS_API void hs_oauth_tokens_release(struct hs_oauth_tokens *t);

@@ -35,6 +35,17 @@ want=$org
 got=$(tail -n 1 <<<"$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tenant"])')
 [ -n "$want" ] && [ "$got" = "$want" ] && ok "connect stored the Zoho organization from /organizations ($got)" ||
   fail "organization: got '$got', want '$want' ($out)"
+# Zoho's redirect named the data center's accounts server and the token answer its API
+# domain (the sandbox's own origin): both are stored with the connection and used by sync
+dc=$(python3 - "$ws/hoopsync.db" <<'PY'
+import json, sqlite3, sys
+row = sqlite3.connect(sys.argv[1]).execute("select settings from connections where id='accounting'").fetchone()
+o = json.loads(row[0]).get("oauth", {})
+print(o.get("accounts_server", ""), o.get("api_domain", ""))
+PY
+)
+[ "$dc" = "$base/zohobooks/accounts $base/zohobooks" ] && ok "connect stored the accounts server and API domain ($dc)" ||
+  fail "stored data center: '$dc'"
 
 "$bin" "${cfg[@]}" plan >"$tmp/plan" 2>"$tmp/err" || fail "plan: $(cat "$tmp/err")"
 summary=$(tail -n 1 "$tmp/plan")
@@ -63,6 +74,28 @@ done
 created=$(grep -oE '[0-9]+ created' <<<"$s1" | grep -oE '[0-9]+')
 [ "$keyed" -gt 0 ] && ok "$keyed Zoho contacts created by upsert on cf_hoopsync_id (sync created ${created:-?} in all)" ||
   fail "no contact carries cf_hoopsync_id (ids: $ids)"
+
+# a redirect naming an accounts server that is not one of Zoho's: nothing is sent to it
+"$bin" "${cfg[@]}" connect --url-only --timeout 20 accounting >"$tmp/f.out" 2>"$tmp/f.err" &
+fpid=$!
+furl=""
+for _ in $(seq 100); do
+  furl=$(head -n 1 "$tmp/f.out" 2>/dev/null)
+  [ -n "$furl" ] && break
+  sleep 0.1
+done
+read -r fstate fredir < <(python3 - "$furl" <<'PY'
+import sys, urllib.parse
+q = urllib.parse.parse_qs(urllib.parse.urlparse(sys.argv[1]).query)
+print(q["state"][0], q["redirect_uri"][0])
+PY
+)
+curl -s -o /dev/null "$fredir?code=forged&state=$fstate&location=eu&accounts-server=https%3A%2F%2Faccounts.zoho.eu.evil.example"
+frc=0
+wait "$fpid" || frc=$?
+grep -q "accounts.zoho.eu.evil.example', which is not one of" "$tmp/f.err" && [ "$frc" != 0 ] &&
+  ok "a foreign accounts server is refused: $(head -c 160 "$tmp/f.err")" ||
+  fail "foreign accounts server: rc=$frc $(cat "$tmp/f.err")"
 
 [ "$fails" = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "all ok"

@@ -719,6 +719,78 @@ static void test_oauth_listener_times_out_on_the_env_clock(void **state)
     hs_oauth_listen_close(l);
 }
 
+/* Zoho's data centers: the redirect names the accounts server, the token answer the API
+ * domain; only Zoho's own (or, against the sandbox, the sandbox's origin) are used. */
+static void test_oauth_data_centers_are_followed_only_to_known_servers(void **state)
+{
+    (void)state;
+    const struct hs_oauth_profile *zoho = hs_oauth_profile_find("zohobooks");
+    const struct hs_oauth_profile *qbo = hs_oauth_profile_find("quickbooks");
+    assert_non_null(zoho);
+    struct hs_error err;
+    hs_error_clear(&err);
+    struct hs_oauth_callback cb;
+    const char *q = "code=C&state=S&location=eu&accounts-server=https%3A%2F%2Faccounts.zoho.eu";
+    assert_int_equal(hs_oauth_callback_parse(zoho, "accounting", q, strlen(q), "S", &cb, &err),
+                     HS_OK);
+    assert_string_equal(cb.dc, "https://accounts.zoho.eu");
+    char *tok = NULL;
+    assert_int_equal(hs_oauth_dc_token_url(zoho, NULL, "accounting", cb.dc, &tok, &err), HS_OK);
+    assert_string_equal(tok, "https://accounts.zoho.eu/oauth/v2/token");
+    hs_free(tok);
+    hs_oauth_callback_release(&cb);
+    /* another host, a look-alike, a path trick, another scheme: refused, named, nothing sent */
+    static const char *const bad[] = {
+        "https://evil.example",
+        "https://accounts.zoho.eu.evil.example",
+        "https://accounts.zoho.eu@evil.example",
+        "http://accounts.zoho.eu",
+        "https://accounts.zoho.eu/x?y",
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hs_error_clear(&err);
+        assert_int_equal(hs_oauth_dc_token_url(zoho, NULL, "accounting", bad[i], &tok, &err),
+                         HS_EAUTH);
+        assert_null(tok);
+        assert_non_null(strstr(err.msg, "not one of"));
+    }
+    /* a profile without data centers follows none */
+    assert_int_equal(
+        hs_oauth_dc_token_url(qbo, NULL, "accounting", "https://accounts.zoho.eu", &tok, &err),
+        HS_EAUTH);
+    /* the sandbox: its own origin only */
+    const char *sbx = "http://127.0.0.1:4100/zohobooks";
+    assert_int_equal(hs_oauth_dc_token_url(zoho, sbx, "accounting",
+                                           "http://127.0.0.1:4100/zohobooks/accounts", &tok, &err),
+                     HS_OK);
+    assert_string_equal(tok, "http://127.0.0.1:4100/zohobooks/accounts/oauth/v2/token");
+    hs_free(tok);
+    assert_int_equal(
+        hs_oauth_dc_token_url(zoho, sbx, "accounting", "http://127.0.0.1:41000/x", &tok, &err),
+        HS_EAUTH);
+    /* API domains */
+    assert_true(hs_oauth_api_domain_ok(zoho, NULL, "https://www.zohoapis.eu"));
+    assert_true(hs_oauth_api_domain_ok(zoho, NULL, "https://www.zohoapis.com.au/"));
+    assert_false(hs_oauth_api_domain_ok(zoho, NULL, "https://www.zohoapis.eu.evil.example"));
+    assert_false(hs_oauth_api_domain_ok(zoho, NULL, NULL));
+    assert_false(hs_oauth_api_domain_ok(qbo, NULL, "https://www.zohoapis.eu"));
+    assert_true(hs_oauth_api_domain_ok(zoho, sbx, "http://127.0.0.1:4100/zohobooks"));
+    assert_false(hs_oauth_api_domain_ok(zoho, sbx, "https://www.zohoapis.eu"));
+    /* the token answer's api_domain is read (checked by the caller), a bad one refused */
+    struct hs_oauth_tokens t;
+    const char *ans = "{\"access_token\":\"A\",\"expires_in\":3600,"
+                      "\"api_domain\":\"https://www.zohoapis.in\"}";
+    assert_int_equal(hs_oauth_tokens_parse(zoho, (const uint8_t *)ans, strlen(ans), 0, &t, &err),
+                     HS_OK);
+    assert_string_equal(t.api_domain, "https://www.zohoapis.in");
+    hs_oauth_tokens_release(&t);
+    const char *bad_ans = "{\"access_token\":\"A\",\"api_domain\":7}";
+    assert_int_equal(
+        hs_oauth_tokens_parse(zoho, (const uint8_t *)bad_ans, strlen(bad_ans), 0, &t, &err),
+        HS_EPROTO);
+}
+
 int main(void)
 {
     hs_alloc_setup_json();
@@ -730,6 +802,7 @@ int main(void)
         T(test_oauth_consent_survives_every_failed_allocation),
         T(test_oauth_callback_checks_state_error_and_tenant),
         T(test_oauth_tokens_parse_reads_and_rejects),
+        T(test_oauth_data_centers_are_followed_only_to_known_servers),
         T(test_oauth_tokens_parse_survives_every_failed_allocation),
         T(test_oauth_exchange_basic_auth_and_form_auth),
         T(test_oauth_refresh_retries_5xx_then_reports_revoked_grant),
