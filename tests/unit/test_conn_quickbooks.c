@@ -1425,6 +1425,28 @@ static void test_conn_quickbooks_singles_while_batches_are_spent(void **state)
     assert_int_equal(ops->write(t->c, HS_KIND_CUSTOMER, w, 1, &err), HS_OK);
     assert_int_equal(w[0].status, HS_EEXIST);
     assert_int_equal(stats(t, SINGLE), 4);
+    /* an update goes alone too (sparse, with its SyncToken), and a stale one conflicts */
+    struct hs_record *cur = NULL;
+    assert_int_equal(ops->read(t->c, HS_KIND_CUSTOMER, (const char *const *)&ids[2], 1, &cur, &err),
+                     HS_OK);
+    assert_int_equal(hs_record_set_str(&cur->customer.notes, "alone"), HS_OK);
+    const char *nf[] = {"notes"};
+    struct hs_write up = {.op = HS_WRITE_UPDATE, .record = cur, .fields = nf, .n_fields = 1};
+    assert_int_equal(ops->write(t->c, HS_KIND_CUSTOMER, &up, 1, &err), HS_OK);
+    assert_int_equal(up.status, HS_OK);
+    assert_string_equal(up.result->customer.notes, "alone");
+    assert_string_equal(up.result->id, ids[2]);
+    hs_record_free(up.result);
+    up.result = NULL;
+    /* the same update again is a replay (same requestid); another one on that SyncToken is
+     * stale */
+    assert_int_equal(hs_record_set_str(&cur->customer.notes, "alone again"), HS_OK);
+    assert_int_equal(ops->write(t->c, HS_KIND_CUSTOMER, &up, 1, &err), HS_OK);
+    assert_int_equal(up.status, HS_ECONFLICT);
+    assert_null(up.result);
+    assert_int_equal(stats(t, SINGLE), 6);
+    assert_int_equal(stats(t, BATCH), 1);
+    hs_record_free(cur);
     /* a minute later batches are allowed again */
     t->now += 60000;
     write_ok(t, HS_KIND_CUSTOMER, w + 5, 1, ids + 5);
