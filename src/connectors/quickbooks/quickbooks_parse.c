@@ -422,9 +422,10 @@ static const char *currency_of(const json_t *o, const struct hs_quickbooks_opts 
 
 /* ---- the create marker of invoices ---------------------------------------------------- */
 
-#define MARKER     "hoopsync:"
-#define MARKER_LEN (sizeof MARKER - 1)
-#define KEY_MAX    64
+#define MARKER           "hoopsync:"
+#define MARKER_LEN       (sizeof MARKER - 1)
+#define KEY_MAX          64
+#define PRIVATE_NOTE_MAX 4000
 
 static bool key_char(char ch)
 {
@@ -458,11 +459,13 @@ bool hs_quickbooks_has_marker(const char *note, const char *key)
     return note[at] != '\0' && strcmp(note + at + MARKER_LEN, key) == 0;
 }
 
-/* PrivateNote of a new invoice: its memo, then the marker line of the create's key. */
+/* PrivateNote of a new invoice: its memo, then the marker line of the create's key; none
+ * when that would pass PrivateNote's 4,000 characters (Intuit's limit; the memo wins). */
 static int put_marker(json_t *o, const char *memo, const char *key)
 {
     size_t klen = strlen(key);
-    if (klen == 0 || klen > KEY_MAX)
+    if (klen == 0 || klen > KEY_MAX ||
+        (memo != NULL && strlen(memo) + 1 + MARKER_LEN + klen > PRIVATE_NOTE_MAX))
         return HS_OK;
     for (const char *p = key; *p != '\0'; p++)
         if (!key_char(*p))
