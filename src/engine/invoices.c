@@ -350,6 +350,13 @@ static int build(struct inv *v, const struct hs_record *deal, struct hs_record *
         return oom(err);
     if (rc != HS_OK)
         return deal_error(v, deal->id, NULL, berr.msg, err);
+    /* the deal's page in the CRM, for a provider that links a document to its source (Xero's
+     * Url), which also finds the invoice of a create retried after a crash */
+    const char *src_url = hs_fields_get(&deal->meta, "url");
+    if (src_url != NULL && hs_fields_set(&inv->meta, "source_url", src_url) != HS_OK) {
+        hs_record_free(inv);
+        return oom(err);
+    }
     *out = inv;
     return HS_OK;
 }

@@ -439,6 +439,10 @@ static void test_conn_hubspot_read_invoices(void **state)
         assert_true(r->invoice.n_lines >= 1);
         assert_true(hs_date_valid(r->invoice.issue_date));
         assert_string_equal(hs_fields_get(&r->custom, "dealstage"), "closedwon");
+        /* the deal's page in HubSpot (portal = the connection's tenant) */
+        char url[128];
+        snprintf(url, sizeof url, "https://app.hubspot.com/contacts/21430001/record/0-3/%s", r->id);
+        assert_string_equal(hs_fields_get(&r->meta, "url"), url);
         /* the seed's deal amount is the sum of its net line amounts */
         int64_t sum = 0;
         for (size_t k = 0; k < r->invoice.n_lines; k++) {

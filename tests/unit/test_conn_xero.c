@@ -962,6 +962,60 @@ static void test_conn_xero_retried_invoice_create_finds_the_first(void **state)
     hs_free(cust);
 }
 
+/* With the deal's page as the invoice's source document (Url), a retried create finds its own
+ * invoice exactly, even next to one alike made for another deal. */
+static void test_conn_xero_retried_invoice_found_by_its_source_url(void **state)
+{
+    struct t *t = *state;
+    char *cust = create_customer(t, "Url Traders", "ru-c");
+    struct hs_record *a = invoice_of(cust, 700);
+    struct hs_record *b = invoice_of(cust, 700);
+    assert_int_equal(hs_fields_set(&a->meta, "source_url", "https://crm.example/deal/1"), HS_OK);
+    assert_int_equal(hs_fields_set(&b->meta, "source_url", "https://crm.example/deal/2"), HS_OK);
+    struct hs_write w[2];
+    memset(w, 0, sizeof w);
+    int64_t intent_at = t->now;
+    w[0] = (struct hs_write){.op = HS_WRITE_CREATE, .record = b, .idem_key = "ru-b"};
+    w[1] = (struct hs_write){.op = HS_WRITE_CREATE, .record = a, .idem_key = "ru-a"};
+    write_ok(t, HS_KIND_INVOICE, w, 2);
+    assert_int_equal(w[0].status, HS_OK);
+    assert_int_equal(w[1].status, HS_OK);
+    assert_string_equal(hs_fields_get(&w[1].result->meta, "source_url"),
+                        "https://crm.example/deal/1");
+    char *id_a = hs_strdup(w[1].result->id);
+    hs_record_free(w[0].result);
+    hs_record_free(w[1].result);
+    /* a's retry, alone in its batch: b comes first in the answer and is alike, yet a is found */
+    w[0] = (struct hs_write){.op = HS_WRITE_CREATE,
+                             .record = a,
+                             .idem_key = "ru-a",
+                             .retry = true,
+                             .retry_since_ms = intent_at};
+    write_ok(t, HS_KIND_INVOICE, w, 1);
+    assert_int_equal(w[0].status, HS_OK);
+    assert_string_equal(w[0].result->id, id_a);
+    hs_record_free(w[0].result);
+    assert_int_equal(invoices_of(t, cust), 2);
+    /* a retry of a third deal whose create never reached Xero: made, not taken for another */
+    struct hs_record *c = invoice_of(cust, 700);
+    assert_int_equal(hs_fields_set(&c->meta, "source_url", "https://crm.example/deal/3"), HS_OK);
+    w[0] = (struct hs_write){.op = HS_WRITE_CREATE,
+                             .record = c,
+                             .idem_key = "ru-c",
+                             .retry = true,
+                             .retry_since_ms = intent_at};
+    write_ok(t, HS_KIND_INVOICE, w, 1);
+    assert_int_equal(w[0].status, HS_OK);
+    assert_string_not_equal(w[0].result->id, id_a);
+    hs_record_free(w[0].result);
+    assert_int_equal(invoices_of(t, cust), 3);
+    hs_free(id_a);
+    hs_record_free(a);
+    hs_record_free(b);
+    hs_record_free(c);
+    hs_free(cust);
+}
+
 static struct hs_record *new_item(const char *name, const char *sku, int64_t price)
 {
     struct hs_record *r = NULL;
@@ -1614,6 +1668,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conn_xero_invoice_totals_agree_with_tax_policy, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_conn_xero_retried_invoice_create_finds_the_first,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conn_xero_retried_invoice_found_by_its_source_url,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_xero_invoice_with_item_and_payment, setup,
                                         teardown),

@@ -363,6 +363,21 @@ static int read_items(struct hs_connector *c, const char *const *ids, size_t n,
     return rc;
 }
 
+/* meta "url" of a deal: its page in HubSpot, when the portal (the tenant) is known. */
+static int deal_url(const struct hs_connector *c, struct hs_record *deal)
+{
+    const char *portal = c->cfg.tenant;
+    if (portal == NULL || *portal == '\0' || strlen(portal) > 20 || deal->id == NULL)
+        return HS_OK;
+    for (const char *p = portal; *p != '\0'; p++)
+        if (*p < '0' || *p > '9')
+            return HS_OK;
+    char url[160];
+    snprintf(url, sizeof url, "https://app.hubspot.com/contacts/%s/record/0-3/%s", portal,
+             deal->id);
+    return hs_fields_set(&deal->meta, "url", url);
+}
+
 static int read_invoices(struct hs_connector *c, const char *const *ids, size_t n,
                          struct hs_record **out, struct hs_error *err)
 {
@@ -427,6 +442,8 @@ static int read_invoices(struct hs_connector *c, const char *const *ids, size_t 
         }
         rc = hs_hubspot_to_invoice(&c->set, deal, hs_hubspot_assocs_pick(&a_co, deal->id), lines,
                                    n_lines, &out[i], err);
+        if (rc == HS_OK && out[i] != NULL)
+            rc = deal_url(c, out[i]);
     }
     goto done;
 oom:

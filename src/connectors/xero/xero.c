@@ -554,12 +554,18 @@ static int read_unsent(struct hs_connector *c, enum hs_kind kind, struct hs_writ
 /* Clocks of ours and Xero's may differ this much (If-Modified-Since of a lookup). */
 #define RETRY_SKEW_MS ((int64_t)10 * 60 * 1000)
 
-/* Could inv be the invoice a stopped pass made for w: the same contact, currency, lines and
- * total, not void and nothing paid yet. */
+/* Could inv be the invoice a stopped pass made for w: the same source document (Url) when the
+ * write names one, else the same contact, currency, lines and total, not void and nothing
+ * paid yet. */
 static bool made_for(const struct hs_record *inv, const struct hs_write *w)
 {
     if (w->record == NULL)
         return false;
+    const char *src = hs_fields_get(&w->record->meta, "source_url");
+    if (src != NULL) {
+        const char *have = hs_fields_get(&inv->meta, "source_url");
+        return have != NULL && strcmp(have, src) == 0;
+    }
     const struct hs_invoice *a = &inv->invoice;
     const struct hs_invoice *b = &w->record->invoice;
     if (a->customer_ref == NULL || b->customer_ref == NULL ||

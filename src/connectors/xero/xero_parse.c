@@ -493,6 +493,10 @@ static int parse_invoice(const json_t *o, struct hs_record *r, const struct hs_x
         rc = hs_conn_set_str(&inv->customer_ref, jtext(json_object_get(o, "Contact"), "ContactID"));
     if (rc == HS_OK)
         rc = hs_conn_set_str(&inv->memo, jtext(o, "Reference"));
+    const char *src_url = jtext(o, "Url");
+    if (rc == HS_OK && src_url != NULL && *src_url != '\0' &&
+        hs_fields_set(&r->meta, "source_url", src_url) != HS_OK)
+        rc = HS_ENOMEM;
     if (rc == HS_OK)
         rc = get_date(o, "Date", "DateString", &inv->issue_date, err);
     if (rc == HS_OK)
@@ -1314,6 +1318,12 @@ static int build_invoice(const struct hs_record *r, bool create, const struct hs
         rc = hs_conn_put_str(o, "LineAmountTypes", tax_mode_name(inv->tax_mode));
     if (rc == HS_OK)
         rc = hs_conn_put_str(o, "Reference", inv->memo);
+    /* "URL link to a source document - shown as 'Go to [appName]' in the Xero app": the deal
+     * the invoice was made from; set on create only */
+    const char *src = hs_fields_get(&r->meta, "source_url");
+    if (rc == HS_OK && create && src != NULL && hs_str_starts(src, "https://") &&
+        strlen(src) <= 2000)
+        rc = hs_conn_put_str(o, "Url", src);
     const char *status = NULL;
     if (inv->status == HS_INVOICE_VOID)
         status = create ? NULL : "VOIDED";
