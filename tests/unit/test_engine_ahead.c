@@ -455,6 +455,28 @@ static void test_reads_ahead_stop_before_they_would_make_the_write_late(void **s
     assert_int_equal(x->at[w2] - x->at[w1], 1000);
 }
 
+/* A read ahead that waits for the CRM's own limiter is not taken to be that long: the wait
+ * is the CRM's, the read itself is quick, so the next read still fits. */
+static void test_a_read_that_waited_for_the_crm_is_not_counted_that_long(void **state)
+{
+    struct fx *x = *state;
+    x->acc.rl = limiter(x, 1, 1000);
+    /* the CRM's last company read is at 800 ms, as the first customer write: the wait until
+     * 1800 ms has room for deal reads at 1200 and 1600 ms, each waiting 400 ms for the CRM */
+    x->crm.rl = limiter(x, 1, 400);
+    run_pass(x);
+    size_t w1 = first_event(x, "W customer");
+    size_t w2 = w1 + 1;
+    while (w2 < x->n_ev && strcmp(x->ev[w2], "W customer") != 0)
+        w2++;
+    assert_true(w2 < x->n_ev);
+    size_t deals = 0;
+    for (size_t i = w1 + 1; i < w2; i++)
+        deals += strcmp(x->ev[i], "R invoice") == 0;
+    assert_int_equal(deals, 2);
+    assert_int_equal(x->at[w2] - x->at[w1], 1000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,6 +488,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reads_ahead_stop_before_they_would_make_the_write_late,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_read_that_waited_for_the_crm_is_not_counted_that_long, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
