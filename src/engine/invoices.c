@@ -765,29 +765,24 @@ static int send_creates(struct inv *v, struct hs_error *err)
             rc = oom(err);
             break;
         }
-        /* a retried create answered with an invoice another deal is linked to (the lookup of
-         * a connector whose idempotency is per request found one alike): a person decides;
-         * the intent stays, nothing is linked twice */
-        char *other = NULL;
-        if (c->retry) {
-            rc = linked(v, "invoice", HS_STORE_ACCOUNTING, ans->id, &other, NULL, err);
-            if (rc == HS_OK && other != NULL) {
-                snprintf(msg, sizeof msg,
-                         "deal '%s': an earlier attempt may have created its invoice, and %s "
-                         "answered with invoice %s, which is linked to deal '%s'; check in %s "
-                         "whether this deal was invoiced, then retry it",
-                         deal_label(c->deal), v->provider,
-                         ans->invoice.number != NULL ? ans->invoice.number : ans->id, other,
-                         v->provider);
-                rc = deal_error(v, c->deal->id, ans->id, msg, err);
-            }
-            bool skip = other != NULL;
-            hs_free(other);
-            if (rc != HS_OK || skip)
-                continue;
-        }
         int64_t link_id = 0;
         rc = commit_create(v, c, ans, &link_id, err);
+        if (rc == HS_EEXIST) {
+            /* the provider answered with an invoice another deal is linked to (a retried
+             * create whose lookup found one alike, or a link made meanwhile): a person
+             * decides; the intent stays, nothing is linked twice */
+            char why[HS_ERRMSG_MAX];
+            snprintf(why, sizeof why, "%s", err != NULL ? err->msg : "already linked");
+            hs_error_clear(err);
+            snprintf(msg, sizeof msg,
+                     "deal '%.60s': %.24s answered with invoice %.40s, but %.150s; check in "
+                     "%.24s whether this deal was invoiced%s",
+                     deal_label(c->deal), v->provider,
+                     ans->invoice.number != NULL ? ans->invoice.number : ans->id, why, v->provider,
+                     c->retry ? " (an earlier attempt was cut off)" : "");
+            rc = deal_error(v, c->deal->id, ans->id, msg, err);
+            continue;
+        }
         if (rc == HS_OK) {
             money_text(&ans->invoice.total, total, sizeof total);
             snprintf(msg, sizeof msg, "deal '%s' is closed won: invoice %s of %s created",

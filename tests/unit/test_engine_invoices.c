@@ -574,6 +574,10 @@ static void test_retry_answered_with_another_deals_invoice_waits_for_a_person(vo
     x->acc.retry_answer = "inv1";
     run(x, &rep);
     assert_int_equal(rep.n_errors, 1);
+    const struct hs_engine_action *a = action(&rep, HS_ENGINE_ERROR);
+    assert_non_null(a);
+    assert_non_null(strstr(a->reason, "already linked to crm record 'D1'"));
+    assert_non_null(strstr(a->reason, "an earlier attempt was cut off"));
     hs_engine_report_release(&rep);
     assert_int_equal(n_open_errors(x), 1);
     assert_int_equal(hs_store_intent_count(x->s, &err), 1); /* D2's create stays pending */
