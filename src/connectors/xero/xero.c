@@ -643,7 +643,9 @@ static int find_retried(struct hs_connector *c, struct hs_write *writes, size_t 
         if (got < HS_XERO_PAGE_SIZE)
             break;
     }
-    if (rc != HS_OK && rc != HS_ENOMEM)
+    if (rc == HS_ENOMEM)
+        hs_error_set(err, HS_ENOMEM, "out of memory");
+    else if (rc != HS_OK)
         hs_error_prefix(err, "cannot look up invoices a stopped sync may have created");
     hs_buf_release(&body);
     hs_buf_release(&ids);
