@@ -1161,6 +1161,13 @@ static int run_mode(const struct opts *o, const struct acct *a, bool limits)
            met(r_all <= TARGET_CALL_RATIO),
            sbx_total >= 0 && sbx_total != tot_hub + tot_acct ? "  (sandbox counted another total!)"
                                                              : "");
+    if (limits && a->singles && bd.singles > 0)
+        printf("                        (with limits on the bound itself mixes in %ld single "
+               "creates: its %ld calls are %.2fx the batch minimum, and these calls %.2fx "
+               "the bound's)\n",
+               bd.singles, min_hub + bd.acct_calls,
+               (double)(min_hub + bd.acct_calls) / (double)(min_hub + min_acct),
+               (double)(tot_hub + tot_acct) / (double)(min_hub + bd.acct_calls));
     printf("  calls per record      %.4f   (minimum %.4f)\n",
            (double)(tot_hub + tot_acct) / (double)recs,
            (double)(min_hub + min_acct) / (double)recs);
