@@ -687,9 +687,7 @@ int hs_json_load_error(const json_error_t *jerr, const char *what, struct hs_err
     }
 }
 
-/* jansson calls this once per token: append in place when it fits (the common case), else
- * let hs_buf_append grow the buffer. */
-static int dump_cb(const char *p, size_t n, void *ud)
+int hs_json_dump_cb(const char *p, size_t n, void *ud)
 {
     struct hs_buf *b = ud;
     if (b->cap - b->len > n) { /* room for n bytes and the NUL */
@@ -703,7 +701,7 @@ static int dump_cb(const char *p, size_t n, void *ud)
 
 int hs_json_dump(const json_t *v, struct hs_buf *b)
 {
-    if (json_dump_callback(v, dump_cb, b, JSON_COMPACT | JSON_REAL_PRECISION(17)) != 0)
+    if (json_dump_callback(v, hs_json_dump_cb, b, JSON_COMPACT | JSON_REAL_PRECISION(17)) != 0)
         return HS_ENOMEM;
     return HS_OK;
 }

@@ -68,6 +68,9 @@ struct hs_json_build_opts {
 HS_API json_t *hs_json_build(const uint8_t *buf, size_t len, const struct hs_json_build_opts *o);
 /* Appends the compact encoding of v to b. */
 HS_API HS_MUST_CHECK int hs_json_dump(const json_t *v, struct hs_buf *b);
+/* json_dump_callback's callback appending to the struct hs_buf *ud (NUL-terminated), in place
+ * when it fits (jansson calls it once per token); 0, or -1 when out of memory. */
+HS_API int hs_json_dump_cb(const char *p, size_t n, void *ud);
 /* obj[key] as a string, or NULL when missing or not a string. */
 HS_API const char *hs_json_str(const json_t *obj, const char *key);
 

@@ -244,25 +244,11 @@ int hs_json_i64(const json_t *obj, const char *key, int64_t *out, struct hs_erro
     return HS_OK;
 }
 
-/* jansson calls this once per token: append in place when it fits (the common case), else
- * let hs_buf_append grow the buffer. */
-static int dump_cb(const char *p, size_t n, void *ud)
-{
-    struct hs_buf *b = ud;
-    if (b->cap - b->len > n) { /* room for n bytes and the NUL */
-        memcpy(b->data + b->len, p, n);
-        b->len += n;
-        b->data[b->len] = '\0';
-        return 0;
-    }
-    return hs_buf_append(b, p, n) == HS_OK ? 0 : -1;
-}
-
 int hs_json_dump_exact(const json_t *v, struct hs_buf *b)
 {
     struct hs_buf tmp;
     hs_buf_init(&tmp);
-    if (json_dump_callback(v, dump_cb, &tmp, JSON_COMPACT | JSON_ENCODE_ANY) != 0) {
+    if (json_dump_callback(v, hs_json_dump_cb, &tmp, JSON_COMPACT | JSON_ENCODE_ANY) != 0) {
         hs_buf_release(&tmp);
         return HS_ENOMEM;
     }

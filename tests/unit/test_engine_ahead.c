@@ -390,6 +390,16 @@ static size_t first_event(const struct fx *x, const char *ev)
     return 0;
 }
 
+/* The first event ev after index from. */
+static size_t next_event(const struct fx *x, size_t from, const char *ev)
+{
+    for (size_t i = from + 1; i < x->n_ev; i++)
+        if (strcmp(x->ev[i], ev) == 0)
+            return i;
+    fail_msg("no event '%s' after %zu", ev, from);
+    return 0;
+}
+
 static size_t last_event(const struct fx *x, const char *ev)
 {
     size_t at = x->n_ev;
@@ -442,10 +452,7 @@ static void test_reads_ahead_stop_before_they_would_make_the_write_late(void **s
     x->read_ms = 400; /* two reads fit in a wait of 1000 ms, a third would end at 1200 */
     run_pass(x);
     size_t w1 = first_event(x, "W customer");
-    size_t w2 = w1 + 1;
-    while (w2 < x->n_ev && strcmp(x->ev[w2], "W customer") != 0)
-        w2++;
-    assert_true(w2 < x->n_ev);
+    size_t w2 = next_event(x, w1, "W customer");
     /* between the first two customer writes: exactly two reads ahead, and the second write
      * goes out when the window opens, not a read later */
     size_t reads = 0;
@@ -466,10 +473,7 @@ static void test_a_read_that_waited_for_the_crm_is_not_counted_that_long(void **
     x->crm.rl = limiter(x, 1, 400);
     run_pass(x);
     size_t w1 = first_event(x, "W customer");
-    size_t w2 = w1 + 1;
-    while (w2 < x->n_ev && strcmp(x->ev[w2], "W customer") != 0)
-        w2++;
-    assert_true(w2 < x->n_ev);
+    size_t w2 = next_event(x, w1, "W customer");
     size_t deals = 0;
     for (size_t i = w1 + 1; i < w2; i++)
         deals += strcmp(x->ev[i], "R invoice") == 0;
