@@ -115,6 +115,8 @@ struct opts {
     long lines;
     bool mixed_currency;  /* deals in their company's currency (default: all in USD) */
     char store_dir[1024]; /* where the temporary store goes (default $TMPDIR or /tmp) */
+    char trace[1024];     /* --trace: one line per call to this file, or "" */
+    long slice;           /* --slice: hs_engine_config.slice (0: the engine's default) */
     char sandbox[4096];
 };
 
@@ -143,6 +145,8 @@ struct counting {
     long failed;
     long status_429;
     double seconds; /* waiting for answers, all providers */
+    FILE *trace;    /* --trace: "start_ms duration_ms status provider endpoint" per call */
+    double t0;      /* the trace's time origin: the start of the passes */
 };
 
 static bool all_digits(const char *s, size_t n)
@@ -274,6 +278,9 @@ static int counting_send(void *self, const struct hs_http_request *req,
                 (int)(rc == HS_OK && out->body.len < 300 ? out->body.len : 300),
                 rc == HS_OK && out->body.data != NULL ? out->body.data : "");
     c->status_429 += rc == HS_OK && out->status == 429;
+    if (c->trace != NULL)
+        fprintf(c->trace, "%.1f %.1f %d %s %s\n", (t0 - c->t0) * 1000.0, dt * 1000.0,
+                rc == HS_OK ? out->status : -rc, provider, endpoint);
     if (row != NULL) {
         row->calls++;
         row->failed += failed;
@@ -297,6 +304,7 @@ static void counting_reset(struct counting *c)
     c->failed = 0;
     c->status_429 = 0;
     c->seconds = 0;
+    c->t0 = now_s();
 }
 
 /* ---- sandbox child and admin calls ------------------------------------------------------- */
@@ -1019,12 +1027,17 @@ static int run_mode(const struct opts *o, const struct acct *a, bool limits)
         .accounting = {.ops = a->ops, .conn = acc, .conn_id = "accounting", .limiter = acc_rl},
         .env = &env,
         .invoicing = &iv,
+        .slice = (size_t)o->slice,
     };
     if (hs_engine_open(&ec, &e, &err) != HS_OK)
         goto fail;
 
     /* the measured part */
     counting_reset(&cnt);
+    if (o->trace[0] != '\0' && (cnt.trace = fopen(o->trace, "a")) == NULL) {
+        fprintf(stderr, "backfill: cannot open the trace '%s': %s\n", o->trace, strerror(errno));
+        goto out;
+    }
     if (admin(&sb, "DELETE", "/_sandbox/stats", NULL, NULL) != 200)
         goto out;
     size_t errors = 0, created = 0, linked = 0, updated = 0;
@@ -1263,6 +1276,8 @@ out:
     json_decref(j);
     if (cnt.inner.ops != NULL)
         hs_http_transport_close(&cnt.inner);
+    if (cnt.trace != NULL)
+        fclose(cnt.trace);
     sandbox_stop(&sb);
     if (dir[0] != '\0') {
         static const char *const files[] = {"backfill.db", "backfill.db-wal", "backfill.db-shm"};
@@ -1293,9 +1308,12 @@ static int usage(void)
     fprintf(stderr,
             "usage: backfill [--accounting quickbooks|xero|zohobooks|all] [--limits off|on] "
             "[--scale N] [--companies N] [--deals N] [--lines 1-6] [--mixed-currency] "
-            "[--store-dir DIR] [--sandbox PATH]\n"
+            "[--store-dir DIR] [--sandbox PATH] [--trace FILE] [--slice N]\n"
             "  default: quickbooks, both modes, 10000 companies, 10000 deals, 3 lines, the "
-            "provider's scale (quickbooks 60, xero 4, zohobooks 960)\n");
+            "provider's scale (quickbooks 20, xero 4, zohobooks 960)\n"
+            "  --trace FILE: one line per call of the passes (start ms, duration ms, status, "
+            "provider, endpoint), appended\n"
+            "  --slice N: the engine's slice (records held at once; default 3000)\n");
     return 2;
 }
 
@@ -1334,6 +1352,10 @@ int main(int argc, char **argv)
             used = 1;
         } else if (ok && strcmp(a, "--store-dir") == 0) {
             snprintf(o.store_dir, sizeof o.store_dir, "%s", v);
+        } else if (ok && strcmp(a, "--slice") == 0) {
+            ok = parse_long(v, 1, 1000000, &o.slice);
+        } else if (ok && strcmp(a, "--trace") == 0) {
+            snprintf(o.trace, sizeof o.trace, "%s", v);
         } else if (ok && strcmp(a, "--sandbox") == 0) {
             snprintf(o.sandbox, sizeof o.sandbox, "%s", v);
         } else {

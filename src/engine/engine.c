@@ -266,6 +266,16 @@ size_t eng_read_batch(struct hs_engine *e, enum hs_side s, enum hs_kind kind)
     return read_batch(e, s, kind);
 }
 
+const char *eng_owner(const struct hs_engine *e)
+{
+    return e->owner;
+}
+
+void eng_changes_seen(struct hs_engine *e, size_t n)
+{
+    e->rep->n_changes_seen += n;
+}
+
 void eng_count(struct hs_engine *e, size_t reads, size_t writes, size_t calls_read,
                size_t calls_write)
 {
@@ -521,19 +531,19 @@ static unsigned kinds_needed(const struct hs_engine *e, enum hs_side s)
     return m;
 }
 
-/* Stores one page: marks + cursor in one transaction. */
-static int store_page(struct hs_engine *e, const struct hs_engine_side *sd, enum hs_side s,
-                      const char *object, const struct hs_changes *ch, struct hs_error *err)
+int eng_store_marks(struct hs_engine *e, enum hs_side s, enum hs_kind kind, const char *const *ids,
+                    size_t n, const char *cursor, struct hs_error *err)
 {
     struct hs_store *st = e->cfg.store;
+    const struct hs_engine_side *sd = side_of(e, s);
+    const char *object = hs_kind_name(kind);
     int rc = hs_store_begin(st, err);
     if (rc != HS_OK)
         return rc;
-    for (size_t i = 0; i < ch->n_items && rc == HS_OK; i++)
-        rc = hs_store_dirty_mark(st, sd->conn_id, object, (enum hs_store_side)s, ch->items[i].id,
-                                 err);
-    if (rc == HS_OK && ch->cursor != NULL)
-        rc = hs_store_cursor_set(st, sd->conn_id, object, ch->cursor, err);
+    for (size_t i = 0; i < n && rc == HS_OK; i++)
+        rc = hs_store_dirty_mark(st, sd->conn_id, object, (enum hs_store_side)s, ids[i], err);
+    if (rc == HS_OK && cursor != NULL)
+        rc = hs_store_cursor_set(st, sd->conn_id, object, cursor, err);
     if (rc != HS_OK) {
         hs_store_rollback(st, NULL);
         return rc;
@@ -541,7 +551,25 @@ static int store_page(struct hs_engine *e, const struct hs_engine_side *sd, enum
     return hs_store_commit(st, err);
 }
 
-static int detect_one(struct hs_engine *e, enum hs_side s, enum hs_kind kind, struct hs_error *err)
+/* Stores one page: marks + cursor in one transaction. */
+static int store_page(struct hs_engine *e, enum hs_side s, enum hs_kind kind,
+                      const struct hs_changes *ch, struct hs_error *err)
+{
+    const char **ids = hs_calloc(ch->n_items > 0 ? ch->n_items : 1, sizeof *ids);
+    if (ids == NULL)
+        return hs_error_set(err, HS_ENOMEM, "cannot sync: out of memory");
+    for (size_t i = 0; i < ch->n_items; i++)
+        ids[i] = ch->items[i].id;
+    int rc = eng_store_marks(e, s, kind, ids, ch->n_items, ch->cursor, err);
+    hs_free((void *)ids);
+    return rc;
+}
+
+/* Reads kind's changes on side s from the stored cursor, page by page (each stored: marks and
+ * cursor), until the feed ends or, with out_cursor, once `limit` ids were read: then
+ * *out_cursor (owned) and *out_more say where the rest begins. */
+static int detect_one(struct hs_engine *e, enum hs_side s, enum hs_kind kind, size_t limit,
+                      char **out_cursor, bool *out_more, struct hs_error *err)
 {
     const struct hs_engine_side *sd = side_of(e, s);
     const char *object = hs_kind_name(kind);
@@ -553,7 +581,9 @@ static int detect_one(struct hs_engine *e, enum hs_side s, enum hs_kind kind, st
     }
     if (rc != HS_OK)
         return rc;
-    for (size_t page = 0; page < MAX_PAGES; page++) {
+    bool more = true;
+    size_t seen = 0;
+    for (size_t page = 0; page < MAX_PAGES && (out_cursor == NULL || seen < limit); page++) {
         struct hs_changes ch;
         memset(&ch, 0, sizeof ch);
         rc = sd->ops->changes(sd->conn, kind, cursor, &ch, err);
@@ -562,16 +592,17 @@ static int detect_one(struct hs_engine *e, enum hs_side s, enum hs_kind kind, st
             break;
         }
         e->rep->n_changes_seen += ch.n_items;
+        seen += ch.n_items;
         if (e->dry) {
             for (size_t i = 0; i < ch.n_items && rc == HS_OK; i++)
                 rc = hs_fields_set(&e->planned[s][kind], ch.items[i].id, "");
             if (rc != HS_OK)
                 rc = hs_error_set(err, rc, "cannot plan: out of memory");
         } else {
-            rc = store_page(e, sd, s, object, &ch, err);
+            rc = store_page(e, s, kind, &ch, err);
         }
-        bool more = ch.more && ch.cursor != NULL &&
-                    (cursor == NULL || strcmp(cursor, ch.cursor) != 0 || ch.n_items > 0);
+        more = ch.more && ch.cursor != NULL &&
+               (cursor == NULL || strcmp(cursor, ch.cursor) != 0 || ch.n_items > 0);
         if (ch.cursor != NULL) {
             hs_free(cursor);
             cursor = ch.cursor;
@@ -581,13 +612,32 @@ static int detect_one(struct hs_engine *e, enum hs_side s, enum hs_kind kind, st
         if (rc != HS_OK || !more)
             break;
     }
+    if (rc == HS_OK && out_cursor != NULL) {
+        *out_cursor = cursor;
+        *out_more = more;
+        cursor = NULL;
+    }
     hs_free(cursor);
     if (rc != HS_OK)
         hs_error_prefix(err, "cannot read the %s changes of %s", object, side_name(s));
     return rc;
 }
 
-static int detect(struct hs_engine *e, struct hs_error *err)
+/* Where a CRM feed that detect read part of goes on (the pass pages the rest, engine/feed.c). */
+struct feed_start {
+    bool streamed;
+    char *cursor;
+    bool more;
+};
+
+static bool generic_kind(const struct hs_engine *e, enum hs_kind kind);
+
+/*
+ * Reads every change feed, or with starts (a pass that stores) the CRM feeds only in part:
+ * a generic flow's kind up to one slice of ids, the invoice step's none, so that the first
+ * writes need not wait for the whole CRM feed; starts[kind] says where each goes on.
+ */
+static int detect(struct hs_engine *e, struct feed_start *starts, struct hs_error *err)
 {
     for (int s = HS_SIDE_CRM; s <= HS_SIDE_ACCOUNTING; s++) {
         unsigned need = kinds_needed(e, (enum hs_side)s);
@@ -595,9 +645,15 @@ static int detect(struct hs_engine *e, struct hs_error *err)
             if (!(need & (1u << k)))
                 continue;
             progress(e, "detect", 0, 0);
-            int rc = detect_one(e, (enum hs_side)s, (enum hs_kind)k, err);
+            bool part = starts != NULL && s == HS_SIDE_CRM;
+            size_t limit = generic_kind(e, (enum hs_kind)k) ? e->cfg.slice : 0;
+            int rc =
+                detect_one(e, (enum hs_side)s, (enum hs_kind)k, limit,
+                           part ? &starts[k].cursor : NULL, part ? &starts[k].more : NULL, err);
             if (rc != HS_OK)
                 return rc;
+            if (part)
+                starts[k].streamed = true;
         }
     }
     return HS_OK;
@@ -607,7 +663,7 @@ int hs_engine_detect(struct hs_engine *e, struct hs_engine_report *report, struc
 {
     e->rep = report != NULL ? report : &e->scratch;
     e->dry = false;
-    return detect(e, err);
+    return detect(e, NULL, err);
 }
 
 /* ---- the pass: data --------------------------------------------------------------------- */
@@ -2292,7 +2348,7 @@ static bool generic_kind(const struct hs_engine *e, enum hs_kind kind)
 static int read_upto(struct hs_engine *e, struct eng_group *g, size_t upto, struct hs_error *err)
 {
     if (g->recs == NULL)
-        g->recs = hs_calloc(g->n > 0 ? g->n : 1, sizeof(struct hs_record *));
+        g->recs = hs_calloc(g->cap > 0 ? g->cap : 1, sizeof(struct hs_record *));
     if (g->recs == NULL)
         return hs_error_set(err, HS_ENOMEM, "cannot sync: out of memory");
     if (g->n_read < upto) {
@@ -2328,16 +2384,54 @@ struct ahead {
     int64_t last_ms;    /* how long the last read ahead took, less what it waited for the CRM's
                          * limiter: the next one must fit the wait too */
     int64_t last_calls; /* the CRM calls it made: the next one needs as many */
+    int64_t page_ms;    /* the same for the last change-feed page fetched ahead */
     bool stop;          /* a read failed: the group is read again in its turn, which reports it */
 };
 
+enum ahead_step { AHEAD_READ, AHEAD_FETCHED, AHEAD_PAGE };
+
+/* One step ahead for group g: the next read_batch records of its ids, else of the ids its feed
+ * fetched, else the feed's next page. */
+static int ahead_step(struct hs_engine *e, struct eng_group *g, enum ahead_step what,
+                      struct hs_error *err)
+{
+    if (what == AHEAD_FETCHED)
+        return eng_feed_read_ahead(g->feed, err);
+    if (what == AHEAD_PAGE)
+        return eng_feed_fetch(g->feed, err);
+    if (g->recs == NULL)
+        g->recs = hs_calloc(g->cap > 0 ? g->cap : 1, sizeof(struct hs_record *));
+    if (g->recs == NULL)
+        return HS_ENOMEM;
+    return eng_read_next(e, g->side, g->kind, g->ids, g->recs, g->n, &g->n_read, err);
+}
+
+int eng_read_next(struct hs_engine *e, enum hs_side s, enum hs_kind kind, char *const *ids,
+                  struct hs_record **recs, size_t n, size_t *n_read, struct hs_error *err)
+{
+    size_t b = read_batch(e, s, kind);
+    size_t m = n - *n_read < b ? n - *n_read : b;
+    int rc = eng_read(e, s, kind, ids + *n_read, m, recs + *n_read, err);
+    if (rc != HS_OK) {
+        for (size_t i = *n_read; i < *n_read + m; i++) {
+            hs_record_free(recs[i]);
+            recs[i] = NULL;
+        }
+        return rc;
+    }
+    *n_read += m;
+    return HS_OK;
+}
+
 /* hs_ratelimit_idle_fn of the accounting limiter during the generic flows: reads the next
- * read_batch records of the CRM groups, the generic flows' slices still to come first, then
- * the invoice step's (deals), as long as neither the wait nor the CRM's own limiter would
- * make the accounting call late (a read is expected to last as long and to make as many CRM
- * calls as the one before: one record read can be several calls, for associations). Only the
- * CRM connector is called (the accounting one is inside its call), and nothing is stored: read_upto
- * stores the mirror in the slice's turn. */
+ * read_batch records of the CRM groups (then those of the ids their feeds fetched, then the
+ * feeds' next pages), the generic flows' slices still to come first, then the invoice step's
+ * (deals), as long as neither the wait nor the CRM's own limiter would make the accounting
+ * call late (a read is expected to last as long and to make as many CRM calls as the one
+ * before: one record read can be several calls, for associations; a page as long as the one
+ * before, waiting for the CRM's tightest window). Only the CRM connector is called (the
+ * accounting one is inside its call), and nothing is stored: read_upto stores the mirror in
+ * the slice's turn, eng_feed_fill the pages. */
 static void read_ahead(void *ud, int64_t until_ms)
 {
     struct ahead *a = ud;
@@ -2348,38 +2442,72 @@ static void read_ahead(void *ud, int64_t until_ms)
         struct eng_group *g = &a->p->groups[generic_round ? k : k - a->p->n_groups];
         if (g->side != HS_SIDE_CRM || generic_kind(e, g->kind) != generic_round)
             continue;
-        while (g->n_read < g->n && !a->stop) {
+        while (!a->stop) {
+            enum ahead_step what = AHEAD_READ;
+            if (g->n_read >= g->n && eng_feed_unread(g->feed))
+                what = AHEAD_FETCHED;
+            else if (g->n_read >= g->n && eng_feed_pages_left(g->feed))
+                what = AHEAD_PAGE;
+            else if (g->n_read >= g->n)
+                break;
             int64_t now = hs_env_now_ms(&e->env);
-            int64_t crm_wait = hs_ratelimit_wait_n_ms(crm_rl, "all", a->last_calls);
-            if (now + crm_wait + a->last_ms + AHEAD_MARGIN_MS >= until_ms)
+            int64_t crm_wait = what == AHEAD_PAGE
+                                   ? hs_ratelimit_wait_any_ms(crm_rl, 1)
+                                   : hs_ratelimit_wait_n_ms(crm_rl, "all", a->last_calls);
+            int64_t took = what == AHEAD_PAGE ? a->page_ms : a->last_ms;
+            if (now + crm_wait + took + AHEAD_MARGIN_MS >= until_ms)
                 return;
-            if (g->recs == NULL)
-                g->recs = hs_calloc(g->n > 0 ? g->n : 1, sizeof(struct hs_record *));
-            if (g->recs == NULL) {
-                a->stop = true;
-                return;
-            }
             int64_t calls0 = 0, waited0 = 0, calls1 = 0, waited1 = 0;
             hs_ratelimit_stats(crm_rl, &calls0, &waited0);
-            size_t b = read_batch(e, g->side, g->kind);
-            size_t m = g->n - g->n_read < b ? g->n - g->n_read : b;
             struct hs_error err;
             hs_error_clear(&err);
-            if (eng_read(e, g->side, g->kind, g->ids + g->n_read, m, g->recs + g->n_read, &err) !=
-                HS_OK) {
-                for (size_t i = g->n_read; i < g->n_read + m; i++) {
-                    hs_record_free(g->recs[i]);
-                    g->recs[i] = NULL;
-                }
+            if (ahead_step(e, g, what, &err) != HS_OK) {
                 a->stop = true;
                 return;
             }
-            g->n_read += m;
             hs_ratelimit_stats(crm_rl, &calls1, &waited1);
-            a->last_ms = hs_env_now_ms(&e->env) - now - (waited1 - waited0);
-            a->last_calls = calls1 - calls0;
+            int64_t spent = hs_env_now_ms(&e->env) - now - (waited1 - waited0);
+            if (what == AHEAD_PAGE) {
+                a->page_ms = spent;
+            } else {
+                a->last_ms = spent;
+                a->last_calls = calls1 - calls0;
+            }
         }
     }
+}
+
+/* Feeds for the CRM groups whose change feed detect left part-way (a group made when the pass
+ * claimed none of its ids yet). The groups must not move afterwards. */
+static int feeds_open(struct hs_engine *e, struct pass *p, struct feed_start *starts,
+                      struct hs_error *err)
+{
+    for (int k = 1; k <= HS_KIND_MAX; k++) {
+        if (starts[k].streamed && group_for(p, (enum hs_kind)k, HS_SIDE_CRM) == NULL)
+            return hs_error_set(err, HS_ENOMEM, "cannot sync: out of memory");
+    }
+    for (int k = 1; k <= HS_KIND_MAX; k++) {
+        if (!starts[k].streamed)
+            continue;
+        struct eng_group *g = group_for(p, (enum hs_kind)k, HS_SIDE_CRM);
+        int rc = eng_feed_new(e, g, starts[k].cursor, starts[k].more, &g->feed, err);
+        if (rc != HS_OK)
+            return rc;
+    }
+    return HS_OK;
+}
+
+/* Completes (ok) or gives back what the feeds claimed, and frees them. */
+static int feeds_close(struct pass *p, bool ok, struct hs_error *err)
+{
+    int rc = HS_OK;
+    for (size_t i = 0; i < p->n_groups; i++) {
+        int r = eng_feed_finish(p->groups[i].feed, ok && rc == HS_OK, err);
+        rc = rc == HS_OK ? r : rc;
+        eng_feed_free(p->groups[i].feed);
+        p->groups[i].feed = NULL;
+    }
+    return rc;
 }
 
 static int run_pass(struct hs_engine *e, struct hs_error *err)
@@ -2388,9 +2516,15 @@ static int run_pass(struct hs_engine *e, struct hs_error *err)
     struct pass p;
     memset(&p, 0, sizeof p);
     hs_fields_init(&p.handled);
-    int rc = detect(e, err);
+    struct feed_start starts[HS_KIND_MAX + 1];
+    memset(starts, 0, sizeof starts);
+    int rc = detect(e, e->dry ? NULL : starts, err);
     if (rc == HS_OK)
         rc = collect(e, &p, err);
+    if (rc == HS_OK && !e->dry)
+        rc = feeds_open(e, &p, starts, err);
+    for (int k = 0; k <= HS_KIND_MAX; k++)
+        hs_free(starts[k].cursor);
     /* the generic flows' records first; the invoice step's (deals, invoices, payments) only
      * once those are processed and freed, so both sets are never held at once */
     /* the accounting side's records of the generic flows now, whole (the CRM records are
@@ -2414,9 +2548,13 @@ static int run_pass(struct hs_engine *e, struct hs_error *err)
                 if (g->kind != e->flows[fi].kind || g->side != (enum hs_side)s)
                     continue;
                 /* in slices, so that the records, merges and writes of one slice only are
-                 * held at once (the index of the other side is built once per pass) */
+                 * held at once (the index of the other side is built once per pass); a CRM
+                 * feed still paging gives each slice its ids first */
                 const size_t k = e->cfg.slice;
-                for (size_t at = 0; at < g->n && rc == HS_OK; at += k) {
+                for (size_t at = 0; rc == HS_OK; at += k) {
+                    rc = eng_feed_fill(g->feed, at + k, err);
+                    if (rc != HS_OK || at >= g->n)
+                        break;
                     struct eng_group slice = *g;
                     slice.n = g->n - at < k ? g->n - at : k;
                     rc = read_upto(e, g, at + slice.n, err);
@@ -2431,10 +2569,15 @@ static int run_pass(struct hs_engine *e, struct hs_error *err)
     }
     if (acc_rl != NULL)
         hs_ratelimit_set_idle(acc_rl, NULL, NULL, 0);
-    /* invoices and payments (engine/invoices.c), on their groups read now */
-    for (size_t gi = 0; gi < p.n_groups && rc == HS_OK; gi++)
-        if (!generic_kind(e, p.groups[gi].kind))
-            rc = read_group(e, &p.groups[gi], err);
+    /* invoices and payments (engine/invoices.c), on their groups read now (the CRM's feeds
+     * paged to their end first) */
+    for (size_t gi = 0; gi < p.n_groups && rc == HS_OK; gi++) {
+        if (!generic_kind(e, p.groups[gi].kind)) {
+            rc = eng_feed_fill(p.groups[gi].feed, SIZE_MAX, err);
+            if (rc == HS_OK)
+                rc = read_group(e, &p.groups[gi], err);
+        }
+    }
     if (rc == HS_OK && e->cfg.invoicing != NULL)
         rc = eng_invoices_run(e, p.groups, p.n_groups, err);
     if (!e->dry && p.n_claimed > 0) {
@@ -2446,6 +2589,8 @@ static int run_pass(struct hs_engine *e, struct hs_error *err)
             (void)r;
         }
     }
+    int r = feeds_close(&p, rc == HS_OK, rc == HS_OK ? err : NULL);
+    rc = rc == HS_OK ? r : rc;
     if (rc == HS_OK)
         rc = save_runs(e, err);
     pass_release(e, &p);

@@ -77,8 +77,9 @@ struct eng_group {
     char **ids;
     struct hs_record **recs; /* NULL where the record is gone */
     size_t n, cap;
-    size_t n_read;     /* recs[0..n_read) are read (some ahead, while a limiter waited) */
-    size_t n_mirrored; /* recs[0..n_mirrored) refreshed the mirror */
+    size_t n_read;         /* recs[0..n_read) are read (some ahead, while a limiter waited) */
+    size_t n_mirrored;     /* recs[0..n_mirrored) refreshed the mirror */
+    struct eng_feed *feed; /* the CRM change feed still feeding it, or NULL */
 };
 
 /*
@@ -115,6 +116,48 @@ int eng_audit(struct hs_engine *e, const char *flow, enum hs_kind kind, const ch
               enum hs_side t, const char *id, const char *source_id, const struct hs_fields *before,
               const char *const *paths, size_t n_paths, const struct hs_fields *after,
               struct hs_error *err);
+
+/* Reads the next read_batch records of ids[*n_read..n) into recs (NULL where gone) and
+ * advances *n_read; on failure the batch's slots stay NULL. */
+int eng_read_next(struct hs_engine *e, enum hs_side s, enum hs_kind kind, char *const *ids,
+                  struct hs_record **recs, size_t n, size_t *n_read, struct hs_error *err);
+/* Marks ids[0..n) of kind on side s dirty and stores the feed's cursor (unless NULL), in one
+ * transaction. */
+int eng_store_marks(struct hs_engine *e, enum hs_side s, enum hs_kind kind, const char *const *ids,
+                    size_t n, const char *cursor, struct hs_error *err);
+/* The owner the engine claims dirty entries as. */
+const char *eng_owner(const struct hs_engine *e);
+/* Adds n to the pass's report of ids the change feeds announced. */
+void eng_changes_seen(struct hs_engine *e, size_t n);
+
+/* ---- a CRM change feed paged while the pass runs (engine/feed.c) ---- */
+
+struct eng_feed;
+/*
+ * A feed of g's kind on the CRM side that continues from cursor (NULL: the beginning; more:
+ * the provider may have more pages) into group g, which must not move while the feed lives;
+ * ids g holds are not added again. HS_OK or HS_ENOMEM.
+ */
+int eng_feed_new(struct hs_engine *e, struct eng_group *g, const char *cursor, bool more,
+                 struct eng_feed **out, struct hs_error *err);
+/* Frees the feed and what it holds (its claims are not given back: eng_feed_finish). */
+void eng_feed_free(struct eng_feed *f);
+/* True while the provider may have more pages (f may be NULL). */
+bool eng_feed_pages_left(const struct eng_feed *f);
+/* True when fetched ids wait for their records (f may be NULL). */
+bool eng_feed_unread(const struct eng_feed *f);
+/* Fetches the next page into memory (one changes() call; nothing stored). */
+int eng_feed_fetch(struct eng_feed *f, struct hs_error *err);
+/* Reads the records of the next read_batch fetched ids, once the group's own are all read. */
+int eng_feed_read_ahead(struct eng_feed *f, struct hs_error *err);
+/*
+ * Stores what was fetched (dirty marks and cursor, one transaction), claims it and adds the
+ * ids claimed to the group, then fetches and stores more pages until the group holds `want`
+ * ids or the feed ends. HS_OK or the connector's / store's error.
+ */
+int eng_feed_fill(struct eng_feed *f, size_t want, struct hs_error *err);
+/* Completes (ok) or gives back the entries the feed claimed. f may be NULL. */
+int eng_feed_finish(struct eng_feed *f, bool ok, struct hs_error *err);
 
 /* Counts records read / written and connector calls in the pass's report. */
 void eng_count(struct hs_engine *e, size_t reads, size_t writes, size_t calls_read,

@@ -396,6 +396,21 @@ int64_t hs_ratelimit_wait_n_ms(struct hs_ratelimit *rl, const char *scope, int64
     return wait > 0 ? wait : 0;
 }
 
+int64_t hs_ratelimit_wait_any_ms(struct hs_ratelimit *rl, int64_t n)
+{
+    if (rl == NULL)
+        return 0;
+    pthread_mutex_lock(&rl->mu);
+    int64_t now = hs_env_now_ms(rl->env);
+    int64_t wait = wait_locked(rl, SCOPE_ALL, now, n, NULL);
+    for (size_t i = 0; i < rl->n_w; i++) {
+        int64_t w = wait_locked(rl, rl->w[i].scope, now, n, NULL);
+        wait = w > wait ? w : wait;
+    }
+    pthread_mutex_unlock(&rl->mu);
+    return wait > 0 ? wait : 0;
+}
+
 void hs_ratelimit_stats(struct hs_ratelimit *rl, int64_t *out_calls, int64_t *out_waited_ms)
 {
     int64_t c = 0;

@@ -69,6 +69,9 @@ HS_API int64_t hs_ratelimit_wait_ms(struct hs_ratelimit *rl, const char *scope);
  * (0 = now), if nothing else takes one meanwhile; n above a window's limit counts as that
  * limit. Provider pauses count as for one call. */
 HS_API int64_t hs_ratelimit_wait_n_ms(struct hs_ratelimit *rl, const char *scope, int64_t n);
+/* As hs_ratelimit_wait_n_ms for the scope that would wait longest: the wait of n calls whose
+ * scope the caller does not know (a connector picks it). */
+HS_API int64_t hs_ratelimit_wait_any_ms(struct hs_ratelimit *rl, int64_t n);
 /*
  * Other work while a call waits: fn(ud, until_ms) runs before the limiter sleeps for a wait of
  * at least min_ms, on the waiting thread with no lock held, and should return by until_ms

@@ -9,9 +9,12 @@
 /* GLOBAL: test-only counters for the armed allocator */
 static int g_left = -1;
 static bool g_tripped = false;
+static int g_held = 0; /* failalloc_hold depth: allocations pass, uncounted */
 
 static void *fa_malloc(size_t n)
 {
+    if (g_held > 0)
+        return malloc(n); /* lint-allow: malloc test allocator */
     if (g_left == 0) {
         g_tripped = true;
         return NULL;
@@ -23,6 +26,8 @@ static void *fa_malloc(size_t n)
 
 static void *fa_realloc(void *p, size_t n)
 {
+    if (g_held > 0)
+        return realloc(p, n); /* lint-allow: realloc test allocator */
     if (g_left == 0) {
         g_tripped = true;
         return NULL;
@@ -54,4 +59,9 @@ void failalloc_disarm(void)
 bool failalloc_tripped(void)
 {
     return g_tripped;
+}
+
+void failalloc_hold(bool on)
+{
+    g_held += on ? 1 : -1;
 }

@@ -13,5 +13,8 @@ void failalloc_arm(int n);
 void failalloc_disarm(void);
 /* True when the armed allocator has refused at least one allocation since failalloc_arm. */
 bool failalloc_tripped(void);
+/* While held (calls nest), allocations succeed and do not count: for what a test's fake
+ * provider does on its own side, which the code under test's failures must not reach. */
+void failalloc_hold(bool on);
 
 #endif

@@ -123,6 +123,10 @@ static void test_ratelimit_scope_counts_in_all_but_not_back(void **state)
     /* search is full for 1 s; other scopes are not held back by it */
     assert_int_equal(hs_ratelimit_wait_ms(rl, "search"), 1000);
     assert_int_equal(hs_ratelimit_wait_ms(rl, "batch"), 0);
+    /* a call whose scope is unknown waits as the tightest one would */
+    assert_int_equal(hs_ratelimit_wait_n_ms(rl, "all", 1), 0);
+    assert_int_equal(hs_ratelimit_wait_any_ms(rl, 1), 1000);
+    assert_int_equal(hs_ratelimit_wait_any_ms(NULL, 1), 0);
     assert_int_equal(hs_ratelimit_acquire(rl, "batch"), 0);
     assert_int_equal(hs_ratelimit_acquire(rl, "all"), 0);
     /* "all" is now full (2 search + 1 batch + 1 all) for 10 s: everything waits */
