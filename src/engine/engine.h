@@ -124,7 +124,7 @@ struct hs_engine_config {
     int64_t lease_ms;         /* dirty-set lease; 0: 300000 */
     size_t claim_batch;       /* dirty entries per claim; 0: 1000 */
     /* Records of a group decided, written and committed at once (memory is bounded by it);
-     * 0: 3000. A multiple of the providers' batch sizes costs no extra calls. */
+     * 0: 1200. A multiple of the providers' batch sizes costs no extra calls. */
     size_t slice;
     /* Translates provider field names of the config into canonical paths (may be NULL). */
     hs_mapping_resolve_fn resolve;
