@@ -117,6 +117,7 @@ struct opts {
     char store_dir[1024]; /* where the temporary store goes (default $TMPDIR or /tmp) */
     char trace[1024];     /* --trace: one line per call to this file, or "" */
     long slice;           /* --slice: hs_engine_config.slice (0: the engine's default) */
+    bool fewest;          /* --fewest-calls: QuickBooks batches only (single_requests never) */
     char sandbox[4096];
 };
 
@@ -709,7 +710,8 @@ static double acct_time(const struct acct *a, long total, long writes, double *w
     return t;
 }
 
-static void compute_bound(const struct acct *a, const struct world_counts *w,
+/* mix: the provider may replace batches by single creates (acct.singles, not --fewest-calls) */
+static void compute_bound(const struct acct *a, bool mix, const struct world_counts *w,
                           const struct min_row *r, size_t n, struct bound *b)
 {
     memset(b, 0, sizeof *b);
@@ -733,7 +735,7 @@ static void compute_bound(const struct acct *a, const struct world_counts *w,
     b->acct_ms = acct_time(a, other + writes, writes, b->win_ms);
     b->acct_batch_only_ms = b->acct_ms;
     b->batches = writes;
-    if (a->singles) { /* records to create; how many go in batches, the rest one by one */
+    if (mix) { /* records to create; how many go in batches, the rest one by one */
         long recs = w->companies + (w->products - w->products_in_acct) + w->deals;
         b->acct_ms = -1;
         for (long nb = 0; nb <= cdiv(recs, QBO_BATCH); nb++) {
@@ -884,6 +886,7 @@ static int run_mode(const struct opts *o, const struct acct *a, bool limits)
 {
     int status = 1;
     long scale = o->scale > 0 ? o->scale : a->scale;
+    const bool mix = a->singles && !o->fewest;
     struct sandbox sb;
     struct hs_error err = {0};
     struct hs_env env;
@@ -972,6 +975,9 @@ static int run_mode(const struct opts *o, const struct acct *a, bool limits)
         goto out;
     if (limits && (json_object_set_new(hub_set, "rate_limits", hub_windows_json(scale)) != 0 ||
                    json_object_set_new(acct_set, "rate_limits", acct_windows_json(a, scale)) != 0))
+        goto out;
+    if (a->singles && !mix &&
+        json_object_set_new(acct_set, "single_requests", json_string("never")) != 0)
         goto out;
     struct hs_connector_config cc = {.name = "crm",
                                      .base_url = hub_url,
@@ -1082,13 +1088,15 @@ static int run_mode(const struct opts *o, const struct acct *a, bool limits)
     size_t n_min = min_hubspot(&wc, mins);
     n_min += a->minimum(&wc, lim.write_batch > 0 ? (long)lim.write_batch : 1, mins + n_min);
     struct bound bd;
-    compute_bound(a, &wc, mins, n_min, &bd);
+    compute_bound(a, mix, &wc, mins, n_min, &bd);
     long recs = o->companies + o->deals;
     printf("\n== backfill HubSpot -> %s, rate limits %s", a->display, limits ? "ON" : "off");
     if (limits)
         printf(" (published limits; time compressed %ldx for both the sandbox's windows and the "
                "engine's limiter: %.1f s of limits per second)",
                scale, (double)scale);
+    if (a->singles && !mix)
+        printf("; fewest calls: batches only (setting single_requests never)");
     printf("\n   %ld companies (1 contact each, %s side empty), %ld closed-won deals x %ld "
            "lines in %s, %d products (%ld already in %s); %s write_batch %zu; store in %s; "
            "seeding took %.1f s\n",
@@ -1176,7 +1184,7 @@ static int run_mode(const struct opts *o, const struct acct *a, bool limits)
            met(r_all <= TARGET_CALL_RATIO),
            sbx_total >= 0 && sbx_total != tot_hub + tot_acct ? "  (sandbox counted another total!)"
                                                              : "");
-    if (limits && a->singles && bd.singles > 0)
+    if (limits && mix && bd.singles > 0)
         printf("                        (with limits on the bound itself mixes in %ld single "
                "creates: its %ld calls are %.2fx the batch minimum, and these calls %.2fx "
                "the bound's)\n",
@@ -1214,7 +1222,7 @@ static int run_mode(const struct opts *o, const struct acct *a, bool limits)
                "calls",
                min_hub, HUB_ALL_LIMIT, HUB_ALL_WINDOW / 1000.0, bd.hub_search, HUB_SEARCH_LIMIT,
                HUB_SEARCH_WINDOW / 1000.0, a->display, bd.acct_calls);
-        if (a->singles)
+        if (mix)
             printf(" (%ld batches + %ld single creates)", bd.batches, bd.singles);
         else
             printf(" (%ld writes)", bd.acct_writes);
@@ -1231,7 +1239,7 @@ static int run_mode(const struct opts *o, const struct acct *a, bool limits)
                    "%.3fx)\n",
                    tot_acct, a->display, made / 1000.0 / (double)scale, made / 1000.0,
                    (long)(made / (double)DAY_MS), wall / (made / 1000.0 / (double)scale));
-        if (a->singles)
+        if (mix)
             printf("                        (batches only, %s alone would need %.2f s "
                    "compressed, %.2fx the bound)\n",
                    a->display, bd.acct_batch_only_ms / 1000.0 / (double)scale,
@@ -1310,12 +1318,14 @@ static int usage(void)
     fprintf(stderr,
             "usage: backfill [--accounting quickbooks|xero|zohobooks|all] [--limits off|on] "
             "[--scale N] [--companies N] [--deals N] [--lines 1-6] [--mixed-currency] "
-            "[--store-dir DIR] [--sandbox PATH] [--trace FILE] [--slice N]\n"
+            "[--store-dir DIR] [--sandbox PATH] [--trace FILE] [--slice N] [--fewest-calls]\n"
             "  default: quickbooks, both modes, 10000 companies, 10000 deals, 3 lines, the "
             "provider's scale (quickbooks 10, xero 4, zohobooks 960)\n"
             "  --trace FILE: one line per call of the passes (start ms, duration ms, status, "
             "provider, endpoint), appended\n"
-            "  --slice N: the engine's slice (records held at once; default 1200)\n");
+            "  --slice N: the engine's slice (records held at once; default 1200)\n"
+            "  --fewest-calls: QuickBooks sends batches only (setting single_requests never) and "
+            "the bound counts batches only\n");
     return 2;
 }
 
@@ -1354,6 +1364,10 @@ int main(int argc, char **argv)
             used = 1;
         } else if (ok && strcmp(a, "--store-dir") == 0) {
             snprintf(o.store_dir, sizeof o.store_dir, "%s", v);
+        } else if (strcmp(a, "--fewest-calls") == 0) {
+            o.fewest = true;
+            ok = true;
+            used = 1;
         } else if (ok && strcmp(a, "--slice") == 0) {
             ok = parse_long(v, 1, 1000000, &o.slice);
         } else if (ok && strcmp(a, "--trace") == 0) {

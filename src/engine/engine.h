@@ -9,6 +9,8 @@
  *               1. detect: per (side, kind of a flow) read changes() from the stored cursor,
  *                  page by page; each page's dirty marks and the new cursor are stored in ONE
  *                  transaction, so a crash never loses a change (no cursor = backfill);
+ *                  the CRM's feeds only one slice deep: the rest is paged as the pass goes
+ *                  (engine/feed.c), so the first writes need not wait for the whole feed;
  *               2. claim the dirty set in batches (leases), group by (kind, side), batch-read
  *                  the records (limits().read_batch per call; the CRM's slice by slice),
  *                  refresh the mirror; CRM records still to come are read ahead while the

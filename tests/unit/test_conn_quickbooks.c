@@ -1379,14 +1379,10 @@ static void test_conn_quickbooks_retried_customer_create_finds_it_by_name(void *
 
 /* QuickBooks allows 40 batches but 500 requests a minute: once the batches are spent, records
  * go one by one instead of waiting for the next minute. */
-static void test_conn_quickbooks_singles_while_batches_are_spent(void **state)
+/* Opens t->c (closed before) with settings and limiter (may be NULL). */
+static int open_with(struct t *t, const json_t *settings, struct hs_ratelimit *rl,
+                     struct hs_error *err)
 {
-    struct t *t = *state;
-    struct hs_ratelimit *rl = NULL;
-    assert_int_equal(hs_ratelimit_new(&t->env, &rl), HS_OK);
-    assert_int_equal(hs_ratelimit_add(rl, "all", 100, 60000), HS_OK);
-    assert_int_equal(hs_ratelimit_add(rl, "batch", 1, 60000), HS_OK);
-    ops->close(t->c);
     struct hs_connector_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.name = "accounting";
@@ -1395,22 +1391,65 @@ static void test_conn_quickbooks_singles_while_batches_are_spent(void **state)
     cfg.http = &t->http;
     cfg.env = &t->env;
     cfg.token = t_token;
-    cfg.settings = t->settings;
+    cfg.settings = settings;
     cfg.limiter = rl;
+    return ops->open(&cfg, &t->c, err);
+}
+
+/* Reopens t's connection with settings and a limiter of 100 calls and 1 batch a minute. */
+static struct hs_ratelimit *open_limited(struct t *t, const json_t *settings)
+{
+    struct hs_ratelimit *rl = NULL;
+    assert_int_equal(hs_ratelimit_new(&t->env, &rl), HS_OK);
+    assert_int_equal(hs_ratelimit_add(rl, "all", 100, 60000), HS_OK);
+    assert_int_equal(hs_ratelimit_add(rl, "batch", 1, 60000), HS_OK);
+    ops->close(t->c);
+    t->c = NULL;
     struct hs_error err;
     hs_error_clear(&err);
-    assert_int_equal(ops->open(&cfg, &t->c, &err), HS_OK);
+    if (open_with(t, settings, rl, &err) != HS_OK)
+        fail_msg("open: %s", err.msg);
+    return rl;
+}
+
+/* Frees what open_limited made, and records[0..n) and ids[0..n); reopens t's connection. */
+static void close_limited(struct t *t, struct hs_ratelimit *rl, struct hs_record **r, char **ids,
+                          size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        hs_free(ids[i]);
+        hs_record_free(r[i]);
+    }
+    ops->close(t->c);
+    t->c = NULL;
+    hs_ratelimit_free(rl);
+    open_conn(t);
+}
+
+/* n customer creates named "<name> <i>" with idempotency keys "<key>-<i>". */
+static void customer_creates(const char *name, const char *key, size_t n, struct hs_record **r,
+                             struct hs_write *w, char (*keys)[8])
+{
+    memset(w, 0, n * sizeof *w);
+    for (size_t i = 0; i < n; i++) {
+        char label[32];
+        snprintf(label, sizeof label, "%s %zu", name, i);
+        snprintf(keys[i], sizeof keys[i], "%.4s-%zu", key, i);
+        r[i] = new_customer(label, NULL);
+        w[i] = (struct hs_write){.op = HS_WRITE_CREATE, .record = r[i], .idem_key = keys[i]};
+    }
+}
+
+static void test_conn_quickbooks_singles_while_batches_are_spent(void **state)
+{
+    struct t *t = *state;
+    struct hs_ratelimit *rl = open_limited(t, t->settings);
+    struct hs_error err;
+    hs_error_clear(&err);
     struct hs_record *r[6];
     struct hs_write w[6];
     char keys[6][8];
-    memset(w, 0, sizeof w);
-    for (size_t i = 0; i < 6; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "Single %zu", i);
-        snprintf(keys[i], sizeof keys[i], "s-%zu", i);
-        r[i] = new_customer(name, NULL);
-        w[i] = (struct hs_write){.op = HS_WRITE_CREATE, .record = r[i], .idem_key = keys[i]};
-    }
+    customer_creates("Single", "s", 6, r, w, keys);
     char *ids[6];
     write_ok(t, HS_KIND_CUSTOMER, w, 2, ids); /* the minute's one batch */
     assert_int_equal(stats(t, BATCH), 1);
@@ -1452,21 +1491,53 @@ static void test_conn_quickbooks_singles_while_batches_are_spent(void **state)
     write_ok(t, HS_KIND_CUSTOMER, w + 5, 1, ids + 5);
     assert_int_equal(stats(t, BATCH), 2);
     assert_int_equal(count_of(t, "Customer") > 0, true);
-    for (size_t i = 0; i < 6; i++) {
-        if (i >= 2) /* the singles' answers are read as batch answers are */
-            assert_non_null(ids[i]);
-        hs_free(ids[i]);
-        hs_record_free(r[i]);
-    }
+    for (size_t i = 2; i < 6; i++) /* the singles' answers are read as batch answers are */
+        assert_non_null(ids[i]);
+    close_limited(t, rl, r, ids, 6);
+}
+
+/* single_requests "never": the fewest calls; a spent batch allowance is waited out. A value
+ * that is neither choice is refused by name. */
+static void test_conn_quickbooks_batches_only_when_asked(void **state)
+{
+    struct t *t = *state;
+    json_t *set = json_deep_copy(t->settings);
+    assert_non_null(set);
+    assert_int_equal(json_object_set_new(set, "single_requests", json_string("never")), 0);
+    struct hs_ratelimit *rl = open_limited(t, set);
+    struct hs_record *r[4];
+    struct hs_write w[4];
+    char keys[4][8];
+    customer_creates("Batched", "b", 4, r, w, keys);
+    char *ids[4];
+    write_ok(t, HS_KIND_CUSTOMER, w, 2, ids);
+    int64_t t0 = t->now;
+    write_ok(t, HS_KIND_CUSTOMER, w + 2, 2, ids + 2);
+    assert_int_equal(stats(t, BATCH), 2);
+    assert_int_equal(stats(t, SINGLE), 0);
+    assert_true(t->now - t0 >= 60000); /* the minute's batch allowance was waited for */
+    for (size_t i = 0; i < 4; i++)
+        assert_non_null(ids[i]);
+    close_limited(t, rl, r, ids, 4);
+    /* neither when_faster nor never */
+    assert_int_equal(json_object_set_new(set, "single_requests", json_string("sometimes")), 0);
     ops->close(t->c);
     t->c = NULL;
-    hs_ratelimit_free(rl);
+    struct hs_error err;
+    hs_error_clear(&err);
+    assert_int_equal(open_with(t, set, NULL, &err), HS_EINVAL);
+    assert_null(t->c);
+    assert_non_null(strstr(err.msg, "'single_requests'"));
+    assert_non_null(strstr(err.msg, "'sometimes'"));
+    json_decref(set);
     open_conn(t);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_conn_quickbooks_batches_only_when_asked, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_conn_quickbooks_changes_scan_then_cdc, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_conn_quickbooks_retried_invoice_create_finds_the_first,

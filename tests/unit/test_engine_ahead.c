@@ -12,6 +12,8 @@
  *             the invoice step needs are read during that wait (before the last customer
  *             write); without a limiter, or when the CRM's own limiter would make the read
  *             late, they are read in their turn. Either way every deal gets one invoice.
+ *             With x->page set the CRM's change feed comes in pages ("C invoice"), which the
+ *             pass fetches as it goes, ahead too.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -72,6 +74,7 @@ struct fx {
     int64_t at[MAXEV]; /* the fake clock at each event */
     size_t n_ev;
     int64_t read_ms; /* how long a CRM read takes (moves the fake clock) */
+    size_t page;     /* ids per changes() page (0: all in one) */
 };
 
 static void log_event(struct fx *x, char op, enum hs_kind kind)
@@ -124,14 +127,23 @@ static int fk_changes(struct hs_connector *c, enum hs_kind kind, const char *cur
     memset(out, 0, sizeof *out);
     out->items = hs_calloc(f->n + 1, sizeof *out->items);
     assert_non_null(out->items);
-    for (size_t i = 0; i < f->n && cursor == NULL; i++) {
-        if (f->recs[i]->kind != kind)
+    log_event(f->x, f->side == HS_SIDE_CRM ? 'C' : 'c', kind); /* C: the CRM's feed */
+    /* the cursor counts the ids of kind already announced; a page holds x->page of them */
+    size_t from = cursor != NULL ? (size_t)strtoul(cursor, NULL, 10) : 0, seen = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        if (f->recs[i]->kind != kind || seen++ < from)
             continue;
+        if (f->x->page > 0 && out->n_items == f->x->page) {
+            out->more = true;
+            break;
+        }
         out->items[out->n_items].kind = kind;
         out->items[out->n_items].id = hs_strdup(f->recs[i]->id);
         out->n_items++;
     }
-    out->cursor = hs_strdup("end");
+    char next[24];
+    snprintf(next, sizeof next, "%zu", from + out->n_items);
+    out->cursor = hs_strdup(next);
     return HS_OK;
 }
 
@@ -481,9 +493,42 @@ static void test_a_read_that_waited_for_the_crm_is_not_counted_that_long(void **
     assert_int_equal(x->at[w2] - x->at[w1], 1000);
 }
 
+/* The deals' change feed, paged, is fetched while the accounting window waits too: its pages
+ * come between the customer writes, not all before the first write. */
+static void test_feed_pages_are_fetched_while_the_accounting_window_waits(void **state)
+{
+    struct fx *x = *state;
+    x->acc.rl = limiter(x, 1, 1000);
+    x->page = 2;
+    run_pass(x);
+    size_t w1 = first_event(x, "W customer");
+    size_t c1 = first_event(x, "C invoice");
+    assert_true(w1 < c1);
+    assert_true(c1 < last_event(x, "W customer"));
+    /* the whole feed, 3 pages of 2 deals, each fetched once */
+    size_t pages = 0;
+    for (size_t i = 0; i < x->n_ev; i++)
+        pages += strcmp(x->ev[i], "C invoice") == 0;
+    assert_int_equal(pages, 3);
+}
+
+/* Without a limiter nothing is fetched ahead: the deals' feed is paged in the invoice
+ * step's turn, after the customers are written. */
+static void test_without_a_limiter_feed_pages_come_in_their_turn(void **state)
+{
+    struct fx *x = *state;
+    x->page = 2;
+    run_pass(x);
+    assert_true(first_event(x, "C invoice") > last_event(x, "W customer"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_feed_pages_are_fetched_while_the_accounting_window_waits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_without_a_limiter_feed_pages_come_in_their_turn, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_deals_are_read_while_the_accounting_window_waits,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_without_a_limiter_deals_are_read_in_their_turn, setup,

@@ -23,7 +23,9 @@
  *             compared in constant time before the body is parsed.
  *             Settings (JSON object, all optional): minorversion (75), batch_max (30),
  *             income_account, item_type ("Service"), txn_tax_code, home_currency ("USD"),
- *             app_url ("https://app.qbo.intuit.com"), max_concurrency (10), rate_limits
+ *             app_url ("https://app.qbo.intuit.com"), max_concurrency (10),
+ *             single_requests ("when_faster"; "never": batches only, the fewest calls),
+ *             rate_limits
  *             (replaces the published windows of limits(): 500 a minute and 10 a second per
  *             realm, 40 batch requests a minute; connectors/common/limits.h).
  * Threads:    a handle is used by one thread at a time; the limiter is shared (thread-safe).
@@ -86,7 +88,7 @@ static int qb_open(const struct hs_connector_config *cfg, struct hs_connector **
     if (c->cfg.name == NULL)
         c->cfg.name = "accounting";
     long mv, bm, mc;
-    char *home = NULL;
+    char *home = NULL, *singles = NULL;
     int rc = hs_conn_setting_int(s, "QuickBooks", "minorversion", HS_QUICKBOOKS_MINORVERSION, 1,
                                  999, &mv, err);
     if (rc == HS_OK)
@@ -113,6 +115,18 @@ static int qb_open(const struct hs_connector_config *cfg, struct hs_connector **
                           "invalid QuickBooks setting 'home_currency': '%.8s' is not an ISO "
                           "4217 code",
                           home != NULL ? home : "");
+    if (rc == HS_OK)
+        rc = hs_conn_setting_str(s, "QuickBooks", "single_requests", "when_faster", &singles, err);
+    if (rc == HS_OK &&
+        (singles == NULL || (strcmp(singles, "when_faster") != 0 && strcmp(singles, "never") != 0)))
+        rc = singles == NULL ? HS_ENOMEM
+                             : hs_error_set(err, HS_EINVAL,
+                                            "invalid QuickBooks setting 'single_requests': "
+                                            "expected when_faster or never, not '%.20s'",
+                                            singles);
+    if (rc == HS_OK)
+        c->no_singles = strcmp(singles, "never") == 0;
+    hs_free(singles);
     if (rc == HS_OK && (c->item_type == NULL || c->app_url == NULL))
         rc = HS_ENOMEM; /* both have defaults */
     if (rc == HS_OK && strcmp(c->item_type, "Service") != 0 &&

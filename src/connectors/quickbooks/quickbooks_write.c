@@ -199,11 +199,12 @@ static bool too_many_items(const char *code, const struct hs_buf *body)
             strstr(body->data, "maximum") != NULL);
 }
 
-/* Would the next record go sooner alone than in a batch? */
+/* Would the next record go sooner alone than in a batch (and may it: single_requests)? */
 static bool single_sooner(struct hs_connector *c)
 {
     struct hs_ratelimit *rl = c->cfg.limiter;
-    return rl != NULL && hs_ratelimit_wait_ms(rl, "batch") > hs_ratelimit_wait_ms(rl, "all");
+    return rl != NULL && !c->no_singles &&
+           hs_ratelimit_wait_ms(rl, "batch") > hs_ratelimit_wait_ms(rl, "all");
 }
 
 /* The compact JSON of an entity body (caller frees), or NULL (out of memory). */
