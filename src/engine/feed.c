@@ -30,12 +30,15 @@
 #include "engine/engine_int.h"
 #include "util/alloc.h"
 
+#define MAX_PAGES 1000000 /* pages per pass, against a broken feed (as detect) */
+
 struct eng_feed {
     struct hs_engine *e;
     struct eng_group *g;
     char *cursor; /* after the last page fetched (stored at the next fill) */
     bool more;    /* the provider may have more pages */
     bool stored;  /* every page fetched is stored */
+    size_t pages; /* fetched by this feed */
     /* every id of the pages fetched and not stored (marked dirty at the fill) */
     char **marks;
     size_t n_marks, cap_marks;
@@ -160,6 +163,7 @@ int eng_feed_fetch(struct eng_feed *f, struct hs_error *err)
 {
     if (!f->more)
         return HS_OK;
+    f->pages++;
     const struct hs_engine_side *sd = crm(f);
     struct hs_changes ch;
     memset(&ch, 0, sizeof ch);
@@ -192,7 +196,7 @@ int eng_feed_fetch(struct eng_feed *f, struct hs_error *err)
         }
     }
     /* the same stop rule as detect: no cursor, or one that did not move over an empty page */
-    f->more = ch.more && ch.cursor != NULL &&
+    f->more = ch.more && ch.cursor != NULL && f->pages < MAX_PAGES &&
               (f->cursor == NULL || strcmp(f->cursor, ch.cursor) != 0 || ch.n_items > 0);
     if (ch.cursor != NULL) {
         hs_free(f->cursor);

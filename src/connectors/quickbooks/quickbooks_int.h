@@ -200,7 +200,7 @@ struct hs_connector {
     long minorversion;
     size_t batch_max;
     size_t max_concurrency;
-    bool no_singles; /* setting single_requests "never": every write in a batch */
+    bool no_singles;                  /* setting single_requests "never": every write in a batch */
     struct hs_rate_window windows[4]; /* setting "rate_limits" (n_windows 0: none) */
     size_t n_windows;
 };
