@@ -245,7 +245,8 @@ static int group_reserve(struct eng_group *g, size_t more)
 }
 
 /* Claims what store_marks marked: the pending ids the claim returns join the group, in page
- * order; any other entry claimed is given back. */
+ * order; any other entry claimed is given back once the claiming is done (given back at
+ * once, the next claim would return it again). */
 static int claim_pending(struct eng_feed *f, struct hs_error *err)
 {
     const struct hs_engine_config *cfg = eng_config(f->e);
@@ -255,47 +256,55 @@ static int claim_pending(struct eng_feed *f, struct hs_error *err)
     struct hs_fields pend, mine; /* pending ids; those claimed now */
     hs_fields_init(&pend);
     hs_fields_init(&mine);
+    struct hs_store_dirty *others = NULL; /* claimed, not ours */
+    size_t n_others = 0;
     int rc = HS_OK;
     for (size_t i = 0; i < f->n && rc == HS_OK; i++)
         rc = hs_fields_set(&pend, f->ids[i], "") != HS_OK ? oom(err) : HS_OK;
-    for (; rc == HS_OK;) {
+    while (rc == HS_OK) {
         struct hs_store_dirty *items = NULL;
         size_t n = 0;
         rc = hs_store_dirty_claim(cfg->store, owner, sd->conn_id, cfg->lease_ms, cfg->claim_batch,
                                   &items, &n, err);
         if (rc != HS_OK || n == 0)
             break;
-        /* ours stay claimed (completed or released with the pass); the others go back */
         struct hs_store_dirty *all =
             hs_reallocarray(f->claimed, f->n_claimed + n, sizeof *f->claimed);
-        if (all == NULL) {
+        if (all != NULL)
+            f->claimed = all;
+        struct hs_store_dirty *oth = hs_reallocarray(others, n_others + n, sizeof *others);
+        if (oth != NULL)
+            others = oth;
+        if (all == NULL || oth == NULL) {
             int r = hs_store_dirty_release(cfg->store, owner, items, n, NULL);
             (void)r;
             hs_store_dirty_free(items, n);
             rc = oom(err);
             break;
         }
-        f->claimed = all;
-        size_t back = 0;
-        for (size_t i = 0; i < n && rc == HS_OK; i++) {
+        /* ours stay claimed (completed or given back with the pass); every entry moves */
+        for (size_t i = 0; i < n; i++) {
             struct hs_store_dirty *d = &items[i];
-            bool ours = d->side == HS_STORE_CRM && strcmp(d->object, object) == 0 &&
+            bool ours = rc == HS_OK && d->side == HS_STORE_CRM && strcmp(d->object, object) == 0 &&
                         hs_fields_get(&pend, d->remote_id) != NULL;
-            if (ours) {
-                rc = hs_fields_set(&mine, d->remote_id, "") != HS_OK ? oom(err) : HS_OK;
-                f->claimed[f->n_claimed++] = *d;
-            } else {
-                items[back++] = *d;
+            if (ours && hs_fields_set(&mine, d->remote_id, "") != HS_OK) {
+                rc = oom(err);
+                ours = false;
             }
+            if (ours)
+                f->claimed[f->n_claimed++] = *d;
+            else
+                others[n_others++] = *d;
         }
-        if (back > 0) {
-            int r = hs_store_dirty_release(cfg->store, owner, items, back, NULL);
-            (void)r;
-        }
-        hs_store_dirty_free(items, back);
-        if (rc != HS_OK || n < cfg->claim_batch)
+        hs_free(items); /* the strings moved */
+        if (n < cfg->claim_batch)
             break;
     }
+    if (n_others > 0) {
+        int r = hs_store_dirty_release(cfg->store, owner, others, n_others, NULL);
+        (void)r;
+    }
+    hs_store_dirty_free(others, n_others);
     if (rc == HS_OK && group_reserve(f->g, f->n) != HS_OK)
         rc = oom(err);
     if (rc == HS_OK) {

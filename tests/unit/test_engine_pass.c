@@ -57,6 +57,8 @@ struct fake {
     bool echo;               /* ... and answers writes with an echo of the request */
     bool day_limit;          /* write() calls are limited: calls_left more, then HS_ERATELIMIT */
     int calls_left;
+    struct hs_store *inject; /* on changes() call inject_at, 3 other marks arrive there */
+    int inject_at;
     const int *watch;   /* another fake's n_changes ... */
     int watch_at_write; /* ... when this one was first written (-1: not yet) */
     /* counters */
@@ -121,6 +123,12 @@ static int fk_changes(struct hs_connector *c, enum hs_kind kind, const char *cur
 {
     struct fake *f = c->f;
     f->n_changes++;
+    for (int i = 0; f->inject != NULL && f->n_changes == f->inject_at && i < 3; i++) {
+        char id[16]; /* a webhook's marks, meanwhile: products of the CRM */
+        snprintf(id, sizeof id, "w%d", i);
+        assert_int_equal(hs_store_dirty_mark(f->inject, "crm", "item", HS_STORE_CRM, id, NULL),
+                         HS_OK);
+    }
     memset(out, 0, sizeof *out);
     int64_t from = cursor != NULL ? strtoll(cursor, NULL, 10) : 0;
     out->items = hs_calloc(2, sizeof *out->items);
@@ -391,6 +399,17 @@ static void put_customer(struct fake *f, const char *id, const char *name, const
     add_record(f, customer(id, name, email));
 }
 
+/* n customers "c0".. named "Company A".., without email. */
+static void put_companies(struct fake *f, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char id[8], name[32];
+        snprintf(id, sizeof id, "c%d", i);
+        snprintf(name, sizeof name, "Company %c", 'A' + i);
+        put_customer(f, id, name, NULL);
+    }
+}
+
 static struct hs_record *rec(struct fake *f, const char *id)
 {
     int k = find(f, id);
@@ -437,7 +456,8 @@ struct fx {
     struct fake crm, acc;
     struct hs_connector ccrm, cacc;
     struct hs_engine *e;
-    size_t slice; /* hs_engine_config.slice (0: default) */
+    size_t slice;       /* hs_engine_config.slice (0: default) */
+    size_t claim_batch; /* hs_engine_config.claim_batch (0: default) */
 };
 
 static int64_t fake_now(void *ud)
@@ -481,6 +501,7 @@ static void open_engine(struct fx *x)
         .env = &x->env,
         .lease_ms = 60000,
         .slice = x->slice,
+        .claim_batch = x->claim_batch,
     };
     struct hs_error err = {0};
     if (hs_engine_open(&ec, &x->e, &err) != HS_OK)
@@ -874,12 +895,7 @@ static void test_engine_retry_marks_error_records_dirty(void **state)
 static void test_engine_too_big_batches_are_halved(void **state)
 {
     struct fx *x = *state;
-    for (int i = 0; i < 7; i++) {
-        char id[8], name[32];
-        snprintf(id, sizeof id, "c%d", i);
-        snprintf(name, sizeof name, "Company %c", 'A' + i);
-        put_customer(&x->crm, id, name, NULL);
-    }
+    put_companies(&x->crm, 7);
     x->acc.toobig_above = 1; /* the provider accepts one record per request only */
     struct hs_engine_report r;
     run(x, &r);
@@ -1345,12 +1361,7 @@ static void run_stopped(struct fx *x, struct hs_engine_report *rep)
 static void test_engine_day_limit_keeps_what_was_created(void **state)
 {
     struct fx *x = *state;
-    for (int i = 0; i < 10; i++) {
-        char id[8], name[32];
-        snprintf(id, sizeof id, "c%d", i);
-        snprintf(name, sizeof name, "Company %c", 'A' + i);
-        put_customer(&x->crm, id, name, NULL);
-    }
+    put_companies(&x->crm, 10);
     x->acc.write_batch = 2;
     x->acc.day_limit = true;
     x->acc.calls_left = 2; /* 2 calls of 2 records: 4 of the 10 creates */
@@ -1421,12 +1432,7 @@ static void test_engine_pages_the_crm_feed_as_it_goes(void **state)
     struct fx *x = *state;
     x->slice = 4;
     configure(x, "both", "crm");
-    for (int i = 0; i < 9; i++) {
-        char id[8], name[32];
-        snprintf(id, sizeof id, "c%d", i);
-        snprintf(name, sizeof name, "Company %c", 'A' + i);
-        put_customer(&x->crm, id, name, NULL);
-    }
+    put_companies(&x->crm, 9);
     x->acc.watch = &x->crm.n_changes;
     x->acc.watch_at_write = -1;
     struct hs_engine_report r;
@@ -1450,6 +1456,33 @@ static void test_engine_pages_the_crm_feed_as_it_goes(void **state)
 }
 
 /*
+ * Marks of other records arriving while the feed is paged (a webhook) are claimed with the
+ * feed's pages and given back, not taken into the pass, and not claimed over and over: with
+ * a claim batch smaller than them, the pass still ends, and the next one takes them.
+ */
+static void test_engine_paged_feed_gives_back_other_marks(void **state)
+{
+    struct fx *x = *state;
+    x->slice = 4;
+    x->claim_batch = 2;
+    configure(x, "both", "crm");
+    put_companies(&x->crm, 9);
+    x->crm.inject = x->s;
+    x->crm.inject_at = 3; /* after the first slice's 2 pages */
+    struct hs_engine_report r;
+    run(x, &r);
+    hs_engine_report_release(&r);
+    assert_int_equal(x->acc.n_created, 9);
+    assert_int_equal(n_links(x), 9);
+    struct hs_error err = {0};
+    assert_int_equal(hs_store_dirty_count(x->s, &err), 3); /* given back, not dropped */
+    run(x, &r); /* no flow carries CRM items here: the next pass completes them */
+    hs_engine_report_release(&r);
+    assert_int_equal(hs_store_dirty_count(x->s, &err), 0);
+    assert_int_equal(x->acc.n_created, 9);
+}
+
+/*
  * A pass that stops part-way through a paged feed (the accounting side's day spent in the
  * second slice) loses nothing: the pages stored and claimed go back to the dirty set, those
  * never fetched are read from the stored cursor, and each record is created once.
@@ -1459,12 +1492,7 @@ static void test_engine_paged_feed_stopped_loses_nothing(void **state)
     struct fx *x = *state;
     x->slice = 4;
     configure(x, "both", "crm");
-    for (int i = 0; i < 11; i++) {
-        char id[8], name[32];
-        snprintf(id, sizeof id, "c%d", i);
-        snprintf(name, sizeof name, "Company %c", 'A' + i);
-        put_customer(&x->crm, id, name, NULL);
-    }
+    put_companies(&x->crm, 11);
     x->acc.day_limit = true;
     x->acc.calls_left = 1; /* the first slice's 4 creates, then the day is spent */
     struct hs_engine_report r;
@@ -1594,6 +1622,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_engine_plan_touches_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_pages_the_crm_feed_as_it_goes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_paged_feed_stopped_loses_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_engine_paged_feed_gives_back_other_marks, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_engine_one_way_flow_reports_drift, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_resolve_conflict_takes_a_side_or_a_value, setup,
