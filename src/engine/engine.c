@@ -2348,13 +2348,19 @@ static bool generic_kind(const struct hs_engine *e, enum hs_kind kind)
     return false;
 }
 
+/* Allocates the group's record slots once, one per id slot (g->cap: a feed grows both). */
+static bool recs_ready(struct eng_group *g)
+{
+    if (g->recs == NULL)
+        g->recs = hs_calloc(g->cap > 0 ? g->cap : 1, sizeof(struct hs_record *));
+    return g->recs != NULL;
+}
+
 /* Makes records [0, upto) of a group read (batch-reading those not read ahead) and mirrored
  * (those not mirrored yet, one transaction). */
 static int read_upto(struct hs_engine *e, struct eng_group *g, size_t upto, struct hs_error *err)
 {
-    if (g->recs == NULL)
-        g->recs = hs_calloc(g->cap > 0 ? g->cap : 1, sizeof(struct hs_record *));
-    if (g->recs == NULL)
+    if (!recs_ready(g))
         return hs_error_set(err, HS_ENOMEM, "cannot sync: out of memory");
     if (g->n_read < upto) {
         int rc = eng_read(e, g->side, g->kind, g->ids + g->n_read, upto - g->n_read,
@@ -2404,9 +2410,7 @@ static int ahead_step(struct hs_engine *e, struct eng_group *g, enum ahead_step 
         return eng_feed_read_ahead(g->feed, err);
     if (what == AHEAD_PAGE)
         return eng_feed_fetch(g->feed, err);
-    if (g->recs == NULL)
-        g->recs = hs_calloc(g->cap > 0 ? g->cap : 1, sizeof(struct hs_record *));
-    if (g->recs == NULL)
+    if (!recs_ready(g))
         return HS_ENOMEM;
     return eng_read_next(e, g->side, g->kind, g->ids, g->recs, g->n, &g->n_read, err);
 }
