@@ -430,6 +430,68 @@ static void test_store_mirror_upserts_and_iterates(void **state)
     assert_non_null(strstr(err.msg, "FOREIGN KEY"));
 }
 
+/* Migration 4 moves a version-3 mirror (WITHOUT ROWID) into a rowid table: every entry kept,
+ * large entries inline rather than on an overflow page each, the FK and hash index as before. */
+static void test_store_migration_4_keeps_the_mirror(void **state)
+{
+    struct fixture *f = *state;
+    struct hs_error err = {0};
+    add_conns(f);
+    char big[1400];
+    memset(big, 'x', sizeof big - 8);
+    memcpy(big, "{\"d\":\"", 6);
+    memcpy(big + sizeof big - 8, "\"}", 3);
+    assert_int_equal(hs_store_mirror_put(f->s, "qbo", "invoice", "7", big, "h7", 70, &err), HS_OK);
+    assert_int_equal(hs_store_mirror_put(f->s, "hub", "company", "8", "{}", "h8", 80, &err), HS_OK);
+    hs_store_close(f->s);
+    f->s = NULL;
+    /* back to the version-3 shape, entries included */
+    assert_int_equal(
+        raw_sql(f->path,
+                "CREATE TABLE old_mirror(conn TEXT NOT NULL REFERENCES connections(id) ON DELETE "
+                "CASCADE, object TEXT NOT NULL, remote_id TEXT NOT NULL, data TEXT NOT NULL, "
+                "hash TEXT NOT NULL, remote_updated_at INTEGER NOT NULL, seen_at INTEGER NOT NULL, "
+                "PRIMARY KEY (conn, object, remote_id)) WITHOUT ROWID;"
+                "INSERT INTO old_mirror SELECT conn, object, remote_id, data, hash, "
+                "remote_updated_at, seen_at FROM mirror; DROP TABLE mirror;"
+                "ALTER TABLE old_mirror RENAME TO mirror;"
+                "CREATE INDEX mirror_hash ON mirror(conn, object, hash);"
+                "DELETE FROM schema_version WHERE version >= 4;"),
+        SQLITE_OK);
+    assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'mirror' "
+                                      "AND sql LIKE '%WITHOUT ROWID%'"),
+                     1);
+    reopen(f);
+    assert_true(hs_store_schema_version(f->s, &err) >= 4);
+    assert_int_equal(hs_store_check(f->s, &err), HS_OK);
+    struct hs_store_doc d;
+    assert_int_equal(hs_store_mirror_get(f->s, "qbo", "invoice", "7", &d, &err), HS_OK);
+    assert_string_equal(d.json, big);
+    assert_string_equal(d.hash, "h7");
+    assert_true(d.remote_updated_at == 70);
+    hs_store_doc_release(&d);
+    assert_int_equal(hs_store_mirror_get(f->s, "hub", "company", "8", &d, &err), HS_OK);
+    hs_store_doc_release(&d);
+    /* still one entry per key, still tied to its connection */
+    assert_int_equal(hs_store_mirror_put(f->s, "qbo", "invoice", "7", "{}", "h9", 90, &err), HS_OK);
+    assert_int_equal(hs_store_mirror_put(f->s, "ghost", "invoice", "1", "{}", NULL, 0, &err),
+                     HS_ENOTFOUND);
+    hs_store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM mirror"), 2);
+    assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'mirror' "
+                                      "AND sql LIKE '%WITHOUT ROWID%'"),
+                     0);
+    assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM sqlite_schema WHERE name = "
+                                      "'mirror_hash'"),
+                     1);
+    /* the 1.4 KB entry sits in its table page, not on an overflow page */
+    assert_int_equal(raw_int(f->path, "SELECT COUNT(*) FROM dbstat WHERE name = 'mirror' AND "
+                                      "pagetype = 'overflow'"),
+                     0);
+    reopen(f);
+}
+
 static void test_store_cursors_round_trip(void **state)
 {
     struct fixture *f = *state;
@@ -777,6 +839,7 @@ int main(void)
         T(test_store_links_unique_on_each_side),
         T(test_store_base_snapshots_are_kept_per_side),
         T(test_store_mirror_upserts_and_iterates),
+        T(test_store_migration_4_keeps_the_mirror),
         T(test_store_cursors_round_trip),
         T(test_store_dirty_coalesces_and_leases_expire),
         T(test_store_dirty_mark_during_lease_is_not_lost),
