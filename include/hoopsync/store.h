@@ -331,6 +331,9 @@ HS_API HS_MUST_CHECK int hs_store_dirty_release(struct hs_store *store, const ch
                                                 struct hs_error *err);
 /* Number of entries in the dirty set (>= 0), or a negative code. */
 HS_API HS_MUST_CHECK int hs_store_dirty_count(struct hs_store *store, struct hs_error *err);
+/* The same, of one object (NULL: any) on one side (an enum hs_store_side; 0: either). */
+HS_API HS_MUST_CHECK int hs_store_dirty_count_of(struct hs_store *store, const char *object,
+                                                 int side, struct hs_error *err);
 
 /* ---- jobs ------------------------------------------------------------------------------- */
 

@@ -4,7 +4,11 @@
  *
  * Design:     reads only the store (no provider call): run records written by the engine
  *             after each pass, links per object, the dirty set and the open queue items.
- *             Pending is the size of the dirty set, shared by all flows. A connection paused
+ *             Pending, per flow, counts the dirty entries of what the flow reads: its object
+ *             on both sides (customers, items), the deals (invoices) or the accounting
+ *             side's invoices, whose payments come back to the deals (payments); the total
+ *             is the whole dirty set. A payments flow's records in sync are the linked
+ *             invoices whose status it keeps on the deals. A connection paused
  *             by its provider's limits (cli/pause.c) gets a line saying why and when work
  *             resumes.
  */
@@ -42,6 +46,20 @@ static int count_link(void *ud, const struct hs_store_link *l)
     (void)l;
     (*(int64_t *)ud)++;
     return 0;
+}
+
+/* What a flow reads: the object of its links and dirty entries, and the side (0: both). */
+static const char *flow_object(const struct hs_config_flow *f, int *side)
+{
+    *side = 0;
+    if (f->objects == HS_CONFIG_OBJECT_INVOICES)
+        *side = HS_STORE_CRM;
+    if (f->objects == HS_CONFIG_OBJECT_PAYMENTS) {
+        *side = HS_STORE_ACCOUNTING;
+        return hs_kind_name(HS_KIND_INVOICE);
+    }
+    const char *object = hs_kind_name(hs_mapping_kind_of(f->objects));
+    return object != NULL ? object : "";
 }
 
 static void fmt_time(int64_t ms, char *out, size_t len)
@@ -93,20 +111,22 @@ int hs_cli_cmd_status(int argc, char **argv, struct hs_cli *cli)
                 "IN SYNC", "PENDING", "ERRORS", "CONFLICTS", "REVIEW");
     for (size_t i = 0; ok && i < cfg->n_flows; i++) {
         const struct hs_config_flow *f = &cfg->flows[i];
-        const char *object = hs_kind_name(hs_mapping_kind_of(f->objects));
+        int side = 0;
+        const char *object = flow_object(f, &side);
         int64_t links = 0;
-        if (hs_store_link_each(st, "crm", "accounting", object != NULL ? object : "", count_link,
-                               &links, &err) != HS_OK) {
+        if (hs_store_link_each(st, "crm", "accounting", object, count_link, &links, &err) !=
+            HS_OK) {
             ok = false;
             break;
         }
+        int waiting = hs_store_dirty_count_of(st, object, side, &err);
         int errors =
             hs_store_item_count(st, HS_STORE_ITEM_ERROR, f->name, HS_STORE_ITEM_OPEN, &err);
         int conflicts =
             hs_store_item_count(st, HS_STORE_ITEM_CONFLICT, f->name, HS_STORE_ITEM_OPEN, &err);
         int reviews =
             hs_store_item_count(st, HS_STORE_ITEM_REVIEW, f->name, HS_STORE_ITEM_OPEN, &err);
-        if (errors < 0 || conflicts < 0 || reviews < 0) {
+        if (errors < 0 || conflicts < 0 || reviews < 0 || waiting < 0) {
             ok = false;
             break;
         }
@@ -131,11 +151,11 @@ int hs_cli_cmd_status(int argc, char **argv, struct hs_cli *cli)
                                hs_config_object_name(f->objects), "direction",
                                hs_config_direction_name(f->direction), "last_run",
                                last > 0 ? when : NULL, "in_sync", (json_int_t)links, "pending",
-                               (json_int_t)pending, "errors", (json_int_t)errors, "conflicts",
+                               (json_int_t)waiting, "errors", (json_int_t)errors, "conflicts",
                                (json_int_t)conflicts, "review", (json_int_t)reviews)) == 0;
         } else {
             fprintf(cli->out, "%-14s %-10s %-21s %8lld %8d %7d %9d %7d\n", f->name,
-                    hs_config_object_name(f->objects), when, (long long)links, pending, errors,
+                    hs_config_object_name(f->objects), when, (long long)links, waiting, errors,
                     conflicts, reviews);
         }
     }

@@ -458,7 +458,10 @@ int hs_cli_cmd_sync(int argc, char **argv, struct hs_cli *cli)
     struct hs_error err = {0};
     int erc = hs_engine_run_once(ws->engine, &r, &err);
     hs_cli_ws_progress_done(ws, cli);
-    rc = hs_cli_print_report(cli, &r, json, "sync");
+    /* a stopped pass says what it did (if anything) and then why it stopped, never "nothing
+     * to do" */
+    if (erc == HS_OK || json || r.n_actions > 0)
+        rc = hs_cli_print_report(cli, &r, json, erc == HS_OK ? "sync" : "sync (stopped)");
     if (erc != HS_OK) {
         int prc = paused(cli, ws);
         rc = prc != HS_CLI_EXIT_OK ? prc : hs_cli_fail(cli, "%s", err.msg);

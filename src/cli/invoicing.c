@@ -98,12 +98,12 @@ int hs_cli_invoicing_new(const struct hs_config *cfg, struct hs_cli_invoicing **
 {
     *out = NULL;
     const struct hs_config_flow *flow = NULL;
-    bool payments = false;
+    const struct hs_config_flow *payments = NULL;
     for (size_t i = 0; i < cfg->n_flows; i++) {
         if (cfg->flows[i].objects == HS_CONFIG_OBJECT_INVOICES && flow == NULL)
             flow = &cfg->flows[i];
-        if (cfg->flows[i].objects == HS_CONFIG_OBJECT_PAYMENTS)
-            payments = true;
+        if (cfg->flows[i].objects == HS_CONFIG_OBJECT_PAYMENTS && payments == NULL)
+            payments = &cfg->flows[i];
     }
     if (flow == NULL)
         return HS_OK;
@@ -145,7 +145,8 @@ int hs_cli_invoicing_new(const struct hs_config *cfg, struct hs_cli_invoicing **
     e->default_currency = ci->default_currency;
     e->utc_offset_minutes = ci->utc_offset_minutes;
     e->updates = updates_of(ci->updates);
-    e->no_payments = !payments;
+    e->no_payments = payments == NULL;
+    e->payments_flow = payments != NULL ? payments->name : NULL;
     *out = iv;
     return HS_OK;
 }

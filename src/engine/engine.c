@@ -2066,11 +2066,12 @@ static void action_key(char *buf, size_t len, enum hs_engine_action_kind kind, e
 
 /*
  * Takes back from the report the actions of the group (from the report's first-th on) that
- * announced what a stopped pass did not send: a create, an update toward a side not written,
- * the link of a pair that stored nothing. The report then says what was done. Out of memory:
- * the report stays as it is.
+ * announced what was not done: a create, an update toward a side not written (a stopped pass
+ * did not send it, or the provider refused the record: its error action says why), the link
+ * of a pair that stored nothing. The report then says what was done. Out of memory: the
+ * report stays as it is.
  */
-static void withdraw_unsent(struct hs_engine *e, const struct work *w, size_t first)
+static void withdraw_undone(struct hs_engine *e, const struct work *w, size_t first)
 {
     struct hs_fields drop;
     hs_fields_init(&drop);
@@ -2078,7 +2079,7 @@ static void withdraw_unsent(struct hs_engine *e, const struct work *w, size_t fi
     int rc = HS_OK;
     for (size_t i = 0; i < w->n_creates && rc == HS_OK; i++) {
         const struct create *c = &w->creates[i];
-        if (c->skip || c->rec == NULL || c->status != ENG_UNSENT)
+        if (c->skip || c->rec == NULL || c->status == HS_OK)
             continue;
         action_key(key, sizeof key, HS_ENGINE_CREATE, other_side(c->to), c->src->id);
         rc = hs_fields_set(&drop, key, "");
@@ -2087,7 +2088,7 @@ static void withdraw_unsent(struct hs_engine *e, const struct work *w, size_t fi
         const struct pair *pr = &w->pairs[i];
         bool unsent = false;
         for (int t = 1; t <= 2 && !pr->skip && rc == HS_OK; t++) {
-            if (pr->w[t] == NULL || pr->status[t] != ENG_UNSENT)
+            if (pr->w[t] == NULL || pr->status[t] == HS_OK)
                 continue;
             enum hs_side from = other_side((enum hs_side)t);
             unsent = true;
@@ -2279,8 +2280,9 @@ static int process_group(struct hs_engine *e, struct pass *p, size_t fi, struct 
         rc = hs_store_commit(e->cfg.store, err);
     else if (outer)
         (void)hs_store_rollback(e->cfg.store, NULL);
+    if (rc == HS_OK && !e->dry)
+        withdraw_undone(e, &w, first_action);
     if (rc == HS_OK && stop_rc != HS_OK) {
-        withdraw_unsent(e, &w, first_action);
         rc = stop_rc;
         if (err != NULL)
             *err = stop_err;
@@ -2302,12 +2304,15 @@ static int save_runs(struct hs_engine *e, struct hs_error *err)
     if (e->dry)
         return HS_OK;
     int64_t now = hs_env_now_ms(&e->env);
-    /* the generic flows, then the invoice step's flow */
-    size_t n_names = e->n_flows + (e->cfg.invoicing != NULL ? 1 : 0);
+    /* the generic flows, then the invoice step's flow and its payments flow */
+    const struct hs_engine_invoicing *iv = e->cfg.invoicing;
+    size_t n_names = e->n_flows + (iv != NULL ? 1 : 0) +
+                     (iv != NULL && !iv->no_payments && iv->payments_flow != NULL ? 1 : 0);
     for (size_t i = 0; i < n_names; i++) {
-        const char *name = i < e->n_flows                   ? e->flows[i].cf->name
-                           : e->cfg.invoicing->flow != NULL ? e->cfg.invoicing->flow
-                                                            : ENG_INVOICE_FLOW;
+        const char *name = i < e->n_flows     ? e->flows[i].cf->name
+                           : i > e->n_flows   ? iv->payments_flow
+                           : iv->flow != NULL ? iv->flow
+                                              : ENG_INVOICE_FLOW;
         size_t n[8] = {0};
         for (size_t a = 0; a < e->rep->n_actions; a++) {
             const struct hs_engine_action *ac = &e->rep->actions[a];

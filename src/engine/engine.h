@@ -111,6 +111,9 @@ struct hs_engine_invoicing {
     int32_t utc_offset_minutes;   /* the company's zone, for today's date */
     enum hs_engine_invoice_updates updates;
     bool no_payments; /* true: payment status is not written back to deals */
+    /* The flow the payment status write-back is reported, audited and recorded under (the
+     * `objects: payments` flow); NULL: flow. */
+    const char *payments_flow;
 };
 
 /* Progress callback for long runs (the CLI draws a line on a terminal). */

@@ -93,6 +93,7 @@ struct inv {
     const struct hs_engine_config *cfg;
     const struct hs_engine_invoicing *iv;
     const char *flow;
+    const char *payflow; /* payment status write-back: the payments flow */
     const char *provider;
     bool dry;
     struct hs_date today;
@@ -1281,7 +1282,7 @@ static int commit_backwrite(struct inv *v, const struct backwrite *b, struct hs_
     if (rc == HS_OK)
         rc = hs_store_base_put(st, b->s->link_id, HS_STORE_ACCOUNTING, json, NULL, err);
     if (rc == HS_OK)
-        rc = eng_audit(v->e, v->flow, HS_KIND_INVOICE, "update", HS_SIDE_CRM, b->s->deal_id,
+        rc = eng_audit(v->e, v->payflow, HS_KIND_INVOICE, "update", HS_SIDE_CRM, b->s->deal_id,
                        b->s->acc_id, &b->before, b->paths, b->n_paths, &b->want, err);
     hs_free(json);
     if (rc == HS_OK)
@@ -1351,7 +1352,7 @@ static int write_statuses(struct inv *v, struct hs_error *err)
                  s->acc->invoice.number != NULL ? s->acc->invoice.number : s->acc_id,
                  st != NULL ? st : "?", v->dry ? ": the deal would be updated" : "");
         if (rc == HS_OK)
-            rc = eng_action(v->e, HS_ENGINE_UPDATE, v->flow, HS_KIND_INVOICE, HS_SIDE_ACCOUNTING,
+            rc = eng_action(v->e, HS_ENGINE_UPDATE, v->payflow, HS_KIND_INVOICE, HS_SIDE_ACCOUNTING,
                             s->acc_id, s->deal_id, b->fields, msg, err);
     }
     rc = resume(&stop, end_outer(v, outer, rc, err), err);
@@ -1484,6 +1485,7 @@ int eng_invoices_run(struct hs_engine *e, struct eng_group *groups, size_t n_gro
     v.iv = v.cfg->invoicing;
     v.dry = eng_dry(e);
     v.flow = v.iv->flow != NULL ? v.iv->flow : ENG_INVOICE_FLOW;
+    v.payflow = v.iv->payments_flow != NULL ? v.iv->payments_flow : v.flow;
     v.provider = v.iv->provider != NULL ? v.iv->provider : "the accounting system";
     hs_fields_init(&v.status_index);
     hs_fields_init(&v.done);

@@ -180,7 +180,8 @@ static const char *const SQL[Q_COUNT] = {
     [Q_DIRTY_DONE] = "DELETE FROM dirty WHERE id = ?1 AND gen = ?2 AND lease_owner = ?3",
     [Q_DIRTY_UNLEASE] = "UPDATE dirty SET lease_owner = NULL, lease_expires_at = 0 "
                         "WHERE id = ?1 AND lease_owner = ?2",
-    [Q_DIRTY_COUNT] = "SELECT COUNT(*) FROM dirty",
+    [Q_DIRTY_COUNT] = "SELECT COUNT(*) FROM dirty WHERE (?1 IS NULL OR object = ?1) AND "
+                      "(?2 IS NULL OR side = ?2)",
     [Q_JOB_INSERT] = "INSERT INTO jobs(kind, payload, next_run, created_at, updated_at) "
                      "VALUES (?1, ?2, ?3, ?4, ?4)",
     [Q_JOB_CLAIM] = "UPDATE jobs SET lease_owner = ?1, lease_expires_at = ?2, "
@@ -1444,11 +1445,11 @@ static int sq_dirty_finish(void *b, const char *owner, const struct hs_store_dir
                    item->remote_id, owner);
 }
 
-static int sq_dirty_count(void *b, struct hs_error *err)
+static int sq_dirty_count(void *b, const char *object, const char *side, struct hs_error *err)
 {
     struct sq *q = b;
     sqlite3_stmt *st = NULL;
-    int rc = query(q, Q_DIRTY_COUNT, &st, "");
+    int rc = query(q, Q_DIRTY_COUNT, &st, "tt", object, side);
     if (rc != SQLITE_OK)
         return sq_fail(q, rc, err, "cannot count dirty records of store '%s'", q->path);
     rc = step(q, st, true);

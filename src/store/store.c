@@ -977,7 +977,16 @@ int hs_store_dirty_release(struct hs_store *store, const char *owner,
 
 int hs_store_dirty_count(struct hs_store *store, struct hs_error *err)
 {
-    return store->ops->dirty_count(store->impl, err);
+    return store->ops->dirty_count(store->impl, NULL, NULL, err);
+}
+
+int hs_store_dirty_count_of(struct hs_store *store, const char *object, int side,
+                            struct hs_error *err)
+{
+    const char *s = side == HS_STORE_CRM || side == HS_STORE_ACCOUNTING
+                        ? hs_store_side_name((enum hs_store_side)side)
+                        : NULL;
+    return store->ops->dirty_count(store->impl, object, s, err);
 }
 
 /* ---- jobs ------------------------------------------------------------------------------- */

@@ -112,7 +112,7 @@ struct hs_store_ops {
      * owner still holds it (returns 0). release: clear the lease (1 if owner held it). */
     int (*dirty_finish)(void *b, const char *owner, const struct hs_store_dirty *item,
                         bool complete, struct hs_error *err);
-    int (*dirty_count)(void *b, struct hs_error *err);
+    int (*dirty_count)(void *b, const char *object, const char *side, struct hs_error *err);
 
     int (*job_insert)(void *b, const char *kind, const char *payload, int64_t run_at, int64_t now,
                       int64_t *out_id, struct hs_error *err);

@@ -147,6 +147,14 @@ n=$(payment_fields)
 invoices "$tmp/inv4.json"
 n4=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["QueryResponse"].get("Invoice", [])))' "$tmp/inv4.json")
 [ "$n4" = "$n_created" ] && ok "still $n4 invoices" || fail "$n4 invoices after the payments sync"
+# status: the payments flow has run and keeps the status of every linked invoice
+"$bin" "${cfg[@]}" status --json >"$tmp/st.json" 2>"$tmp/err" || fail "status: $(cat "$tmp/err")"
+python3 - "$tmp/st.json" "$n_created" <<'EOF' && ok "status: the payments flow ran, $n_created invoices in sync" || fail "status: $(cat "$tmp/st.json")"
+import json, sys
+flows = {f["flow"]: f for f in json.load(open(sys.argv[1]))["flows"]}
+p = flows["payments"]
+assert p["last_run"] and p["in_sync"] == int(sys.argv[2]) and p["pending"] == 0, p
+EOF
 
 # connection settings from the file reach the connector, over the stored ones
 python3 - "$ws/hoopsync.yaml" <<'EOF'

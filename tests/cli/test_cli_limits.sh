@@ -59,6 +59,8 @@ r1=$?
 grep -q "sync paused: connection 'accounting': the provider's daily limit is spent" "$tmp/e1" && grep -q 'work resumes at' "$tmp/e1" &&
   grep -q 'stay pending (nothing is lost)' "$tmp/e1" && ok "it says so: $(head -n 1 "$tmp/e1")" ||
   fail "pause message: $(cat "$tmp/e1")"
+grep -q 'nothing to do' "$tmp/s1" && fail "a paused pass said it had nothing to do: $(cat "$tmp/s1")" ||
+  ok "the paused pass does not say 'nothing to do' ($(wc -l <"$tmp/s1") lines of what it did)"
 
 "$bin" "${cfg[@]}" status >"$tmp/st" 2>"$tmp/err" || fail "status: $(cat "$tmp/err")"
 grep -q '^paused: ' "$tmp/st" && grep -qE 'accounting resumes at [0-9-]+ [0-9:]+Z' "$tmp/st" &&

@@ -53,6 +53,7 @@ struct fake {
     size_t toobig_above;     /* 0 = never */
     bool lose_answer;        /* do the writes, then fail the call as a whole */
     const char *conflict_id; /* first update of this id: concurrent edit + HS_ECONFLICT */
+    const char *refuse_name; /* creates of a customer of this name get a record error */
     bool no_website;         /* the provider cannot store customer.website ... */
     bool echo;               /* ... and answers writes with an echo of the request */
     bool day_limit;          /* write() calls are limited: calls_left more, then HS_ERATELIMIT */
@@ -279,6 +280,13 @@ static int fk_write(struct hs_connector *c, enum hs_kind kind, struct hs_write *
             }
         } else {
             assert_non_null(w[i].idem_key);
+            if (f->refuse_name != NULL && w[i].record->kind == HS_KIND_CUSTOMER &&
+                w[i].record->customer.display_name != NULL &&
+                strcmp(w[i].record->customer.display_name, f->refuse_name) == 0) {
+                w[i].status = HS_EINVAL;
+                snprintf(w[i].msg, sizeof w[i].msg, "Object Not Found: the account is inactive");
+                continue;
+            }
             size_t k = SIZE_MAX;
             for (size_t j = 0; j < f->n_keys; j++)
                 if (strcmp(f->keys[j], w[i].idem_key) == 0)
@@ -655,6 +663,32 @@ static void test_engine_backfill_links_creates_and_marks_once(void **state)
 
     /* batches respected: reads of at most 3 ids (asserted in the fake), writes of at most 4 */
     assert_true(x->acc.n_write >= 1);
+}
+
+/* A create the provider refuses is reported as the error it is, not also as created; the
+ * others of its batch are created and counted. */
+static void test_engine_refused_create_is_not_counted_as_created(void **state)
+{
+    struct fx *x = *state;
+    seed(x);
+    x->acc.refuse_name = "Globex GmbH";
+    struct hs_engine_report r;
+    run(x, &r);
+    assert_int_equal(x->acc.n_created, 1); /* c3 */
+    assert_int_equal(r.n_created, 2);      /* c3 -> acc, q2 -> crm */
+    assert_int_equal(count_actions(&r, HS_ENGINE_CREATE), 2);
+    assert_int_equal(r.n_errors, 1);
+    for (size_t i = 0; i < r.n_actions; i++) {
+        if (strcmp(r.actions[i].source_id, "c2") != 0)
+            continue;
+        assert_int_equal(r.actions[i].kind, HS_ENGINE_ERROR);
+        assert_non_null(strstr(r.actions[i].reason, "Object Not Found"));
+    }
+    hs_engine_report_release(&r);
+    char buf[64];
+    assert_null(linked_acc(x, "c2", buf, sizeof buf));
+    struct hs_error err = {0};
+    assert_int_equal(hs_store_item_count(x->s, HS_STORE_ITEM_ERROR, NULL, -1, &err), 1);
 }
 
 /* Slices of one record decide, write and commit the same as one slice of everything. */
@@ -1591,6 +1625,8 @@ int main(void)
     hs_alloc_setup_json();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_engine_backfill_links_creates_and_marks_once, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_engine_refused_create_is_not_counted_as_created, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_engine_slices_give_the_same_result, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_second_run_with_nothing_changed_writes_nothing,

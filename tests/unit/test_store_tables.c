@@ -523,6 +523,12 @@ static void test_store_dirty_coalesces_and_leases_expire(void **state)
     assert_int_equal(hs_store_dirty_mark(f->s, "qbo", "customer", HS_STORE_ACCOUNTING, "q1", &err),
                      HS_OK);
     assert_int_equal(hs_store_dirty_count(f->s, &err), 2);
+    /* counted per object and side */
+    assert_int_equal(hs_store_dirty_count_of(f->s, "company", 0, &err), 1);
+    assert_int_equal(hs_store_dirty_count_of(f->s, "company", HS_STORE_ACCOUNTING, &err), 0);
+    assert_int_equal(hs_store_dirty_count_of(f->s, "customer", HS_STORE_ACCOUNTING, &err), 1);
+    assert_int_equal(hs_store_dirty_count_of(f->s, NULL, HS_STORE_CRM, &err), 1);
+    assert_int_equal(hs_store_dirty_count_of(f->s, "item", 0, &err), 0);
 
     struct hs_store_dirty *a = NULL, *b = NULL;
     size_t na = 0, nb = 0;
