@@ -91,6 +91,14 @@ static const struct hs_cli_opt *find_short(const struct hs_cli_opt *opts, char c
     return NULL;
 }
 
+/* For a global option given after the command: where it goes. "" for any other. */
+static const char *global_hint(const char *opt)
+{
+    if (strcmp(opt, "-c") == 0 || strcmp(opt, "--config") == 0 || strncmp(opt, "--config=", 9) == 0)
+        return " (global options go before the command: hoopsync -c FILE COMMAND ...)";
+    return "";
+}
+
 int hs_cli_next_opt(struct hs_cli *cli, struct hs_cli_args *a, const struct hs_cli_opt *opts)
 {
     a->arg = NULL;
@@ -112,7 +120,8 @@ int hs_cli_next_opt(struct hs_cli *cli, struct hs_cli_args *a, const struct hs_c
         size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
         o = find_long(opts, name, len);
         if (o == NULL) {
-            hs_cli_usage_error(cli, a->usage, "unknown option '--%.*s'", (int)len, name);
+            hs_cli_usage_error(cli, a->usage, "unknown option '--%.*s'%s", (int)len, name,
+                               global_hint(s));
             return -1;
         }
         if (eq != NULL)
@@ -125,7 +134,7 @@ int hs_cli_next_opt(struct hs_cli *cli, struct hs_cli_args *a, const struct hs_c
         }
         o = find_short(opts, s[1]);
         if (o == NULL) {
-            hs_cli_usage_error(cli, a->usage, "unknown option '%s'", s);
+            hs_cli_usage_error(cli, a->usage, "unknown option '%s'%s", s, global_hint(s));
             return -1;
         }
     }

@@ -139,6 +139,7 @@ int hs_cli_pause_clear(struct hs_store *st, const char *conn, struct hs_error *e
 /* Commands (alphabetical, as in the table in main.c). */
 int hs_cli_cmd_config(int argc, char **argv, struct hs_cli *cli);
 int hs_cli_cmd_conflicts(int argc, char **argv, struct hs_cli *cli);
+int hs_cli_cmd_reviews(int argc, char **argv, struct hs_cli *cli);
 int hs_cli_cmd_connect(int argc, char **argv, struct hs_cli *cli);
 int hs_cli_cmd_demo(int argc, char **argv, struct hs_cli *cli);
 int hs_cli_cmd_errors(int argc, char **argv, struct hs_cli *cli);

@@ -481,10 +481,19 @@ int hs_cli_cmd_connect(int argc, char **argv, struct hs_cli *cli)
     r.timeout_s = 300;
     struct hs_cli_args a;
     hs_cli_args_init(&a, argc, argv, usage);
+    const char *name = NULL;
     for (;;) {
         int id = hs_cli_next_opt(cli, &a, opts);
-        if (id == 0)
-            break;
+        if (id == 0) {
+            /* options may follow the connection name: parse on after it */
+            const char *op = hs_cli_shift_operand(&a);
+            if (op == NULL)
+                break;
+            if (name != NULL)
+                return hs_cli_usage_error(cli, usage, "unexpected argument '%s'", op);
+            name = op;
+            continue;
+        }
         if (id < 0)
             return HS_CLI_EXIT_USAGE;
         if (id == HS_CLI_OPT_HELP)
@@ -503,11 +512,9 @@ int hs_cli_cmd_connect(int argc, char **argv, struct hs_cli *cli)
             r.json = true;
         }
     }
-    if (a.ind >= argc)
+    if (name == NULL)
         return hs_cli_usage_error(cli, usage, "missing connection: crm or accounting");
-    if (argc - a.ind > 1)
-        return hs_cli_usage_error(cli, usage, "unexpected argument '%s'", argv[a.ind + 1]);
-    r.name = argv[a.ind];
+    r.name = name;
     if (strcmp(r.name, "crm") != 0 && strcmp(r.name, "accounting") != 0)
         return hs_cli_usage_error(cli, usage, "unknown connection '%s': use crm or accounting",
                                   r.name);

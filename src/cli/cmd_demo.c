@@ -814,7 +814,7 @@ static int step_sync(struct hs_cli_demo *d)
             "phone: accounting)\n",
             t.settled);
     if (t.reviews > 0) {
-        say(d, "   %zu uncertain matches wait for a person (`hoopsync status` counts them):\n",
+        say(d, "   %zu uncertain matches wait for a person (`hoopsync reviews list`):\n",
             t.reviews);
         print_some(d, &r, HS_ENGINE_REVIEW, -1, -1, 2);
     }

@@ -363,7 +363,8 @@ static const char usage[] =
     "\n"
     "Run one sync pass: read what changed on both sides since the last pass, link,\n"
     "create and update records as the flows of hoopsync.yaml say, queue conflicts and\n"
-    "errors, then exit (for cron). The daemon (`hoopsync serve`) runs passes continuously.\n"
+    "errors, then exit. For continuous sync, run it every few minutes (cron, a systemd\n"
+    "timer): each pass takes up where the last one stopped.\n"
     "\n"
     "Rate limits: calls are paced to each provider's published windows. When a window\n"
     "would hold the pass up for longer than --max-wait (a provider's daily limit is\n"
@@ -445,8 +446,8 @@ int hs_cli_cmd_sync(int argc, char **argv, struct hs_cli *cli)
         return hs_cli_usage_error(cli, usage, "unexpected argument '%s'", argv[a.ind]);
     if (!once)
         return hs_cli_usage_error(cli, usage,
-                                  "only one pass is supported here: use --once (the daemon is "
-                                  "'hoopsync serve')");
+                                  "missing --once: each run is one pass (for continuous sync, "
+                                  "run 'hoopsync sync --once' from cron or a systemd timer)");
     struct hs_cli_ws *ws = NULL;
     int rc = hs_cli_ws_open(cli, true, &ws);
     if (rc != HS_CLI_EXIT_OK || ws == NULL)

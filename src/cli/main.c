@@ -34,6 +34,8 @@ static const struct command commands[] = {
     {"errors", hs_cli_cmd_errors, 0, "list records that could not be synced, retry them"},
     {"init", hs_cli_cmd_init, 0, "create a workspace: hoopsync.yaml, master key, database"},
     {"plan", hs_cli_cmd_plan, 0, "show what a sync would do, touching nothing (dry run)"},
+    {"reviews", hs_cli_cmd_reviews, 0,
+     "list possible matches the sync would not guess; link or separate them"},
     {"status", hs_cli_cmd_status, 0,
      "per flow: last run, records in sync, pending, errors, conflicts"},
     {"sync", hs_cli_cmd_sync, 0, "run one sync pass (--once)"},
@@ -46,9 +48,10 @@ static void print_help(struct hs_cli *cli)
 {
     FILE *o = cli->out;
     fputs(usage_head, o);
-    fputs("\nhoopsync keeps a CRM (HubSpot, HighLevel) and an accounting system (QuickBooks "
-          "Online,\nXero, Zoho Books) in agreement: customers, items, invoices and payments.\n",
-          o);
+    fputs(
+        "\nhoopsync keeps a CRM (HubSpot; HighLevel to come) and an accounting system (QuickBooks "
+        "Online,\nXero, Zoho Books) in agreement: customers, items, invoices and payments.\n",
+        o);
     fputs("\ncommands:\n", o);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(o, "  %-10s %s\n", commands[i].name, commands[i].summary);

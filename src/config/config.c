@@ -627,9 +627,13 @@ static int p_conn_provider(struct ctx *c, const struct field *f, void *obj)
     enum hs_config_provider p = (enum hs_config_provider)v;
     if (s->crm && !hs_config_provider_is_crm(p))
         return fail(c, f->v, HS_EINVAL,
-                    "provider '%s' cannot be the crm connection (expected one of: hubspot, "
-                    "highlevel)",
+                    "provider '%s' cannot be the crm connection (expected one of: hubspot)",
                     hs_config_provider_name(p));
+    /* a known name without a connector yet: refused here, not at connect time */
+    if (p == HS_CONFIG_PROVIDER_HIGHLEVEL)
+        return fail(c, f->v, HS_EUNSUPPORTED,
+                    "provider 'highlevel' is not supported yet (the crm connection can be: "
+                    "hubspot)");
     if (!s->crm && !hs_config_provider_is_accounting(p))
         return fail(c, f->v, HS_EINVAL,
                     "provider '%s' cannot be the accounting connection (expected one of: "

@@ -710,6 +710,10 @@ struct pass {
     size_t n_claimed;
     struct eng_index **idx;   /* [flow * 3 + indexed side] */
     struct hs_fields handled; /* "<side>:<kind>:<id>" merged in this pass */
+    /* review items: a person's decisions ("link" / "separate") and the pairs already raised
+     * in this pass, both keyed "<flow>\x1f<crm id>\x1f<accounting id>" */
+    struct hs_fields decided, reviewed;
+    bool decided_loaded;
 };
 
 static void group_release(struct eng_group *g)
@@ -735,6 +739,8 @@ static void pass_release(struct hs_engine *e, struct pass *p)
         hs_free(p->idx);
     }
     hs_fields_release(&p->handled);
+    hs_fields_release(&p->decided);
+    hs_fields_release(&p->reviewed);
     memset(p, 0, sizeof *p);
 }
 
@@ -2126,6 +2132,81 @@ static void withdraw_undone(struct hs_engine *e, const struct work *w, size_t fi
     hs_fields_release(&drop);
 }
 
+static int review_key(char *buf, size_t len, const char *flow, const char *crm_id,
+                      const char *acc_id)
+{
+    int n = snprintf(buf, len, "%s\x1f%s\x1f%s", flow, crm_id, acc_id);
+    return n > 0 && (size_t)n < len ? HS_OK : HS_EINVAL;
+}
+
+static int load_decision(void *ud, const struct hs_store_item *it)
+{
+    struct pass *p = ud;
+    char key[512];
+    if (it->other_id == NULL || it->resolution == NULL || it->side != HS_STORE_CRM ||
+        (strcmp(it->resolution, HS_ENGINE_REVIEW_LINK) != 0 &&
+         strcmp(it->resolution, HS_ENGINE_REVIEW_SEPARATE) != 0) ||
+        review_key(key, sizeof key, it->flow, it->remote_id, it->other_id) != HS_OK)
+        return 0;
+    return hs_fields_set(&p->decided, key, it->resolution) == HS_OK ? 0 : HS_ENOMEM;
+}
+
+/*
+ * A grey-zone match of r (side s) with candidate cand: what a person decided of the pair
+ * (hoopsync reviews resolve), read once a pass. *decision: ENG_LINK, ENG_CREATE (they are
+ * different records) or ENG_REVIEW (nobody decided yet).
+ */
+static int review_decision(struct hs_engine *e, struct pass *p, const struct flow_rt *fl,
+                           enum hs_side s, const char *id, const char *cand,
+                           enum eng_decision *decision, struct hs_error *err)
+{
+    *decision = ENG_REVIEW;
+    if (!p->decided_loaded) {
+        int rc = hs_store_item_each(e->cfg.store, HS_STORE_ITEM_REVIEW, NULL,
+                                    HS_STORE_ITEM_RESOLVED, load_decision, p, err);
+        if (rc == HS_ENOMEM)
+            return hs_error_set(err, rc, "cannot sync: out of memory");
+        if (rc != HS_OK)
+            return rc;
+        p->decided_loaded = true;
+    }
+    char key[512];
+    if (review_key(key, sizeof key, fl->cf->name, s == HS_SIDE_CRM ? id : cand,
+                   s == HS_SIDE_CRM ? cand : id) != HS_OK)
+        return HS_OK;
+    const char *said = hs_fields_get(&p->decided, key);
+    if (said != NULL)
+        *decision = strcmp(said, HS_ENGINE_REVIEW_LINK) == 0 ? ENG_LINK : ENG_CREATE;
+    return HS_OK;
+}
+
+/*
+ * Reports and queues a grey-zone match once per pair, whichever side's record found it: the
+ * item is always the CRM record's, with the accounting record as its candidate.
+ */
+static int raise_review(struct hs_engine *e, struct pass *p, const struct flow_rt *fl,
+                        enum hs_side s, const struct hs_record *r, const struct eng_match *m,
+                        struct hs_error *err)
+{
+    const char *crm_id = s == HS_SIDE_CRM ? r->id : m->id;
+    const char *acc_id = s == HS_SIDE_CRM ? m->id : r->id;
+    char key[512];
+    if (review_key(key, sizeof key, fl->cf->name, crm_id, acc_id) == HS_OK) {
+        if (hs_fields_get(&p->reviewed, key) != NULL)
+            return HS_OK;
+        if (hs_fields_set(&p->reviewed, key, "") != HS_OK)
+            return hs_error_set(err, HS_ENOMEM, "cannot sync: out of memory");
+    }
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s '%s' (%s) may be the same as %s record '%s': %s",
+             hs_kind_name(fl->kind), label_of(r), side_name(s), side_name(other_side(s)), m->id,
+             m->reason);
+    int rc = add_action(e, HS_ENGINE_REVIEW, fl->cf->name, fl->kind, s, r->id, m->id, NULL, msg);
+    if (rc != HS_OK)
+        return hs_error_set(err, rc, "cannot sync: out of memory");
+    return raise_item(e, HS_STORE_ITEM_REVIEW, fl, HS_SIDE_CRM, crm_id, acc_id, "", msg, NULL, err);
+}
+
 static int process_group(struct hs_engine *e, struct pass *p, size_t fi, struct eng_group *g,
                          struct hs_error *err)
 {
@@ -2182,6 +2263,18 @@ static int process_group(struct hs_engine *e, struct pass *p, size_t fi, struct 
         struct eng_match m;
         if (rc == HS_OK)
             rc = eng_index_find(idx, r, &m, err);
+        if (rc == HS_OK && m.decision == ENG_REVIEW) {
+            enum eng_decision d = ENG_REVIEW;
+            rc = review_decision(e, p, fl, s, r->id, m.id, &d, err);
+            if (d == ENG_LINK)
+                snprintf(m.reason, sizeof m.reason,
+                         "a person decided they are the same (hoopsync reviews resolve)");
+            else if (d == ENG_CREATE)
+                snprintf(m.reason, sizeof m.reason,
+                         "a person decided it is not %s record '%s' (hoopsync reviews resolve)",
+                         side_name(t), m.id);
+            m.decision = d;
+        }
         if (rc != HS_OK)
             break;
         if (m.decision == ENG_LINK) {
@@ -2204,14 +2297,7 @@ static int process_group(struct hs_engine *e, struct pass *p, size_t fi, struct 
             if (rc == HS_OK)
                 rc = set_handled(p, s, fl->kind, r->id);
         } else if (m.decision == ENG_REVIEW) {
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s '%s' (%s) may be the same as %s record '%s': %s", object,
-                     label_of(r), side_name(s), side_name(t), m.id, m.reason);
-            rc = add_action(e, HS_ENGINE_REVIEW, fl->cf->name, fl->kind, s, r->id, m.id, NULL, msg);
-            if (rc != HS_OK)
-                rc = hs_error_set(err, rc, "cannot sync: out of memory");
-            else
-                rc = raise_item(e, HS_STORE_ITEM_REVIEW, fl, s, r->id, m.id, "", msg, NULL, err);
+            rc = raise_review(e, p, fl, s, r, &m, err);
         } else {
             struct create *c = &w.creates[w.n_creates];
             c->src = r;
@@ -2530,6 +2616,8 @@ static int run_pass(struct hs_engine *e, struct hs_error *err)
     struct pass p;
     memset(&p, 0, sizeof p);
     hs_fields_init(&p.handled);
+    hs_fields_init(&p.decided);
+    hs_fields_init(&p.reviewed);
     struct feed_start starts[HS_KIND_MAX + 1];
     memset(starts, 0, sizeof starts);
     int rc = detect(e, e->dry ? NULL : starts, err);

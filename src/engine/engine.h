@@ -140,6 +140,11 @@ struct hs_engine_config {
     void *progress_ud;
 };
 
+/* Resolutions of a review item (a grey-zone match): the two records are one (link them) or
+ * two (each side gets its own). hoopsync reviews resolve stores them; the next pass acts. */
+#define HS_ENGINE_REVIEW_LINK     "link"
+#define HS_ENGINE_REVIEW_SEPARATE "separate"
+
 enum hs_engine_action_kind {
     HS_ENGINE_CREATE = 1,   /* a record is created on target side from source_id */
     HS_ENGINE_UPDATE = 2,   /* fields of target_id are written */

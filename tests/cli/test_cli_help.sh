@@ -190,6 +190,20 @@ run 1 "$bin" init "$tmp/badws" && grep -q "^hoopsync: $tmp/badws/hoopsync.yaml:2
 [ ! -e "$tmp/badws/hoopsync.key" ] || fail "init made a key for an invalid configuration"
 run 1 "$bin" init "$tmp/badws/hoopsync.yaml/x"
 
+# options may follow a command's operand; a global option after the command says where it goes
+run 2 "$bin" connect crm --timeout 0 && grep -q "option '--timeout' needs seconds from 1 to 86400" <<<"$err" ||
+  fail "connect crm --timeout 0: $err"
+run 2 "$bin" connect crm accounting && grep -q "unexpected argument 'accounting'" <<<"$err" ||
+  fail "connect crm accounting: $err"
+run 2 "$bin" status -c "$tmp/x.yaml" && grep -q "global options go before the command: hoopsync -c FILE COMMAND" <<<"$err" ||
+  fail "status -c: $err"
+run 2 "$bin" reviews resolve 1 --take crm && grep -q "option '--take' is not one of 'hoopsync reviews'" <<<"$err" ||
+  fail "reviews resolve --take: $err"
+run 2 "$bin" conflicts resolve 1 --link && grep -q "option '--link' is not one of 'hoopsync conflicts'" <<<"$err" ||
+  fail "conflicts resolve --link: $err"
+run 2 "$bin" reviews resolve 1 --link --separate && grep -q -- "--link and --separate exclude each other" <<<"$err" ||
+  fail "reviews resolve --link --separate: $err"
+
 if [ "$fails" -ne 0 ]; then
   echo "$fails check(s) failed" >&2
   exit 1

@@ -181,7 +181,7 @@ static void test_config_parse_flow_details(void **state)
     struct hs_error err = {0};
     int rc = parse_text("version: 1\n"
                         "connections:\n"
-                        "  crm: {provider: highlevel, base_url: 'http://127.0.0.1:9/highlevel',"
+                        "  crm: {provider: hubspot, base_url: 'http://127.0.0.1:9/hubspot',"
                         " tenant_id: 123}\n"
                         "  accounting: {provider: zohobooks, scopes: [a, b c]}\n"
                         "flows:\n"
@@ -197,8 +197,8 @@ static void test_config_parse_flow_details(void **state)
                         &cfg, &err);
     if (rc != HS_OK)
         fail_msg("%s", err.msg);
-    assert_int_equal(cfg->crm.provider, HS_CONFIG_PROVIDER_HIGHLEVEL);
-    assert_string_equal(cfg->crm.base_url, "http://127.0.0.1:9/highlevel");
+    assert_int_equal(cfg->crm.provider, HS_CONFIG_PROVIDER_HUBSPOT);
+    assert_string_equal(cfg->crm.base_url, "http://127.0.0.1:9/hubspot");
     assert_string_equal(cfg->crm.tenant_id, "123");
     assert_int_equal(cfg->accounting.provider, HS_CONFIG_PROVIDER_ZOHOBOOKS);
     assert_int_equal(cfg->accounting.n_scopes, 2);
@@ -222,7 +222,7 @@ static void test_config_parse_flow_details(void **state)
     assert_int_equal(f->authority[0].authority, HS_CONFIG_AUTHORITY_CRM);
     assert_int_equal(f->match_link, HS_CONFIG_THRESHOLD_ONE);
     assert_int_equal(f->match_review, 1);
-    assert_string_equal(hs_config_provider_name(cfg->crm.provider), "highlevel");
+    assert_string_equal(hs_config_provider_name(cfg->crm.provider), "hubspot");
     assert_string_equal(hs_config_object_name(f->objects), "payments");
     assert_string_equal(hs_config_direction_name(f->direction), "accounting_to_crm");
     assert_string_equal(hs_config_transform_name(f->mappings[0].transform), "concat");
@@ -293,8 +293,10 @@ static const struct error_case error_cases[] = {
      "t.yaml:4:15: invalid provider 'salesforce' in connection 'crm' (expected one of: hubspot, "
      "highlevel, quickbooks, xero, zohobooks)"},
     {"version: 1\nconnections:\n  crm:\n    provider: xero\n", HS_EINVAL,
-     "t.yaml:4:15: provider 'xero' cannot be the crm connection (expected one of: hubspot, "
-     "highlevel)"},
+     "t.yaml:4:15: provider 'xero' cannot be the crm connection (expected one of: hubspot)"},
+    {"version: 1\nconnections:\n  crm:\n    provider: highlevel\n", HS_EUNSUPPORTED,
+     "t.yaml:4:15: provider 'highlevel' is not supported yet (the crm connection can be: "
+     "hubspot)"},
     {"version: 1\nconnections:\n  accounting: {provider: hubspot}\n", HS_EINVAL,
      "t.yaml:3:26: provider 'hubspot' cannot be the accounting connection (expected one of: "
      "quickbooks, xero, zohobooks)"},
