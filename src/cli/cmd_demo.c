@@ -788,6 +788,28 @@ static bool is_not_link(const struct hs_engine_action *a)
     return a->kind != HS_ENGINE_LINK;
 }
 
+/*
+ * Adds the totals of the invoices a pass created (as the accounting system holds them) to
+ * the demo's invoiced totals; first / last (len each): the first and last invoice numbers.
+ */
+static int add_invoiced(struct hs_cli_demo *d, const struct hs_engine_report *r, char *first,
+                        char *last, size_t len)
+{
+    for (size_t i = 0; i < r->n_actions; i++) {
+        const struct hs_engine_action *a = &r->actions[i];
+        if (!is_invoice_create(a) || a->target_id == NULL)
+            continue;
+        struct hs_cli_demo_invoice inv;
+        if (d->acc->invoice_read(d, a->target_id, &inv) != HS_CLI_EXIT_OK ||
+            totals_add(&d->invoiced, &inv.total) != HS_OK)
+            return HS_CLI_EXIT_FAIL;
+        if (first[0] == '\0')
+            snprintf(first, len, "%s", inv.number);
+        snprintf(last, len, "%s", inv.number);
+    }
+    return HS_CLI_EXIT_OK;
+}
+
 static int step_sync(struct hs_cli_demo *d)
 {
     say(d, "\n2. sync: one pass of the engine\n");
@@ -820,19 +842,9 @@ static int step_sync(struct hs_cli_demo *d)
     }
     /* invoices: their numbers and totals as the accounting system holds them */
     char first[64] = "", last[64] = "";
-    for (size_t i = 0; i < r.n_actions; i++) {
-        const struct hs_engine_action *a = &r.actions[i];
-        if (!is_invoice_create(a) || a->target_id == NULL)
-            continue;
-        struct hs_cli_demo_invoice inv;
-        if (d->acc->invoice_read(d, a->target_id, &inv) != HS_CLI_EXIT_OK ||
-            totals_add(&d->invoiced, &inv.total) != HS_OK) {
-            hs_engine_report_release(&r);
-            return HS_CLI_EXIT_FAIL;
-        }
-        if (first[0] == '\0')
-            snprintf(first, sizeof first, "%s", inv.number);
-        snprintf(last, sizeof last, "%s", inv.number);
+    if (add_invoiced(d, &r, first, last, sizeof first) != HS_CLI_EXIT_OK) {
+        hs_engine_report_release(&r);
+        return HS_CLI_EXIT_FAIL;
     }
     char sums[512];
     totals_text(&d->invoiced, sums, sizeof sums);
@@ -1118,6 +1130,12 @@ static int step_resync(struct hs_cli_demo *d, const struct payment *pay,
     tally_add(&t, &r);
     tally_merge(&d->all, &t);
     d->again = t;
+    /* deals that closed meanwhile were invoiced by this pass: their totals count too */
+    char first[64] = "", last[64] = "";
+    if (add_invoiced(d, &r, first, last, sizeof first) != HS_CLI_EXIT_OK) {
+        hs_engine_report_release(&r);
+        return HS_CLI_EXIT_FAIL;
+    }
     size_t shown = 0;
     for (size_t i = 0; i < r.n_actions; i++) {
         const struct hs_engine_action *a = &r.actions[i];
