@@ -41,9 +41,12 @@
 /* The longest a command waits for a rate-limit window before it stops its pass (the limits'
  * minute windows are waited for; a spent day window is not). */
 #define HS_CLI_LIMIT_WAIT_MAX_MS ((int64_t)15 * 60 * 1000)
+/* A wait at least this long is shown on a terminal (cli/cmd_sync.c wait_notice). */
+#define HS_CLI_NOTICE_WAIT_MS 2000
 
 struct ws_side {
     const char *name; /* "crm" / "accounting" */
+    struct hs_cli *cli;
     const struct hs_connector_ops *ops;
     struct hs_connector *conn;
     struct hs_ratelimit *limiter; /* the account's windows (connectors/common/limits.h) */
@@ -71,10 +74,21 @@ static void progress_cb(void *ud, const char *stage, size_t done, size_t total)
 {
     struct hs_cli *cli = ud;
     if (total > 0)
-        fprintf(cli->err, "\rhoopsync: %s %zu/%zu   ", stage, done, total);
+        fprintf(cli->err, "\r\033[Khoopsync: %s %zu/%zu", stage, done, total);
     else
-        fprintf(cli->err, "\rhoopsync: %s...        ", stage);
+        fprintf(cli->err, "\r\033[Khoopsync: %s...", stage);
     fflush(cli->err);
+}
+
+/* On a terminal: why the progress line stands still during a long rate-limit wait. */
+static void wait_notice(void *ud, const struct hs_ratelimit_block *why, int64_t wait_ms)
+{
+    const struct ws_side *s = ud;
+    char reason[HS_ERRMSG_MAX];
+    hs_conn_limit_reason(s->name, why, reason, sizeof reason);
+    fprintf(s->cli->err, "\r\033[Khoopsync: waiting %lld s: %s", (long long)(wait_ms + 999) / 1000,
+            reason);
+    fflush(s->cli->err);
 }
 
 static void side_close(struct ws_side *s)
@@ -123,6 +137,7 @@ static int side_open(struct hs_cli *cli, struct hs_cli_ws *ws, struct ws_side *s
 {
     struct hs_error err = {0};
     s->name = name;
+    s->cli = cli;
     if (!cc->present)
         return hs_cli_fail(cli, "connection '%s' is not configured in '%s'", name,
                            cli->config_path);
@@ -223,6 +238,8 @@ static int side_open(struct hs_cli *cli, struct hs_cli_ws *ws, struct ws_side *s
     /* a wait longer than this (a day window spent) stops the pass instead of sleeping; a
      * pause stored by an earlier pass holds until it ends (cli/pause.c) */
     hs_ratelimit_set_max_wait(s->limiter, HS_CLI_LIMIT_WAIT_MAX_MS);
+    if (ws->tty)
+        hs_ratelimit_set_notice(s->limiter, wait_notice, s, HS_CLI_NOTICE_WAIT_MS);
     struct hs_cli_pause pause;
     if (hs_cli_pause_get(ws->store, name, &pause)) {
         int64_t left = pause.until_ms - hs_env_now_ms(&ws->env);

@@ -69,7 +69,10 @@ struct hs_ratelimit {
     hs_ratelimit_idle_fn idle; /* other work for a wait (NULL: none) */
     void *idle_ud;
     int64_t idle_min_ms;
-    bool in_idle; /* idle is running: a wait inside it sleeps */
+    bool in_idle;                  /* idle is running: a wait inside it sleeps */
+    hs_ratelimit_notice_fn notice; /* told of long waits (NULL: none) */
+    void *notice_ud;
+    int64_t notice_min_ms;
 };
 
 int hs_ratelimit_new(const struct hs_env *env, struct hs_ratelimit **out)
@@ -277,7 +280,7 @@ static int take(struct hs_ratelimit *rl, const char *scope, bool bounded, int64_
 {
     scope = norm_scope(scope);
     int64_t waited = 0;
-    bool idled = false;
+    bool idled = false, told = false;
     for (;;) {
         pthread_mutex_lock(&rl->mu);
         int64_t now = hs_env_now_ms(rl->env);
@@ -303,6 +306,14 @@ static int take(struct hs_ratelimit *rl, const char *scope, bool bounded, int64_
             pthread_mutex_unlock(&rl->mu);
             *out_waited = waited;
             return HS_OK;
+        }
+        if (rl->notice != NULL && !told && wait >= rl->notice_min_ms) {
+            told = true;
+            hs_ratelimit_notice_fn fn = rl->notice;
+            void *ud = rl->notice_ud;
+            pthread_mutex_unlock(&rl->mu);
+            fn(ud, &why, wait);
+            continue; /* the wait is computed again after the notice */
         }
         if (rl->idle != NULL && !rl->in_idle && !idled && wait >= rl->idle_min_ms) {
             idled = true; /* once per call: it returns when its work or the wait runs out */
@@ -333,6 +344,18 @@ void hs_ratelimit_set_idle(struct hs_ratelimit *rl, hs_ratelimit_idle_fn fn, voi
     rl->idle = fn;
     rl->idle_ud = ud;
     rl->idle_min_ms = min_ms > 1 ? min_ms : 1;
+    pthread_mutex_unlock(&rl->mu);
+}
+
+void hs_ratelimit_set_notice(struct hs_ratelimit *rl, hs_ratelimit_notice_fn fn, void *ud,
+                             int64_t min_ms)
+{
+    if (rl == NULL)
+        return;
+    pthread_mutex_lock(&rl->mu);
+    rl->notice = fn;
+    rl->notice_ud = ud;
+    rl->notice_min_ms = min_ms > 1 ? min_ms : 1;
     pthread_mutex_unlock(&rl->mu);
 }
 

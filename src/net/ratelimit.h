@@ -82,6 +82,15 @@ HS_API int64_t hs_ratelimit_wait_any_ms(struct hs_ratelimit *rl, int64_t n);
 typedef void (*hs_ratelimit_idle_fn)(void *ud, int64_t until_ms);
 HS_API void hs_ratelimit_set_idle(struct hs_ratelimit *rl, hs_ratelimit_idle_fn fn, void *ud,
                                   int64_t min_ms);
+/*
+ * Tells of long waits: fn(ud, why, wait_ms) runs before a call waits at least min_ms (once per
+ * call, with no lock held; why names the window that holds it), e.g. to show a person why
+ * the work stands still. NULL fn: none (the default).
+ */
+typedef void (*hs_ratelimit_notice_fn)(void *ud, const struct hs_ratelimit_block *why,
+                                       int64_t wait_ms);
+HS_API void hs_ratelimit_set_notice(struct hs_ratelimit *rl, hs_ratelimit_notice_fn fn, void *ud,
+                                    int64_t min_ms);
 /* Total calls acquired and milliseconds waited, for reports. */
 HS_API void hs_ratelimit_stats(struct hs_ratelimit *rl, int64_t *out_calls, int64_t *out_waited_ms);
 

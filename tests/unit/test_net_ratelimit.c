@@ -403,6 +403,51 @@ static void test_ratelimit_idle_runs_other_work_instead_of_sleeping(void **state
     pthread_mutex_destroy(&f.mu);
 }
 
+struct notice_rec {
+    int calls;
+    int64_t wait_ms;
+    struct hs_ratelimit_block why;
+};
+
+static void notice_fn(void *ud, const struct hs_ratelimit_block *why, int64_t wait_ms)
+{
+    struct notice_rec *r = ud;
+    r->calls++;
+    r->wait_ms = wait_ms;
+    r->why = *why;
+}
+
+/* A wait of at least min_ms is told once, naming the window that holds the call. */
+static void test_ratelimit_notice_tells_of_long_waits(void **state)
+{
+    (void)state;
+    struct fake f;
+    struct hs_env env;
+    fake_env(&f, &env, 500000);
+    struct hs_ratelimit *rl = NULL;
+    assert_int_equal(hs_ratelimit_new(&env, &rl), HS_OK);
+    assert_int_equal(hs_ratelimit_add(rl, "all", 1, 100), HS_OK);
+    assert_int_equal(hs_ratelimit_add(rl, "batch", 1, 5000), HS_OK);
+    struct notice_rec r = {0};
+    hs_ratelimit_set_notice(rl, notice_fn, &r, 1000);
+    assert_int_equal(hs_ratelimit_acquire(rl, "batch"), 0);
+    assert_int_equal(hs_ratelimit_acquire(rl, "all"), 100); /* short: not told */
+    assert_int_equal(r.calls, 0);
+    assert_int_equal(hs_ratelimit_acquire(rl, "batch"), 4900);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.wait_ms, 4900);
+    assert_string_equal(r.why.scope, "batch");
+    assert_int_equal(r.why.limit, 1);
+    assert_int_equal(r.why.window_ms, 5000);
+    assert_int_equal(f.slept, 5000); /* told, then slept as before */
+    hs_ratelimit_set_notice(rl, NULL, NULL, 0);
+    assert_int_equal(hs_ratelimit_acquire(rl, "batch"), 5000);
+    assert_int_equal(r.calls, 1);
+    hs_ratelimit_set_notice(NULL, notice_fn, &r, 1);
+    hs_ratelimit_free(rl);
+    pthread_mutex_destroy(&f.mu);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -415,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_ratelimit_survives_every_failed_allocation),
         cmocka_unit_test(test_ratelimit_concurrent_callers_share_the_windows),
         cmocka_unit_test(test_ratelimit_idle_runs_other_work_instead_of_sleeping),
+        cmocka_unit_test(test_ratelimit_notice_tells_of_long_waits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
