@@ -256,6 +256,11 @@ int eng_action(struct hs_engine *e, enum hs_engine_action_kind kind, const char 
     return HS_OK;
 }
 
+const struct hs_engine_report *eng_report(const struct hs_engine *e)
+{
+    return e->rep;
+}
+
 bool eng_dry(const struct hs_engine *e)
 {
     return e->dry;

@@ -54,6 +54,8 @@ const struct hs_env *eng_env(const struct hs_engine *e);
 int eng_action(struct hs_engine *e, enum hs_engine_action_kind kind, const char *flow,
                enum hs_kind object, enum hs_side source_side, const char *source_id,
                const char *target_id, const char *fields, const char *reason, struct hs_error *err);
+/* The report of the running pass or plan (the actions so far). */
+const struct hs_engine_report *eng_report(const struct hs_engine *e);
 /* True while the engine runs a plan: nothing may be stored or written. */
 bool eng_dry(const struct hs_engine *e);
 /* Reports progress (stage, done of total) to the caller's callback, if any. */

@@ -115,7 +115,11 @@ struct inv {
     size_t n_statuses, cap_statuses;
     struct hs_fields status_index;
     struct hs_fields done; /* invoices a chunk already settled this pass (acc ids) */
-    int done_rc;           /* HS_ENOMEM when done could not be kept */
+    /* in a plan: CRM customers the customers flow would link (-> accounting id) or create
+     * (-> ""), from the plan's report, built when first needed */
+    struct hs_fields planned;
+    bool planned_built;
+    int done_rc; /* HS_ENOMEM when done could not be kept */
     /* deal creates and invoice updates waiting for the accounting invoice */
     struct inv_write *creates;
     size_t n_creates, cap_creates;
@@ -301,6 +305,34 @@ static int source_hash(const struct hs_record *deal, char out[HS_HASH_HEX], stru
 /* ---- building an invoice from a deal ---------------------------------------------------- */
 
 /*
+ * In a plan, the customer the deal's company would have once the customers flow ran (a plan
+ * creates and links nothing, a sync does that before invoicing): the accounting id it would
+ * be linked to, or a stand-in when it would be created. *out NULL when the plan does neither.
+ */
+static int planned_customer(struct inv *v, const char *company, char **out, struct hs_error *err)
+{
+    *out = NULL;
+    if (!v->planned_built) {
+        const struct hs_engine_report *r = eng_report(v->e);
+        for (size_t i = 0; r != NULL && i < r->n_actions; i++) {
+            const struct hs_engine_action *a = &r->actions[i];
+            if (a->object != HS_KIND_CUSTOMER || a->source_side != HS_SIDE_CRM ||
+                (a->kind != HS_ENGINE_LINK && a->kind != HS_ENGINE_CREATE))
+                continue;
+            const char *to = a->kind == HS_ENGINE_LINK && a->target_id != NULL ? a->target_id : "";
+            if (hs_fields_set(&v->planned, a->source_id, to) != HS_OK)
+                return oom(err);
+        }
+        v->planned_built = true;
+    }
+    const char *to = hs_fields_get(&v->planned, company);
+    if (to == NULL)
+        return HS_OK;
+    *out = hs_strdup(to[0] != '\0' ? to : "(the customer this sync creates)");
+    return *out != NULL ? HS_OK : oom(err);
+}
+
+/*
  * Builds the invoice of deal into *out. *out NULL with HS_OK when the deal cannot be invoiced
  * now (an error item was raised: the company is not linked, the builder refused the deal).
  */
@@ -314,6 +346,8 @@ static int build(struct inv *v, const struct hs_record *deal, struct hs_record *
     int rc = HS_OK;
     if (company != NULL)
         rc = linked(v, "customer", HS_STORE_CRM, company, &cust, NULL, err);
+    if (rc == HS_OK && cust == NULL && company != NULL && v->dry)
+        rc = planned_customer(v, company, &cust, err);
     if (rc != HS_OK)
         return rc;
     if (cust == NULL) {
@@ -1412,6 +1446,7 @@ static void inv_release(struct inv *v)
     hs_free(v->item_ids);
     hs_free(v->payments);
     hs_fields_release(&v->done);
+    hs_fields_release(&v->planned);
     for (size_t i = 0; i < v->n_deals_owned; i++)
         hs_record_free(v->deals_owned[i]);
     hs_free(v->deals_owned);
@@ -1489,6 +1524,7 @@ int eng_invoices_run(struct hs_engine *e, struct eng_group *groups, size_t n_gro
     v.provider = v.iv->provider != NULL ? v.iv->provider : "the accounting system";
     hs_fields_init(&v.status_index);
     hs_fields_init(&v.done);
+    hs_fields_init(&v.planned);
     const struct hs_engine_side *crm = &v.cfg->crm, *acc = &v.cfg->accounting;
     unsigned want = 1u << HS_KIND_INVOICE;
     if ((crm->ops->kinds(crm->conn) & want) == 0 || (acc->ops->kinds(acc->conn) & want) == 0)
