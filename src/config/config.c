@@ -953,6 +953,7 @@ struct flow_scratch {
     struct hs_config_flow *flow;
     const char *flow_what;                  /* "flow 'customers'" */
     const struct hs_config_node *direction; /* its value when given, else NULL */
+    const struct hs_config_node *enforce;   /* its value when given, else NULL */
     struct field invoicing;                 /* invoicing.v == NULL when absent */
 };
 
@@ -999,6 +1000,7 @@ static int p_flow_direction(struct ctx *c, const struct field *f, void *obj)
 
 static int p_flow_enforce(struct ctx *c, const struct field *f, void *obj)
 {
+    ((struct flow_scratch *)obj)->enforce = f->v;
     return get_bool(c, f, &((struct flow_scratch *)obj)->flow->enforce);
 }
 
@@ -1513,6 +1515,12 @@ static int p_flow_invoicing(struct ctx *c, const struct field *f, void *obj)
 static int check_flow_objects(struct ctx *c, struct flow_scratch *s)
 {
     struct hs_config_flow *flow = s->flow;
+    if (flow->enforce && flow->direction == HS_CONFIG_DIRECTION_BOTH &&
+        flow->objects != HS_CONFIG_OBJECT_INVOICES)
+        return fail(c, s->enforce, HS_EINVAL,
+                    "'enforce: true' in %s has no effect: it applies to one-way flows "
+                    "(crm_to_accounting or accounting_to_crm), and this flow syncs both ways",
+                    s->flow_what);
     if (flow->objects != HS_CONFIG_OBJECT_INVOICES) {
         if (s->invoicing.v != NULL)
             return fail(c, s->invoicing.kn, HS_EINVAL,

@@ -242,6 +242,10 @@ struct error_case {
 #define FLOW CONNS "flows:\n  - name: customers\n    objects: customers\n" /* next is line 10 */
 
 static const struct error_case error_cases[] = {
+    /* enforce on a two-way flow would silently do nothing */
+    {FLOW "    enforce: true\n", HS_EINVAL,
+     "t.yaml:10:14: 'enforce: true' in flow 'customers' has no effect: it applies to one-way "
+     "flows (crm_to_accounting or accounting_to_crm), and this flow syncs both ways"},
     /* unknown keys */
     {FLOW "    directon: both\n", HS_EINVAL,
      "t.yaml:10:5: unknown key 'directon' in flow 'customers' (expected one of: name, objects, "
