@@ -917,6 +917,17 @@ static void test_conn_quickbooks_item_create_uses_settings(void **state)
     assert_int_equal(ops->write(t->c, HS_KIND_ITEM, &w, 1, &err), HS_OK);
     assert_int_equal(w.status, HS_EINVAL);
     assert_non_null(strstr(w.msg, "home currency"));
+    /* an income account QuickBooks does not have: the message says which setting to check */
+    assert_int_equal(hs_money_parse_exact("1", 1, "USD", &it->item.unit_price, &err), HS_OK);
+    assert_int_equal(hs_record_set_str(&it->item.income_account_ref, "79"), HS_OK);
+    assert_int_equal(hs_record_set_str(&it->item.name, "Consulting day"), HS_OK);
+    w.result = NULL;
+    w.idem_key = "prod-3";
+    assert_int_equal(ops->write(t->c, HS_KIND_ITEM, &w, 1, &err), HS_OK);
+    assert_int_equal(w.status, HS_ENOTFOUND);
+    assert_non_null(strstr(w.msg, "(is the item's income account active? setting "
+                                  "'income_account': 2)"));
+    hs_record_free(w.result);
     hs_record_free(it);
 }
 

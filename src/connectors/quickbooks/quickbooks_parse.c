@@ -845,6 +845,13 @@ static int item_answer(const json_t *item, enum hs_kind kind, const char *entity
         *st = fault_status(code);
         if (msg[0] == '\0')
             copy_text(msg, HS_ERRMSG_MAX, "QuickBooks refused the record");
+        /* an item's one reference the finance user sets: its income account */
+        if (kind == HS_KIND_ITEM && strcmp(code, "610") == 0) {
+            size_t n = strlen(msg);
+            snprintf(msg + n, HS_ERRMSG_MAX - n,
+                     " (is the item's income account active? setting 'income_account': %s)",
+                     o != NULL && o->income_account != NULL ? o->income_account : "(not set)");
+        }
     } else if (obj != NULL) {
         struct hs_error perr;
         hs_error_clear(&perr);
