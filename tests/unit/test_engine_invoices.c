@@ -901,6 +901,38 @@ static void test_invoice_updates_unpaid_updates_until_paid(void **state)
     hs_engine_report_release(&rep);
 }
 
+/* draft_only: an edited deal updates its invoice while the accounting side holds it as a
+ * draft; once it is not one, the edit is a conflict and the invoice stays. */
+static void test_invoice_updates_draft_only_updates_drafts_only(void **state)
+{
+    struct fx *x = *state;
+    x->iv.updates = HS_ENGINE_INVOICE_UPDATES_DRAFT_ONLY;
+    put_link(x, "customer", "C1", "Q1");
+    put_deal(&x->crm, "D1", "C1", "closedwon");
+    struct hs_engine_report rep;
+    run(x, &rep);
+    hs_engine_report_release(&rep);
+    assert_int_equal(x->acc.n, 1);
+    x->acc.recs[0]->invoice.status = HS_INVOICE_DRAFT;
+    struct hs_error err = {0};
+    assert_int_equal(hs_decimal_from_int(5, &x->crm.recs[0]->invoice.lines[0].quantity, &err),
+                     HS_OK);
+    run(x, &rep);
+    assert_null(action(&rep, HS_ENGINE_CONFLICT));
+    assert_int_equal(x->acc.recs[0]->invoice.total.minor, 28000);
+    hs_engine_report_release(&rep);
+    /* sent (no longer a draft): the next edit is a conflict naming the setting */
+    x->acc.recs[0]->invoice.status = HS_INVOICE_OPEN;
+    assert_int_equal(hs_decimal_from_int(7, &x->crm.recs[0]->invoice.lines[0].quantity, &err),
+                     HS_OK);
+    run(x, &rep);
+    const struct hs_engine_action *a = action(&rep, HS_ENGINE_CONFLICT);
+    assert_non_null(a);
+    assert_non_null(strstr(a->reason, "invoice_updates: draft_only"));
+    assert_int_equal(x->acc.recs[0]->invoice.total.minor, 28000);
+    hs_engine_report_release(&rep);
+}
+
 static bool deal_linked(struct fx *x, const char *deal_id)
 {
     struct hs_store_link l;
@@ -1046,6 +1078,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pending_intent_is_finished_without_a_change, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_last_payment_date_comes_from_payments, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_invoice_updates_draft_only_updates_drafts_only, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_invoice_updates_unpaid_updates_until_paid, setup,
                                         teardown),
