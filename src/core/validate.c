@@ -6,9 +6,12 @@
  *             value in front, so every message reads as one plain sentence for a finance
  *             user. Tax ids are reduced to upper-case letters and digits (spaces, dots,
  *             dashes and slashes are how people write them, not part of them), the scheme is
- *             taken from a VAT prefix or else from the billing country, and each scheme is one
- *             small function: format first (the message then says what the number should look
- *             like), then the check digits (the message then says it is probably mistyped).
+ *             taken from a VAT prefix or else from the billing country (whose number may
+ *             follow its name, as in "ABN 51 824 753 556"), and each scheme is one small
+ *             function: format first (the message then says what the number should look
+ *             like, or why not when the length is right but a part cannot be, such as a
+ *             birth date), then the check digits (the message then says it is probably
+ *             mistyped).
  *             The check algorithms are the ones the issuing authorities publish (EU VIES
  *             algorithms per member state, HMRC mod 97 / 9755, ATO ABN mod 89, IRS EIN
  *             prefixes, CRA Luhn, Swiss UID mod 11, Receita Federal mod 11, NTA mod 9).
@@ -374,11 +377,6 @@ struct tax_scheme {
     enum tax_status (*check)(const char *b, size_t n, char *why, size_t size);
 };
 
-static enum tax_status fmt_only_digits(const char *b, size_t n, size_t lo, size_t hi)
-{
-    return n >= lo && n <= hi && all_digits(b, n) ? TAX_OK : TAX_FORMAT;
-}
-
 static enum tax_status tax_at(const char *b, size_t n, char *why, size_t size)
 {
     (void)why;
@@ -694,54 +692,201 @@ static enum tax_status tax_sk(const char *b, size_t n, char *why, size_t size)
     return number(b, 10) % 11 == 0 ? TAX_OK : TAX_CHECK;
 }
 
-/* Format-only schemes of the other EU members. */
+/* Weighted digit sum of s[0..n) with weights w[0..n). */
+static int weighted(const char *s, const int *w, size_t n)
+{
+    int sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += dig(s[i]) * w[i];
+    return sum;
+}
+
+/* Whether y-m-d is a day of the Gregorian calendar. */
+static bool is_date(int y, int m, int d)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m < 1 || m > 12 || d < 1)
+        return false;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return d <= days[m - 1] + (m == 2 && leap ? 1 : 0);
+}
+
+/* BG personal number (EGN): YYMMDD (month +20 for the 1800s, +40 for the 2000s), weights
+ * 2 4 8 5 10 9 7 3 6, mod 11 mod 10. */
+static bool bg_egn(const char *b)
+{
+    static const int w[9] = {2, 4, 8, 5, 10, 9, 7, 3, 6};
+    int y = 1900 + (int)number(b, 2);
+    int m = (int)number(b + 2, 2);
+    if (m > 40) {
+        y += 100;
+        m -= 40;
+    } else if (m > 20) {
+        y -= 100;
+        m -= 20;
+    }
+    return is_date(y, m, (int)number(b + 4, 2)) && weighted(b, w, 9) % 11 % 10 == dig(b[9]);
+}
+
+/* BG: 9 digits for legal entities (weights 1..8 mod 11; a remainder of 10 takes weights
+ * 3..10, then mod 10); 10 digits for a citizen (EGN), a foreigner (LNCh: weights 21 19 17 13
+ * 11 9 7 3 1, mod 10) or others (weights 4 3 2 7 6 5 4 3 2, 11 - sum mod 11). */
 static enum tax_status tax_bg(const char *b, size_t n, char *why, size_t size)
 {
     (void)why;
     (void)size;
-    return fmt_only_digits(b, n, 9, 10);
+    static const int legal1[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    static const int legal2[8] = {3, 4, 5, 6, 7, 8, 9, 10};
+    static const int foreigner[9] = {21, 19, 17, 13, 11, 9, 7, 3, 1};
+    static const int other[9] = {4, 3, 2, 7, 6, 5, 4, 3, 2};
+    if ((n != 9 && n != 10) || !all_digits(b, n))
+        return TAX_FORMAT;
+    if (n == 9) {
+        int r = weighted(b, legal1, 8) % 11;
+        if (r == 10)
+            r = weighted(b, legal2, 8) % 11 % 10;
+        return r == dig(b[8]) ? TAX_OK : TAX_CHECK;
+    }
+    if (bg_egn(b) || weighted(b, foreigner, 9) % 10 == dig(b[9]))
+        return TAX_OK;
+    return (11 - weighted(b, other, 9) % 11) % 11 == dig(b[9]) ? TAX_OK : TAX_CHECK;
 }
 
+/* CY: 8 digits (not starting with 12) and a check letter: digits in odd places map through
+ * 1 0 5 7 9 13 15 17 19 21, the others count as themselves, sum mod 26 as A..Z. */
 static enum tax_status tax_cy(const char *b, size_t n, char *why, size_t size)
 {
-    (void)why;
-    (void)size;
-    return n == 9 && all_digits(b, 8) && is_upper(b[8]) ? TAX_OK : TAX_FORMAT;
+    static const int odd[10] = {1, 0, 5, 7, 9, 13, 15, 17, 19, 21};
+    if (n != 9 || !all_digits(b, 8) || !is_upper(b[8]))
+        return TAX_FORMAT;
+    if (b[0] == '1' && b[1] == '2') {
+        snprintf(why, size, "no number after CY starts with 12");
+        return TAX_FORMAT;
+    }
+    int sum = 0;
+    for (size_t i = 0; i < 8; i++)
+        sum += i % 2 == 0 ? odd[dig(b[i])] : dig(b[i]);
+    return 'A' + sum % 26 == b[8] ? TAX_OK : TAX_CHECK;
 }
 
+/* CZ: 8 digits for legal entities (weights 8..2, 11 - sum mod 11; 0 -> 1, 10 -> 0); 9 digits
+ * starting with 6 for individuals without a birth number (digits 2..8 weighted 8..2); else
+ * the birth number: YYMMDD (month +50 for women, +20 when a day's serials ran out), 9 digits
+ * for births before 1954 (no check digit) or 10 digits, the last being the first 9 mod 11
+ * mod 10. */
 static enum tax_status tax_cz(const char *b, size_t n, char *why, size_t size)
 {
-    (void)why;
-    (void)size;
-    return fmt_only_digits(b, n, 8, 10);
+    static const int w[7] = {8, 7, 6, 5, 4, 3, 2};
+    if (n < 8 || n > 10 || !all_digits(b, n))
+        return TAX_FORMAT;
+    if (n == 8) {
+        if (b[0] == '9') {
+            snprintf(why, size, "an 8-digit number after CZ cannot start with 9");
+            return TAX_FORMAT;
+        }
+        int check = (11 - weighted(b, w, 7) % 11) % 11;
+        check = check == 0 ? 1 : check % 10;
+        return check == dig(b[7]) ? TAX_OK : TAX_CHECK;
+    }
+    if (n == 9 && b[0] == '6') {
+        int r = weighted(b + 1, w, 7) % 11;
+        int check = ((8 - (10 - r) % 11) % 10 + 10) % 10;
+        return check == dig(b[8]) ? TAX_OK : TAX_CHECK;
+    }
+    int yy = (int)number(b, 2);
+    int m = (int)number(b + 2, 2);
+    if (m > 70)
+        m -= 70;
+    else if (m > 50)
+        m -= 50;
+    else if (m > 20)
+        m -= 20;
+    int y = n == 10 ? (yy < 54 ? 2000 : 1900) + yy : (yy >= 80 ? 1800 : 1900) + yy;
+    if (n == 9 && y >= 1954) {
+        snprintf(why, size, "9-digit numbers after CZ belong to people born before 1954");
+        return TAX_FORMAT;
+    }
+    if (!is_date(y, m, (int)number(b + 4, 2))) {
+        snprintf(why, size, "a %zu-digit number after CZ should start with a birth date (YYMMDD)",
+                 n);
+        return TAX_FORMAT;
+    }
+    if (n == 9)
+        return TAX_OK;
+    return number(b, 9) % 11 % 10 == dig(b[9]) ? TAX_OK : TAX_CHECK;
 }
 
+/* LT: 9 digits for legal entities, 12 for temporary taxpayers, the last but one being 1;
+ * weights 1..9 cycling mod 11, on 10 again with weights 3..9, 1.. cycling, then mod 10. */
 static enum tax_status tax_lt(const char *b, size_t n, char *why, size_t size)
 {
-    (void)why;
-    (void)size;
-    return (n == 9 || n == 12) && all_digits(b, n) ? TAX_OK : TAX_FORMAT;
+    if ((n != 9 && n != 12) || !all_digits(b, n))
+        return TAX_FORMAT;
+    if (b[n - 2] != '1') {
+        snprintf(why, size, "the last but one digit of a number after LT should be 1");
+        return TAX_FORMAT;
+    }
+    int sum = 0;
+    for (size_t i = 0; i + 1 < n; i++)
+        sum += dig(b[i]) * (int)(1 + i % 9);
+    int r = sum % 11;
+    if (r == 10) {
+        sum = 0;
+        for (size_t i = 0; i + 1 < n; i++)
+            sum += dig(b[i]) * (int)(1 + (i + 2) % 9);
+        r = sum % 11 % 10;
+    }
+    return r == dig(b[n - 1]) ? TAX_OK : TAX_CHECK;
 }
 
+/* LV: 11 digits. Legal entities start with 4..9: weights 9 1 4 8 3 10 2 5 7 6 1, sum mod 11
+ * is 3. Individuals give their personal code, DDMMYY and a century digit (0 for the 1800s,
+ * 1 for the 1900s, 2 for the 2000s), or since July 2017 32 and no date. Their last digit is
+ * not checked: no official source publishes its algorithm. */
 static enum tax_status tax_lv(const char *b, size_t n, char *why, size_t size)
 {
-    (void)why;
-    (void)size;
-    return fmt_only_digits(b, n, 11, 11);
+    static const int w[11] = {9, 1, 4, 8, 3, 10, 2, 5, 7, 6, 1};
+    if (n != 11 || !all_digits(b, 11))
+        return TAX_FORMAT;
+    if (b[0] > '3')
+        return weighted(b, w, 11) % 11 == 3 ? TAX_OK : TAX_CHECK;
+    if (b[0] == '3' && b[1] == '2')
+        return TAX_OK;
+    int y = 1800 + 100 * dig(b[6]) + (int)number(b + 4, 2);
+    if (b[6] > '2' || !is_date(y, (int)number(b + 2, 2), (int)number(b, 2))) {
+        snprintf(why, size,
+                 "a personal code after LV should be a birth date (DDMMYY), a century digit "
+                 "(0, 1 or 2) and 4 more digits");
+        return TAX_FORMAT;
+    }
+    return TAX_OK;
 }
 
+/* MT: 8 digits, the first not 0; the last two are 37 - (weights 3 4 6 7 8 9 mod 37). */
 static enum tax_status tax_mt(const char *b, size_t n, char *why, size_t size)
 {
-    (void)why;
-    (void)size;
-    return fmt_only_digits(b, n, 8, 8);
+    static const int w[6] = {3, 4, 6, 7, 8, 9};
+    if (n != 8 || !all_digits(b, 8))
+        return TAX_FORMAT;
+    if (b[0] == '0') {
+        snprintf(why, size, "no number after MT starts with 0");
+        return TAX_FORMAT;
+    }
+    return 37 - weighted(b, w, 6) % 37 == number(b + 6, 2) ? TAX_OK : TAX_CHECK;
 }
 
+/* RO: 2 to 10 digits, the first not 0; key 7 5 3 2 1 7 5 3 2 against the digits before the
+ * check digit, aligned right, 10 x sum mod 11 mod 10. */
 static enum tax_status tax_ro(const char *b, size_t n, char *why, size_t size)
 {
-    (void)why;
-    (void)size;
-    return fmt_only_digits(b, n, 2, 10);
+    static const int w[9] = {7, 5, 3, 2, 1, 7, 5, 3, 2};
+    if (n < 2 || n > 10 || !all_digits(b, n))
+        return TAX_FORMAT;
+    if (b[0] == '0') {
+        snprintf(why, size, "no number after RO starts with 0");
+        return TAX_FORMAT;
+    }
+    return weighted(b, w + (10 - n), n - 1) * 10 % 11 % 10 == dig(b[n - 1]) ? TAX_OK : TAX_CHECK;
 }
 
 static enum tax_status tax_gb(const char *b, size_t n, char *why, size_t size)
@@ -903,6 +1048,44 @@ static const struct tax_scheme *scheme_for(const char *country)
     return NULL;
 }
 
+/* The names people paste in front of a number of a scheme without a VAT prefix. */
+static const struct {
+    const char *country;
+    const char *word; /* upper case */
+} tax_words[] = {
+    {"AU", "ABN"},
+    {"US", "EIN"},
+};
+
+static bool is_separator(char c)
+{
+    return c == ' ' || c == '	' || (c >= '!' && c <= '/') || (c >= ':' && c <= '@') ||
+           (c >= '[' && c <= '`') || (c >= '{' && c <= '~');
+}
+
+/* Length of the name of country's number when tax_id starts with it in any case, after
+ * optional blanks, followed by a space or punctuation ("ABN: 51 824 753 556"), else 0. */
+static size_t leading_word(const char *tax_id, const char *country)
+{
+    while (*tax_id == ' ' || *tax_id == '\t')
+        tax_id++;
+    for (size_t i = 0; i < sizeof tax_words / sizeof tax_words[0]; i++) {
+        if (strcmp(tax_words[i].country, country) != 0)
+            continue;
+        const char *w = tax_words[i].word;
+        size_t len = strlen(w);
+        for (size_t k = 0; k < len; k++) {
+            char c = tax_id[k];
+            if (c >= 'a' && c <= 'z')
+                c = (char)(c - 'a' + 'A');
+            if (c != w[k])
+                return 0;
+        }
+        return is_separator(tax_id[len]) ? len : 0;
+    }
+    return 0;
+}
+
 /*
  * Judges tax_id; on a problem writes the sentence into msg. Returns TAX_OK (also for schemes
  * not judged), TAX_WARN, TAX_FORMAT or TAX_CHECK.
@@ -942,8 +1125,11 @@ static enum tax_status tax_check(const char *tax_id, const char *country, char *
     }
     if (sc == NULL && country != NULL && country[0] != '\0') {
         sc = scheme_for(country);
-        if (sc != NULL && strncmp(key, sc->country, 2) == 0 && n > 2 && is_upper(key[1]) &&
-            sc->prefix == NULL)
+        size_t word = sc != NULL ? leading_word(tax_id, sc->country) : 0;
+        if (word > 0)
+            body = key + word; /* "ABN 51 824 753 556", "EIN 12-3456789" */
+        else if (sc != NULL && strncmp(key, sc->country, 2) == 0 && n > 2 && is_upper(key[1]) &&
+                 sc->prefix == NULL)
             body = key + 2; /* "US12-3456789" */
     }
     if (sc == NULL)
@@ -963,7 +1149,9 @@ static enum tax_status tax_check(const char *tax_id, const char *country, char *
         snprintf(msg, size, "%s '%s' for %s %s", sc->label, shown_id, cname, why);
         break;
     case TAX_FORMAT:
-        if (sc->prefix != NULL)
+        if (why[0] != '\0')
+            snprintf(msg, size, "%s '%s' for %s is not valid: %s", sc->label, shown_id, cname, why);
+        else if (sc->prefix != NULL)
             snprintf(msg, size, "%s '%s' for %s should have %s after %s", sc->label, shown_id,
                      cname, sc->format, sc->prefix);
         else

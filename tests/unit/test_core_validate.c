@@ -156,6 +156,31 @@ static const struct tax_case valid_ids[] = {
     {"7000012050002", "JP"},
     {"CY10259033P", NULL},
     {"CZ25123891", NULL},
+    {"BG175074752", NULL},    /* legal entity */
+    {"BG 131 272 009", NULL}, /* legal entity, second weights */
+    {"BG8032056031", NULL},   /* citizen (EGN, born 1880) */
+    {"BG7111042925", NULL},   /* foreigner */
+    {"BG7153849522", NULL},   /* other */
+    {"CY-00632993 F", NULL},
+    {"25123891", "CZ"},
+    {"CZ 640903926", NULL},   /* individual without a birth number */
+    {"CZ 710319/2745", NULL}, /* birth number */
+    {"CZ6956220612", NULL},   /* a woman's birth number (month + 50) */
+    {"CZ991231123", NULL},    /* 9 digits, born 1899: no check digit */
+    {"LT119511515", NULL},
+    {"LT 100001919017", NULL},  /* 12 digits */
+    {"LT100004801610", NULL},   /* second weights */
+    {"LV 4000 3521 600", NULL}, /* legal entity */
+    {"LV161175-19997", NULL},   /* personal code */
+    {"LV32000000000", NULL},    /* personal code since 2017: no date */
+    {"MT 1167-9112", NULL},
+    {"MT17025737", NULL}, /* remainder 0: check 37 */
+    {"RO18547290", NULL},
+    {"RO 241 30 20", NULL}, /* 7 digits */
+    {"ABN 51 824 753 556", "AU"},
+    {"  abn: 53004085616", "AU"},
+    {"EIN 12-3456789", "US"},
+    {"Ein. 12-3456789", "US"},
     {"anything at all", "KW"},
     {"12345", NULL},
 };
@@ -186,7 +211,13 @@ static void test_core_validate_tax_ids_one_digit_off(void **state)
         {"PT501964844", NULL},   {"SE556703748601", NULL}, {"SI50223055", NULL},
         {"SK2022749618", NULL},  {"GB980780685", NULL},    {"51 824 753 557", "AU"},
         {"123456783", "CA"},     {"CHE116281711", NULL},   {"11222333000182", "BR"},
-        {"7000012050003", "JP"},
+        {"7000012050003", "JP"}, {"BG175074753", NULL},    {"BG131272008", NULL},
+        {"BG8032056032", NULL},  {"BG7111042924", NULL},   {"BG7153849523", NULL},
+        {"CY10259033Q", NULL},   {"CY00632993G", NULL},    {"CZ25123892", NULL},
+        {"CZ640903927", NULL},   {"CZ7103192746", NULL},   {"CZ6956220613", NULL},
+        {"LT119511516", NULL},   {"LT100001919018", NULL}, {"LT100004801611", NULL},
+        {"LV40003521601", NULL}, {"MT11679113", NULL},     {"MT17025738", NULL},
+        {"RO18547291", NULL},    {"RO573769", NULL},       {"ABN 51 824 753 557", "AU"},
     };
     for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) {
         struct hs_error err;
@@ -218,6 +249,68 @@ static void test_core_validate_tax_id_messages(void **state)
     assert_int_equal(err.code, HS_OK);
     assert_non_null(strstr(err.msg, "EIN '07-1234567' for United States starts with 07"));
     assert_int_equal(hs_validate_tax_id("12-345678", "US", &err), HS_EINVAL);
+    /* a part of the number that cannot be, at the right length, is named */
+    assert_int_equal(hs_validate_tax_id("CZ95123891", NULL, &err), HS_EINVAL);
+    assert_string_equal(err.msg, "VAT number 'CZ95123891' for Czechia is not valid: an 8-digit "
+                                 "number after CZ cannot start with 9");
+    assert_int_equal(hs_validate_tax_id("CZ590312123", NULL, &err), HS_EINVAL);
+    assert_string_equal(err.msg, "VAT number 'CZ590312123' for Czechia is not valid: 9-digit "
+                                 "numbers after CZ belong to people born before 1954");
+    assert_int_equal(hs_validate_tax_id("CZ7113192745", NULL, &err), HS_EINVAL);
+    assert_string_equal(err.msg, "VAT number 'CZ7113192745' for Czechia is not valid: a 10-digit "
+                                 "number after CZ should start with a birth date (YYMMDD)");
+    assert_int_equal(hs_validate_tax_id("CY12259033P", NULL, &err), HS_EINVAL);
+    assert_string_equal(err.msg, "VAT number 'CY12259033P' for Cyprus is not valid: no number "
+                                 "after CY starts with 12");
+    assert_int_equal(hs_validate_tax_id("CY102590331", NULL, &err), HS_EINVAL);
+    assert_string_equal(err.msg,
+                        "VAT number 'CY102590331' for Cyprus should have 8 digits and a letter "
+                        "after CY");
+    assert_int_equal(hs_validate_tax_id("LT100001509922", NULL, &err), HS_EINVAL);
+    assert_string_equal(err.msg, "VAT number 'LT100001509922' for Lithuania is not valid: the "
+                                 "last but one digit of a number after LT should be 1");
+    assert_int_equal(hs_validate_tax_id("LV16137519997", NULL, &err), HS_EINVAL);
+    assert_string_equal(err.msg, "VAT number 'LV16137519997' for Latvia is not valid: a personal "
+                                 "code after LV should be a birth date (DDMMYY), a century digit "
+                                 "(0, 1 or 2) and 4 more digits");
+    /* 29 February: 1900 was no leap year, 2000 was */
+    assert_int_equal(hs_validate_tax_id("LV29020019997", NULL, &err), HS_EINVAL);
+    assert_non_null(strstr(err.msg, "should be a birth date (DDMMYY)"));
+    assert_int_equal(hs_validate_tax_id("LV29020029997", NULL, &err), HS_OK);
+    assert_int_equal(hs_validate_tax_id("MT01679112", NULL, &err), HS_EINVAL);
+    assert_string_equal(err.msg,
+                        "VAT number 'MT01679112' for Malta is not valid: no number after MT starts "
+                        "with 0");
+    assert_int_equal(hs_validate_tax_id("RO018547290", NULL, &err), HS_EINVAL);
+    assert_string_equal(err.msg,
+                        "VAT number 'RO018547290' for Romania is not valid: no number after RO "
+                        "starts with 0");
+    assert_int_equal(hs_validate_tax_id("BG17507475", NULL, &err), HS_EINVAL);
+    assert_string_equal(err.msg,
+                        "VAT number 'BG17507475' for Bulgaria should have 9 or 10 digits after BG");
+    /* a label before an ABN or EIN is dropped; anything else around the number is not */
+    assert_int_equal(hs_validate_tax_id("ABN 51 824 753 557", "AU", &err), HS_EINVAL);
+    assert_string_equal(err.msg, "ABN 'ABN 51 824 753 557' for Australia is not valid: its check "
+                                 "digits do not match, which usually means a typing error");
+    assert_int_equal(hs_validate_tax_id("EIN 12-345678", "US", &err), HS_EINVAL);
+    assert_string_equal(err.msg,
+                        "EIN 'EIN 12-345678' for United States should have 9 digits (12-3456789)");
+    hs_error_clear(&err);
+    assert_int_equal(hs_validate_tax_id("EIN 07-1234567", "US", &err), 1);
+    assert_non_null(strstr(err.msg, "EIN 'EIN 07-1234567' for United States starts with 07"));
+    static const struct tax_case garbage[] = {
+        {"ABN51824753556", "AU"},       {"ABNX 51 824 753 556", "AU"},
+        {"XABN 51 824 753 556", "AU"},  {"ABN ABN 51824753556", "AU"},
+        {"ABN 51 824 753 556 X", "AU"}, {"ABN:", "AU"},
+        {"EIN EIN 12-3456789", "US"},   {"EINS 12-3456789", "US"},
+        {"ABN 12-3456789", "US"},       {"EIN 51 824 753 556", "AU"},
+    };
+    for (size_t i = 0; i < sizeof garbage / sizeof garbage[0]; i++) {
+        if (hs_validate_tax_id(garbage[i].id, garbage[i].country, &err) != HS_EINVAL)
+            fail_msg("'%s' (%s) accepted", garbage[i].id, garbage[i].country);
+        if (strstr(err.msg, "should have") == NULL)
+            fail_msg("'%s': message '%s' is not about the format", garbage[i].id, err.msg);
+    }
     assert_int_equal(hs_validate_tax_id("DE", NULL, &err), HS_OK); /* not a prefix + number */
     assert_int_equal(hs_validate_tax_id(NULL, NULL, &err), HS_EINVAL);
     char longid[64];
