@@ -37,6 +37,8 @@ struct fx {
     int64_t now;
     struct hs_env env;
     struct hs_http_transport http;
+    struct hs_http_transport held; /* http with the sandbox's allocations held (OOM tests) */
+    bool use_held;                 /* open_conn hands the connector `held` */
     struct hs_connector *conn;
     json_t *settings;
 };
@@ -68,6 +70,24 @@ static int token(void *ud, bool force, char **out, struct hs_error *err)
 
 static const struct hs_sbx_module_ops *const only_hubspot[] = {&hs_sbx_hubspot_ops};
 
+/* The sandbox answers in this process: its allocations are HubSpot's, not the connector's, so
+ * an OOM test fails only the connector's (failalloc_hold around each request). */
+static int held_send(void *self, const struct hs_http_request *req, struct hs_http_response *out,
+                     struct hs_error *err)
+{
+    failalloc_hold(true);
+    int rc = hs_http_send(self, req, out, err);
+    failalloc_hold(false);
+    return rc;
+}
+
+static void held_close(void *self)
+{
+    (void)self;
+}
+
+static const struct hs_http_ops held_ops = {held_send, held_close};
+
 static void open_conn(struct fx *f, const char *settings_json)
 {
     json_decref(f->settings);
@@ -81,7 +101,7 @@ static void open_conn(struct fx *f, const char *settings_json)
     cfg.name = "crm";
     cfg.base_url = "http://sandbox.test/hubspot";
     cfg.tenant = "21430001";
-    cfg.http = &f->http;
+    cfg.http = f->use_held ? &f->held : &f->http;
     cfg.env = &f->env;
     cfg.token = token;
     cfg.settings = f->settings;
@@ -121,6 +141,8 @@ static int open_fx(void **state, unsigned companies)
     if (hs_sbx_open(&opt, &f->sbx, &err) != HS_OK)
         fail_msg("hs_sbx_open: %s", err.msg);
     assert_int_equal(hs_http_inproc_open(hs_sbx_handle, f->sbx, &f->http, &err), HS_OK);
+    f->held.ops = &held_ops;
+    f->held.self = &f->http;
     open_conn(f, NULL);
     *state = f;
     return 0;
@@ -1409,6 +1431,92 @@ static void test_conn_hubspot_settings(void **state)
     json_decref(j);
 }
 
+/* The contacts feed (companies page, contacts page with its association read) and a phone
+ * written to a primary contact (association read first) with every allocation of the
+ * connector failing in turn: HS_ENOMEM with nothing returned, or the full answer. */
+static void test_conn_hubspot_contacts_survive_every_failed_allocation(void **state)
+{
+    struct fx *f = *state;
+    f->use_held = true;
+    open_conn(f, NULL);
+    do_setup(f);
+    char **ids = NULL;
+    char *cursor = NULL;
+    size_t n = all_ids(f, HS_KIND_CUSTOMER, &ids, &cursor);
+    struct hs_record *recs[30];
+    assert_int_equal(hs_connector_hubspot_ops.read(f->conn, HS_KIND_CUSTOMER,
+                                                   (const char *const *)ids, n, recs, NULL),
+                     HS_OK);
+    size_t pick = n;
+    for (size_t i = 0; i < n && pick == n; i++)
+        if (recs[i]->customer.email != NULL)
+            pick = i;
+    assert_true(pick < n);
+    char contact[32];
+    contact_by_email(f, recs[pick]->customer.email, contact, sizeof contact);
+    for (size_t i = 0; i < n; i++)
+        hs_record_free(recs[i]);
+    f->now += 60000;
+    patch_prop(f, "contacts", contact, "lastname", "Oomtest");
+
+    for (int k = 0;; k++) {
+        struct hs_changes a, b;
+        memset(&b, 0, sizeof b);
+        failalloc_arm(k);
+        int rc = hs_connector_hubspot_ops.changes(f->conn, HS_KIND_CUSTOMER, cursor, &a, NULL);
+        if (rc == HS_OK)
+            rc = hs_connector_hubspot_ops.changes(f->conn, HS_KIND_CUSTOMER, a.cursor, &b, NULL);
+        failalloc_disarm();
+        if (rc != HS_OK) {
+            assert_int_equal(rc, HS_ENOMEM);
+            assert_int_equal(b.n_items, 0);
+            assert_null(b.cursor);
+            hs_changes_release(&a);
+            continue;
+        }
+        assert_int_equal(b.n_items, 1);
+        assert_string_equal(b.items[0].id, ids[pick]);
+        hs_changes_release(&a);
+        hs_changes_release(&b);
+        break;
+    }
+
+    struct hs_record *r = NULL;
+    assert_int_equal(hs_record_new(HS_KIND_CUSTOMER, &r), HS_OK);
+    assert_int_equal(hs_record_set_str(&r->id, ids[pick]), HS_OK);
+    assert_int_equal(hs_record_set_str(&r->customer.phone, "+1 646 555 0123"), HS_OK);
+    const char *fields[] = {"phone"};
+    for (int k = 0;; k++) {
+        struct hs_write w = {0};
+        w.op = HS_WRITE_UPDATE;
+        w.record = r;
+        w.fields = fields;
+        w.n_fields = 1;
+        failalloc_arm(k);
+        int rc = hs_connector_hubspot_ops.write(f->conn, HS_KIND_CUSTOMER, &w, 1, NULL);
+        failalloc_disarm();
+        if (rc != HS_OK) {
+            assert_int_equal(rc, HS_ENOMEM);
+            assert_null(w.result);
+            continue;
+        }
+        if (w.status == HS_ENOMEM) { /* one record's own failure */
+            assert_null(w.result);
+            continue;
+        }
+        assert_int_equal(w.status, HS_OK);
+        assert_string_equal(w.result->customer.phone, "+1 646 555 0123");
+        hs_record_free(w.result);
+        break;
+    }
+    char v[64];
+    get_prop(f, "contacts", contact, "phone", v, sizeof v);
+    assert_string_equal(v, "+1 646 555 0123");
+    hs_record_free(r);
+    free_ids(ids, n);
+    hs_free(cursor);
+}
+
 static void test_conn_hubspot_time_and_cursor(void **state)
 {
     (void)state;
@@ -1498,6 +1606,8 @@ int main(void)
         cmocka_unit_test(test_conn_hubspot_parse_survives_every_failed_allocation),
         cmocka_unit_test(test_conn_hubspot_settings),
         cmocka_unit_test(test_conn_hubspot_time_and_cursor),
+        cmocka_unit_test_setup_teardown(test_conn_hubspot_contacts_survive_every_failed_allocation,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

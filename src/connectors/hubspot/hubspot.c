@@ -1148,9 +1148,11 @@ static int hub_write(struct hs_connector *c, enum hs_kind kind, struct hs_write 
     if (rc == HS_OK && kind == HS_KIND_CUSTOMER)
         rc = write_contacts(&s, err);
 done:
-    for (size_t i = 0; i < n && s.props != NULL; i++) {
-        json_decref(s.props[i]);
-        json_decref(s.contact[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (s.props != NULL)
+            json_decref(s.props[i]);
+        if (s.contact != NULL)
+            json_decref(s.contact[i]);
     }
     hs_free(s.props);
     hs_free(s.contact);
