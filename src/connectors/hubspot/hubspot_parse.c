@@ -1070,7 +1070,7 @@ int hs_hubspot_to_customer(const struct hs_hubspot_settings *s,
     else
         hs_error_set(err, rc, "cannot convert HubSpot company %s: out of memory", company->id);
     /* the customer changed when either object did: a contact edit leaves the company's date */
-    if (rc == HS_OK && contact != NULL && contact->updated_ms > (*out)->updated_at)
+    if (rc == HS_OK && *out != NULL && contact != NULL && contact->updated_ms > (*out)->updated_at)
         (*out)->updated_at = contact->updated_ms;
     hs_fields_release(&f);
     return rc;
