@@ -81,11 +81,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    ch.items[i].kind == HS_KIND_INVOICE));
         hs_changes_release(&ch);
     }
-    int64_t ms, id;
+    int64_t ms;
     if (hs_hubspot_parse_time((const char *)data, size, &ms) == HS_OK)
         check(size > 0);
-    if (hs_hubspot_cursor_parse((const char *)data, size, &ms, &id, NULL) == HS_OK)
-        check(ms >= 0 && id >= 0);
+    struct hs_hubspot_cursor cur;
+    if (hs_hubspot_cursor_parse((const char *)data, size, &cur, NULL) == HS_OK) {
+        check(cur.ms >= 0 && cur.id >= 0 && cur.contact_ms >= 0 && cur.contact_id >= 0);
+        char *text = hs_hubspot_cursor_format(&cur); /* formats back to what it parsed */
+        struct hs_hubspot_cursor again;
+        if (text != NULL) {
+            check(hs_hubspot_cursor_parse(text, strlen(text), &again, NULL) == HS_OK &&
+                  again.ms == cur.ms && again.id == cur.id &&
+                  again.has_contacts == cur.has_contacts && again.contact_ms == cur.contact_ms &&
+                  again.contact_id == cur.contact_id && again.phase == cur.phase);
+            hs_free(text);
+        }
+    }
     hs_hubspot_settings_release(&s);
     return 0;
 }

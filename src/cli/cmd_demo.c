@@ -20,9 +20,10 @@
  *                        created (their totals read back from the accounting system, and
  *                        the invoices it lists counted), errors;
  *               3 edits  as users would make them, through the providers' own APIs (a static
- *                        sandbox token, not hoopsync's): a HubSpot phone and an accounting
- *                        field (the row's one_way: the website, or Xero's billing city) on
- *                        one linked pair (a change each way), the phone of another
+ *                        sandbox token, not hoopsync's): a HubSpot phone (where hoopsync
+ *                        reads it: the company's primary contact, else the company) and an
+ *                        accounting field (the row's one_way: the website, or Xero's billing
+ *                        city) on one linked pair (a change each way), the phone of another
  *                        pair on both sides (a conflict the rule `phone: accounting`
  *                        settles), a partial payment of one invoice in the accounting system;
  *               4 sync   again: what moved, the settled conflict (both phones read back), the
@@ -894,13 +895,85 @@ static int two_links_cb(void *ud, const struct hs_store_link *l)
     return t->n == 2 ? 1 : 0;
 }
 
-/* A HubSpot company's property, set as a user would (PATCH); *name gets the company's name. */
-static int hubspot_set(struct hs_cli_demo *d, const char *company, const char *prop,
-                       const char *value, char *name, size_t cap)
+/* A HubSpot object's property as HubSpot holds it ("" when it has none). */
+static int hubspot_get(struct hs_cli_demo *d, const char *type, const char *id, const char *prop,
+                       char *out, size_t cap)
+{
+    char path[200];
+    snprintf(path, sizeof path, "/hubspot/crm/v3/objects/%s/%s?properties=%s", type, id, prop);
+    json_t *v = call(d, "GET", path, NULL, false);
+    if (v == NULL)
+        return HS_CLI_EXIT_FAIL;
+    const char *s = hs_json_str(json_object_get(v, "properties"), prop);
+    snprintf(out, cap, "%s", s != NULL ? s : "");
+    json_decref(v);
+    return HS_CLI_EXIT_OK;
+}
+
+/*
+ * Where HubSpot keeps the phone hoopsync syncs for a company: its primary contact (the lowest
+ * id among the contacts whose primary company it is, else its lowest-id contact), else the
+ * company itself (docs/modules/connector-hubspot.md). type gets "contacts" or "companies".
+ */
+static int phone_holder(struct hs_cli_demo *d, const char *company, char *type, size_t tcap,
+                        char *id, size_t icap)
 {
     char path[160];
-    snprintf(path, sizeof path, "/hubspot/crm/v3/objects/companies/%s", company);
-    json_t *body = json_pack("{s:{s:s}}", "properties", prop, value);
+    snprintf(path, sizeof path, "/hubspot/crm/v4/objects/companies/%s/associations/contacts",
+             company);
+    json_t *v = call(d, "GET", path, NULL, false);
+    if (v == NULL)
+        return HS_CLI_EXIT_FAIL;
+    long long best = -1;
+    bool best_primary = false;
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(v, "results"), i, r)
+    {
+        json_t *to = json_object_get(r, "toObjectId");
+        long long cid = json_is_integer(to)  ? (long long)json_integer_value(to)
+                        : json_is_string(to) ? strtoll(json_string_value(to), NULL, 10)
+                                             : -1;
+        bool primary = false;
+        size_t k;
+        json_t *t;
+        json_array_foreach(json_object_get(r, "associationTypes"), k, t)
+        {
+            primary |= json_integer_value(json_object_get(t, "typeId")) == 2;
+        }
+        if (cid > 0 &&
+            (best < 0 || (primary && !best_primary) || (primary == best_primary && cid < best))) {
+            best = cid;
+            best_primary = primary;
+        }
+    }
+    json_decref(v);
+    if (best > 0) {
+        snprintf(type, tcap, "contacts");
+        snprintf(id, icap, "%lld", best);
+    } else {
+        snprintf(type, tcap, "companies");
+        snprintf(id, icap, "%s", company);
+    }
+    return HS_CLI_EXIT_OK;
+}
+
+/* A company's phone, set as a user would (PATCH) where hoopsync reads it (phone_holder); *name
+ * gets the company's name, *holder says where it went ("its primary contact" or ""). */
+static int hubspot_set_phone(struct hs_cli_demo *d, const char *company, const char *value,
+                             char *name, size_t cap, const char **holder)
+{
+    char type[16], id[64], path[160];
+    int rc = hubspot_get(d, "companies", company, "name", name, cap);
+    if (rc == HS_CLI_EXIT_OK && name[0] == '\0')
+        snprintf(name, cap, "%s", company);
+    if (rc == HS_CLI_EXIT_OK)
+        rc = phone_holder(d, company, type, sizeof type, id, sizeof id);
+    if (rc != HS_CLI_EXIT_OK)
+        return rc;
+    *holder = strcmp(type, "contacts") == 0 ? " on its primary contact" : "";
+    snprintf(path, sizeof path, "/hubspot/crm/v3/objects/%s/%s", type, id);
+    json_t *body = json_pack("{s:{s:s}}", "properties", "phone", value);
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (text == NULL)
@@ -909,26 +982,16 @@ static int hubspot_set(struct hs_cli_demo *d, const char *company, const char *p
     hs_free(text);
     if (v == NULL)
         return HS_CLI_EXIT_FAIL;
-    const char *n = hs_json_str(json_object_get(v, "properties"), "name");
-    snprintf(name, cap, "%s", n != NULL ? n : company);
     json_decref(v);
     return HS_CLI_EXIT_OK;
 }
 
-/* A HubSpot company's property as HubSpot holds it ("" when it has none). */
-static int hubspot_get(struct hs_cli_demo *d, const char *company, const char *prop, char *out,
-                       size_t cap)
+/* A company's phone as HubSpot holds it where hoopsync reads it ("" when it has none). */
+static int hubspot_get_phone(struct hs_cli_demo *d, const char *company, char *out, size_t cap)
 {
-    char path[200];
-    snprintf(path, sizeof path, "/hubspot/crm/v3/objects/companies/%s?properties=%s", company,
-             prop);
-    json_t *v = call(d, "GET", path, NULL, false);
-    if (v == NULL)
-        return HS_CLI_EXIT_FAIL;
-    const char *s = hs_json_str(json_object_get(v, "properties"), prop);
-    snprintf(out, cap, "%s", s != NULL ? s : "");
-    json_decref(v);
-    return HS_CLI_EXIT_OK;
+    char type[16], id[64];
+    int rc = phone_holder(d, company, type, sizeof type, id, sizeof id);
+    return rc == HS_CLI_EXIT_OK ? hubspot_get(d, type, id, "phone", out, cap) : rc;
 }
 
 /* An accounting customer's field, set as a user would; *name gets the customer's name. */
@@ -1052,14 +1115,15 @@ static int step_edits(struct hs_cli_demo *d, struct payment *pay, struct two_lin
     int rc = HS_CLI_EXIT_OK;
     if (pairs->n >= 1) {
         /* (a) a change each way on one linked pair */
-        rc = hubspot_set(d, pairs->crm[0], "phone", PHONE_ONE_WAY, hub_name, sizeof hub_name);
+        const char *holder = "";
+        rc = hubspot_set_phone(d, pairs->crm[0], PHONE_ONE_WAY, hub_name, sizeof hub_name, &holder);
         if (rc == HS_CLI_EXIT_OK)
             rc = acc_set(d, pairs->acc[0], d->acc->one_way, one_way_edits[d->acc->one_way].value,
                          acc_name, sizeof acc_name);
         if (rc != HS_CLI_EXIT_OK)
             return rc;
-        say(d, "   %-12scompany '%s' (%s) gets the phone " PHONE_ONE_WAY "\n", "HubSpot:", hub_name,
-            pairs->crm[0]);
+        say(d, "   %-12scompany '%s' (%s) gets the phone " PHONE_ONE_WAY "%s\n",
+            "HubSpot:", hub_name, pairs->crm[0], holder);
         say(d, "   %-12sthe same customer, '%s' (%s), gets the %s %s\n", who, acc_name,
             pairs->acc[0], one_way_edits[d->acc->one_way].name,
             one_way_edits[d->acc->one_way].value);
@@ -1072,13 +1136,14 @@ static int step_edits(struct hs_cli_demo *d, struct payment *pay, struct two_lin
     }
     if (pairs->n >= 2) {
         /* (b) the same field on both sides: a conflict for the authority rule */
-        rc = hubspot_set(d, pairs->crm[1], "phone", PHONE_CRM, hub_name, sizeof hub_name);
+        const char *holder = "";
+        rc = hubspot_set_phone(d, pairs->crm[1], PHONE_CRM, hub_name, sizeof hub_name, &holder);
         if (rc == HS_CLI_EXIT_OK)
             rc = acc_set(d, pairs->acc[1], HS_CLI_DEMO_PHONE, PHONE_ACC, acc_name, sizeof acc_name);
         if (rc != HS_CLI_EXIT_OK)
             return rc;
-        say(d, "   %-12s'%s' gets the phone " PHONE_CRM " in HubSpot and " PHONE_ACC " in %s\n",
-            "both:", hub_name, d->acc->label);
+        say(d, "   %-12s'%s' gets the phone " PHONE_CRM " in HubSpot%s and " PHONE_ACC " in %s\n",
+            "both:", hub_name, holder, d->acc->label);
         json_array_append_new(edits, json_pack("{s:s,s:s,s:s,s:s,s:s}", "crm_company",
                                                pairs->crm[1], "accounting_customer", pairs->acc[1],
                                                "crm_phone", PHONE_CRM, "accounting_phone",
@@ -1104,7 +1169,7 @@ static int step_edits(struct hs_cli_demo *d, struct payment *pay, struct two_lin
 static json_t *read_conflict(struct hs_cli_demo *d, const struct two_links *pairs)
 {
     char crm[64], acc[64];
-    if (hubspot_get(d, pairs->crm[1], "phone", crm, sizeof crm) != HS_CLI_EXIT_OK ||
+    if (hubspot_get_phone(d, pairs->crm[1], crm, sizeof crm) != HS_CLI_EXIT_OK ||
         d->acc->customer_get(d, pairs->acc[1], HS_CLI_DEMO_PHONE, acc, sizeof acc) !=
             HS_CLI_EXIT_OK)
         return NULL;

@@ -8,7 +8,10 @@
  * one linked record on both sides between two passes both survive; an edit of the same field
  * on both sides follows the flow's authority (crm, accounting) or, with manual, queues exactly
  * one conflict and writes nothing; an invalid email becomes one error item that says what is
- * wrong while the rest of the pass syncs.
+ * wrong while the rest of the pass syncs; edits of a company's primary contact (email, phone)
+ * reach the accounting customer though the company itself is untouched, also for a customer
+ * made on the accounting side, and a phone edited there goes back to the contact; every
+ * such pass is followed by one that writes nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -308,6 +311,121 @@ static void test_scenarios_same_field_conflict_manual_queues_one(void **state)
     assert_int_equal(scn_items(s, HS_STORE_ITEM_CONFLICT, NULL, NULL, 0), all);
 }
 
+/* The association making company the contact's primary company (HubSpot type 1). */
+static void primary_of(const char *company, char *out, size_t len)
+{
+    snprintf(out, len,
+             "[{\"to\":{\"id\":\"%s\"},\"types\":[{\"associationCategory\":\"HUBSPOT_DEFINED\","
+             "\"associationTypeId\":1}]}]",
+             company);
+}
+
+static void assert_acc_has(struct scn *s, const char *acc, const char *field, const char *part)
+{
+    char v[256];
+    s->acc->customer_field(s, acc, field, v, sizeof v);
+    if (strstr(v, part) == NULL)
+        fail_msg("%s customer %s: %s is '%s', expected it to hold '%s'", s->acc->label, acc, field,
+                 v, part);
+}
+
+/* A customer's email and phone are its primary contact's in HubSpot. Editing that contact
+ * does not touch the company's hs_lastmodifieddate, yet the next pass brings both to the
+ * accounting customer, and the pass after writes nothing. A phone edited in the accounting
+ * system goes back to the contact (the company keeps its own number), and again nothing
+ * flaps. */
+static void test_scenarios_primary_contact_edits_reach_the_customer(void **state)
+{
+    struct scn *s = *state;
+    struct hs_engine_report r;
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    hs_engine_report_release(&r);
+
+    char company[SCN_ID_MAX], contact[SCN_ID_MAX], acc[SCN_ID_MAX], assoc[256], v[256];
+    scn_crm_create(s, "companies",
+                   "{\"name\":\"Kestrel Contact Logistics Inc\",\"country\":\"US\","
+                   "\"phone\":\"+1 212 555 0170\"}",
+                   NULL, company);
+    primary_of(company, assoc, sizeof assoc);
+    scn_crm_create(s, "contacts",
+                   "{\"email\":\"ap@kestrel-contact.example\",\"firstname\":\"Ada\","
+                   "\"lastname\":\"Kestrel\",\"phone\":\"+1 212 555 0171\"}",
+                   assoc, contact);
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    assert_int_equal(scn_count(&r, HS_ENGINE_CREATE, HS_KIND_CUSTOMER), 1);
+    hs_engine_report_release(&r);
+    assert_true(scn_linked(s, "customer", company, acc));
+    assert_acc_has(s, acc, "email", "ap@kestrel-contact.example");
+    assert_acc_has(s, acc, "phone", "0171"); /* the contact's, not the company's 0170 */
+    scn_quiet_pass(s);
+
+    /* the contact is edited in HubSpot: its company's last-modified date stays */
+    scn_advance(s, 60000);
+    char company_date[64], date_after[64];
+    scn_crm_get(s, "companies", company, "hs_lastmodifieddate", company_date, sizeof company_date);
+    scn_crm_set(s, "contacts", contact, "email", "payables@kestrel-contact.example");
+    scn_crm_set(s, "contacts", contact, "phone", "+1 212 555 0188");
+    scn_crm_get(s, "companies", company, "hs_lastmodifieddate", date_after, sizeof date_after);
+    assert_string_equal(company_date, date_after);
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    assert_int_equal(r.n_conflicts, 0);
+    assert_int_equal(scn_count(&r, HS_ENGINE_UPDATE, HS_KIND_CUSTOMER), 1);
+    hs_engine_report_release(&r);
+    assert_acc_has(s, acc, "email", "payables@kestrel-contact.example");
+    assert_acc_has(s, acc, "phone", "0188");
+    scn_quiet_pass(s);
+
+    /* the other way: the phone goes to the contact, the company keeps its number */
+    scn_advance(s, 60000);
+    s->acc->edit_customer(s, acc, "phone", "+1 212 555 0199");
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    assert_int_equal(scn_count(&r, HS_ENGINE_UPDATE, HS_KIND_CUSTOMER), 1);
+    hs_engine_report_release(&r);
+    scn_crm_get(s, "contacts", contact, "phone", v, sizeof v);
+    assert_non_null(strstr(v, "0199"));
+    scn_crm_get(s, "companies", company, "phone", v, sizeof v);
+    assert_string_equal(v, "+1 212 555 0170");
+    scn_quiet_pass(s);
+}
+
+/* A customer made in the accounting system gets a HubSpot company and, through its email, a
+ * primary contact; a later edit of that contact still reaches the accounting system (the
+ * contact's edit time counts as the customer's, so it is not taken for the echo of our own
+ * write). */
+static void test_scenarios_contact_of_an_accounting_customer_follows(void **state)
+{
+    struct scn *s = *state;
+    struct hs_engine_report r;
+    scn_pass(s, &r);
+    hs_engine_report_release(&r);
+    char acc[SCN_ID_MAX], company[SCN_ID_MAX], contact[SCN_ID_MAX];
+    s->acc->create_customer(s, "Osprey Ledger Supplies Ltd", "USD", "books@osprey-ledger.example",
+                            acc);
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    assert_int_equal(scn_count(&r, HS_ENGINE_CREATE, HS_KIND_CUSTOMER), 1);
+    hs_engine_report_release(&r);
+    assert_true(scn_linked_acc(s, "customer", acc, company));
+    assert_int_equal(scn_crm_find(s, "contacts", "email", "books@osprey-ledger.example", contact),
+                     1);
+    scn_quiet_pass(s);
+
+    scn_advance(s, 60000);
+    scn_crm_set(s, "contacts", contact, "email", "ledger@osprey-ledger.example");
+    scn_crm_set(s, "contacts", contact, "phone", "+44 20 7946 0321");
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    assert_int_equal(scn_count(&r, HS_ENGINE_UPDATE, HS_KIND_CUSTOMER), 1);
+    hs_engine_report_release(&r);
+    assert_acc_has(s, acc, "email", "ledger@osprey-ledger.example");
+    assert_acc_has(s, acc, "phone", "0321");
+    scn_quiet_pass(s);
+}
+
 static void test_scenarios_invalid_email_is_one_clear_error_rest_syncs(void **state)
 {
     struct scn *s = *state;
@@ -362,6 +480,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scenarios_same_field_conflict_manual_queues_one,
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(test_scenarios_invalid_email_is_one_clear_error_rest_syncs,
+                                        setup_crm, teardown),
+        cmocka_unit_test_setup_teardown(test_scenarios_primary_contact_edits_reach_the_customer,
+                                        setup_crm, teardown),
+        cmocka_unit_test_setup_teardown(test_scenarios_contact_of_an_accounting_customer_follows,
                                         setup_crm, teardown),
     };
     return scn_run_all("sync", tests, sizeof tests / sizeof tests[0]);

@@ -37,6 +37,8 @@ struct fx {
     int64_t now;
     struct hs_env env;
     struct hs_http_transport http;
+    struct hs_http_transport held; /* http with the sandbox's allocations held (OOM tests) */
+    bool use_held;                 /* open_conn hands the connector `held` */
     struct hs_connector *conn;
     json_t *settings;
 };
@@ -68,6 +70,24 @@ static int token(void *ud, bool force, char **out, struct hs_error *err)
 
 static const struct hs_sbx_module_ops *const only_hubspot[] = {&hs_sbx_hubspot_ops};
 
+/* The sandbox answers in this process: its allocations are HubSpot's, not the connector's, so
+ * an OOM test fails only the connector's (failalloc_hold around each request). */
+static int held_send(void *self, const struct hs_http_request *req, struct hs_http_response *out,
+                     struct hs_error *err)
+{
+    failalloc_hold(true);
+    int rc = hs_http_send(self, req, out, err);
+    failalloc_hold(false);
+    return rc;
+}
+
+static void held_close(void *self)
+{
+    (void)self;
+}
+
+static const struct hs_http_ops held_ops = {held_send, held_close};
+
 static void open_conn(struct fx *f, const char *settings_json)
 {
     json_decref(f->settings);
@@ -81,7 +101,7 @@ static void open_conn(struct fx *f, const char *settings_json)
     cfg.name = "crm";
     cfg.base_url = "http://sandbox.test/hubspot";
     cfg.tenant = "21430001";
-    cfg.http = &f->http;
+    cfg.http = f->use_held ? &f->held : &f->http;
     cfg.env = &f->env;
     cfg.token = token;
     cfg.settings = f->settings;
@@ -121,6 +141,8 @@ static int open_fx(void **state, unsigned companies)
     if (hs_sbx_open(&opt, &f->sbx, &err) != HS_OK)
         fail_msg("hs_sbx_open: %s", err.msg);
     assert_int_equal(hs_http_inproc_open(hs_sbx_handle, f->sbx, &f->http, &err), HS_OK);
+    f->held.ops = &held_ops;
+    f->held.self = &f->http;
     open_conn(f, NULL);
     *state = f;
     return 0;
@@ -285,18 +307,29 @@ static void test_conn_hubspot_changes_pages_and_cursor(void **state)
     char *cursor = NULL;
     size_t n = all_ids(f, HS_KIND_CUSTOMER, &ids, &cursor);
     assert_int_equal(n, 450);
-    assert_int_equal(stat(f, EP_SEARCH), 3); /* 200 + 200 + 50 */
-    for (size_t i = 1; i < n; i++)           /* ascending and unique */
+    /* the contacts' position (1), then 200 + 200 + 50; the first run reads no contacts */
+    assert_int_equal(stat(f, EP_SEARCH), 4);
+    assert_int_equal(stat(f, NULL), 4);
+    for (size_t i = 1; i < n; i++) /* ascending and unique */
         assert_true(hs_hubspot_id_cmp(ids[i - 1], ids[i]) < 0);
 
-    /* nothing changed: one search, no ids, same position */
+    /* nothing changed: the companies' search, then the contacts' one; no ids, same position */
+    stats_reset(f);
     struct hs_changes ch;
     assert_int_equal(hs_connector_hubspot_ops.changes(f->conn, HS_KIND_CUSTOMER, cursor, &ch, NULL),
                      HS_OK);
     assert_int_equal(ch.n_items, 0);
+    assert_true(ch.more);
+    char *mid = hs_strdup(ch.cursor);
+    hs_changes_release(&ch);
+    assert_int_equal(hs_connector_hubspot_ops.changes(f->conn, HS_KIND_CUSTOMER, mid, &ch, NULL),
+                     HS_OK);
+    hs_free(mid);
+    assert_int_equal(ch.n_items, 0);
     assert_false(ch.more);
     assert_string_equal(ch.cursor, cursor);
     hs_changes_release(&ch);
+    assert_int_equal(stat(f, NULL), 2);
 
     /* 250 updates at one frozen millisecond: ties are paged by id */
     do_setup(f);
@@ -350,6 +383,153 @@ static void test_conn_hubspot_changes_pages_and_cursor(void **state)
     assert_non_null(strstr(err.msg, "cursor"));
     assert_int_equal(hs_connector_hubspot_ops.changes(f->conn, HS_KIND_PAYMENT, NULL, &ch, &err),
                      HS_EUNSUPPORTED);
+}
+
+/* The contact of email (search by email); its id in out. */
+static void contact_by_email(struct fx *f, const char *email, char *out, size_t len)
+{
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"filterGroups\":[{\"filters\":[{\"propertyName\":\"email\",\"operator\":\"EQ\","
+             "\"value\":\"%s\"}]}],\"properties\":[\"email\"],\"limit\":1,\"after\":\"0\"}",
+             email);
+    int st = 0;
+    json_t *v = sbx_call(f, "POST", "/hubspot/crm/v3/objects/contacts/search", body, &st);
+    assert_int_equal(st, 200);
+    const char *id = hs_json_str(json_array_get(json_object_get(v, "results"), 0), "id");
+    assert_non_null(id);
+    snprintf(out, len, "%s", id);
+    json_decref(v);
+}
+
+/* PATCHes one property of a HubSpot object as a user would. */
+static void patch_prop(struct fx *f, const char *type, const char *id, const char *prop,
+                       const char *value)
+{
+    char path[128], body[256];
+    snprintf(path, sizeof path, "/hubspot/crm/v3/objects/%s/%s", type, id);
+    snprintf(body, sizeof body, "{\"properties\":{\"%s\":\"%s\"}}", prop, value);
+    int st = 0;
+    json_decref(sbx_call(f, "PATCH", path, body, &st));
+    assert_int_equal(st, 200);
+}
+
+/* Editing a company's primary contact leaves the company's hs_lastmodifieddate alone: the
+ * customers' feed follows the contacts too, and announces the company. The first run costs
+ * one search for the contacts' position (no contact is listed then); a run with nothing
+ * changed costs one search more than the companies' own. */
+static void test_conn_hubspot_changes_contact_edit_announces_company(void **state)
+{
+    struct fx *f = *state;
+    stats_reset(f);
+    char **ids = NULL;
+    char *cursor = NULL;
+    size_t n = all_ids(f, HS_KIND_CUSTOMER, &ids, &cursor);
+    assert_int_equal(n, 30);
+    assert_int_equal(stat(f, EP_SEARCH), 2); /* the contacts' position, the companies */
+    assert_int_equal(stat(f, NULL), 2);
+
+    /* a customer with a primary contact, and that contact */
+    struct hs_record *recs[30];
+    assert_int_equal(hs_connector_hubspot_ops.read(f->conn, HS_KIND_CUSTOMER,
+                                                   (const char *const *)ids, n, recs, NULL),
+                     HS_OK);
+    size_t pick = n;
+    for (size_t i = 0; i < n && pick == n; i++)
+        if (recs[i]->customer.email != NULL)
+            pick = i;
+    assert_true(pick < n);
+    char contact[32];
+    contact_by_email(f, recs[pick]->customer.email, contact, sizeof contact);
+    int64_t before = recs[pick]->updated_at;
+    for (size_t i = 0; i < n; i++)
+        hs_record_free(recs[i]);
+
+    f->now += 60000;
+    patch_prop(f, "contacts", contact, "email", "new.billing@contact-edit.example");
+    stats_reset(f);
+    char **changed = NULL;
+    char *cursor2 = hs_strdup(cursor);
+    size_t n_changed = 0;
+    for (int guard = 0; guard < 10; guard++) {
+        struct hs_changes ch;
+        struct hs_error err = {0};
+        if (hs_connector_hubspot_ops.changes(f->conn, HS_KIND_CUSTOMER, cursor2, &ch, &err) !=
+            HS_OK)
+            fail_msg("changes: %s", err.msg);
+        changed = hs_reallocarray(changed, n_changed + ch.n_items + 1, sizeof *changed);
+        assert_non_null(changed);
+        for (size_t i = 0; i < ch.n_items; i++) {
+            assert_int_equal(ch.items[i].kind, HS_KIND_CUSTOMER);
+            assert_int_equal(ch.items[i].updated_at, f->now); /* the contact's edit */
+            changed[n_changed++] = hs_strdup(ch.items[i].id);
+        }
+        hs_free(cursor2);
+        cursor2 = hs_strdup(ch.cursor);
+        bool more = ch.more;
+        hs_changes_release(&ch);
+        if (!more)
+            break;
+    }
+    /* the contact's companies: the seed gives each contact one */
+    assert_int_equal(n_changed, 1);
+    assert_string_equal(changed[0], ids[pick]);
+    /* companies search (nothing), contacts search (one), contacts->companies associations */
+    assert_int_equal(stat(f, EP_SEARCH), 2);
+    assert_int_equal(stat(f, EP_ASSOC), 1);
+    assert_int_equal(stat(f, NULL), 3);
+
+    /* the read shows the edit, and the customer's time is the contact's */
+    struct hs_record *r = NULL;
+    const char *one[1] = {ids[pick]};
+    assert_int_equal(hs_connector_hubspot_ops.read(f->conn, HS_KIND_CUSTOMER, one, 1, &r, NULL),
+                     HS_OK);
+    assert_string_equal(r->customer.email, "new.billing@contact-edit.example");
+    assert_true(r->updated_at > before);
+    assert_int_equal(r->updated_at, f->now);
+    hs_record_free(r);
+
+    /* nothing changed since: two searches, nothing announced */
+    stats_reset(f);
+    size_t n_again = 0;
+    char *cur3 = hs_strdup(cursor2);
+    for (int guard = 0; guard < 10; guard++) {
+        struct hs_changes ch;
+        assert_int_equal(
+            hs_connector_hubspot_ops.changes(f->conn, HS_KIND_CUSTOMER, cur3, &ch, NULL), HS_OK);
+        n_again += ch.n_items;
+        hs_free(cur3);
+        cur3 = hs_strdup(ch.cursor);
+        bool more = ch.more;
+        hs_changes_release(&ch);
+        if (!more)
+            break;
+    }
+    assert_int_equal(n_again, 0);
+    assert_string_equal(cur3, cursor2);
+    assert_int_equal(stat(f, NULL), 2);
+    hs_free(cur3);
+    hs_free(cursor2);
+    free_ids(changed, n_changed);
+    free_ids(ids, n);
+    hs_free(cursor);
+
+    /* a cursor of before the contacts feed (v1) takes the contacts' position, then goes on */
+    struct hs_changes ch;
+    stats_reset(f);
+    assert_int_equal(hs_connector_hubspot_ops.changes(f->conn, HS_KIND_CUSTOMER,
+                                                      "v1:1735689600000:0", &ch, NULL),
+                     HS_OK);
+    assert_int_equal(ch.n_items, 0);
+    assert_true(ch.more);
+    assert_true(hs_str_starts(ch.cursor, "v2:1735689600000:0:"));
+    hs_changes_release(&ch);
+    assert_int_equal(stat(f, EP_SEARCH), 1);
+    /* other kinds keep v1 cursors */
+    struct hs_error err = {0};
+    assert_int_equal(
+        hs_connector_hubspot_ops.changes(f->conn, HS_KIND_ITEM, "v2:1:2:3:4:contacts", &ch, &err),
+        HS_EINVAL);
 }
 
 /* ---- read ---- */
@@ -524,9 +704,9 @@ static void test_conn_hubspot_update_customer(void **state)
     assert_int_equal(hs_connector_hubspot_ops.read(f->conn, HS_KIND_CUSTOMER, one, 1, &r, NULL),
                      HS_OK);
     assert_int_equal(hs_record_set_str(&r->customer.display_name, "Renamed GmbH"), HS_OK);
-    assert_int_equal(hs_record_set_str(&r->customer.phone, "+49 30 1234567"), HS_OK);
+    assert_int_equal(hs_record_set_str(&r->customer.website, "https://renamed.example"), HS_OK);
     assert_int_equal(hs_fields_set(&r->external_refs, "accounting", "58"), HS_OK);
-    const char *fields[] = {"display_name", "phone", "external_refs.accounting",
+    const char *fields[] = {"display_name", "website", "external_refs.accounting",
                             "billing_address.region"};
     struct hs_write w = {0};
     w.op = HS_WRITE_UPDATE;
@@ -543,7 +723,7 @@ static void test_conn_hubspot_update_customer(void **state)
     assert_int_equal(hs_connector_hubspot_ops.read(f->conn, HS_KIND_CUSTOMER, one, 1, &back, NULL),
                      HS_OK);
     assert_string_equal(back->customer.display_name, "Renamed GmbH");
-    assert_string_equal(back->customer.phone, "+49 30 1234567");
+    assert_string_equal(back->customer.website, "https://renamed.example");
     assert_string_equal(hs_fields_get(&back->external_refs, "accounting"), "58");
     assert_null(back->customer.billing_address.region);
     hs_record_free(back);
@@ -565,6 +745,136 @@ static void test_conn_hubspot_update_customer(void **state)
     hs_record_free(back);
     hs_record_free(r);
     free_ids(ids, n);
+}
+
+/* Creates a HubSpot object from a properties JSON text (assoc: a contact's primary company id,
+ * or NULL); its id in out. */
+static void create_obj(struct fx *f, const char *type, const char *props, const char *assoc,
+                       char *out, size_t len)
+{
+    char path[96], body[1024];
+    snprintf(path, sizeof path, "/hubspot/crm/v3/objects/%s", type);
+    if (assoc != NULL)
+        snprintf(body, sizeof body,
+                 "{\"properties\":%s,\"associations\":[{\"to\":{\"id\":\"%s\"},\"types\":[{"
+                 "\"associationCategory\":\"HUBSPOT_DEFINED\",\"associationTypeId\":1}]}]}",
+                 props, assoc);
+    else
+        snprintf(body, sizeof body, "{\"properties\":%s,\"associations\":[]}", props);
+    int st = 0;
+    json_t *v = sbx_call(f, "POST", path, body, &st);
+    assert_int_equal(st, 201);
+    snprintf(out, len, "%s", hs_json_str(v, "id"));
+    json_decref(v);
+}
+
+static void get_prop(struct fx *f, const char *type, const char *id, const char *prop, char *out,
+                     size_t len)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/hubspot/crm/v3/objects/%s/%s?properties=%s", type, id, prop);
+    int st = 0;
+    json_t *v = sbx_call(f, "GET", path, NULL, &st);
+    assert_int_equal(st, 200);
+    const char *s = hs_json_str(json_object_get(v, "properties"), prop);
+    snprintf(out, len, "%s", s ? s : "");
+    json_decref(v);
+}
+
+static struct hs_record *read_one(struct fx *f, const char *id)
+{
+    struct hs_record *r = NULL;
+    const char *one[1] = {id};
+    assert_int_equal(hs_connector_hubspot_ops.read(f->conn, HS_KIND_CUSTOMER, one, 1, &r, NULL),
+                     HS_OK);
+    assert_non_null(r);
+    return r;
+}
+
+/* Writes only the customer's phone; returns the calls it cost. */
+static int64_t write_phone(struct fx *f, const char *id, const char *phone)
+{
+    struct hs_record *r = NULL;
+    assert_int_equal(hs_record_new(HS_KIND_CUSTOMER, &r), HS_OK);
+    assert_int_equal(hs_record_set_str(&r->id, id), HS_OK);
+    assert_int_equal(hs_record_set_str(&r->customer.phone, phone), HS_OK);
+    const char *fields[] = {"phone"};
+    struct hs_write w = {0};
+    w.op = HS_WRITE_UPDATE;
+    w.record = r;
+    w.fields = fields;
+    w.n_fields = 1;
+    stats_reset(f);
+    struct hs_error err = {0};
+    assert_int_equal(hs_connector_hubspot_ops.write(f->conn, HS_KIND_CUSTOMER, &w, 1, &err), HS_OK);
+    if (w.status != HS_OK)
+        fail_msg("write status %d: %s", w.status, w.msg);
+    int64_t calls = stat(f, NULL);
+    /* the result is what a read returns, time included (the engine's echo check) */
+    struct hs_record *back = read_one(f, id);
+    assert_string_equal(w.result->customer.phone, phone);
+    assert_string_equal(back->customer.phone, phone);
+    assert_int_equal(w.result->updated_at, back->updated_at);
+    hs_record_free(back);
+    hs_record_free(w.result);
+    hs_record_free(r);
+    return calls;
+}
+
+/* The customer's phone is its primary contact's phone, else the contact's mobile phone, else
+ * the company's; a phone written goes where a read takes it from: the primary contact when
+ * there is one (the company's own number stays), else the company. */
+static void test_conn_hubspot_customer_phone_is_the_primary_contacts(void **state)
+{
+    struct fx *f = *state;
+    do_setup(f);
+    char co[32], ct[32], lone[32], v[64];
+    create_obj(f, "companies", "{\"name\":\"Phone Routing AG\",\"phone\":\"+41 44 111 11 11\"}",
+               NULL, co, sizeof co);
+    struct hs_record *r = read_one(f, co);
+    assert_string_equal(r->customer.phone, "+41 44 111 11 11"); /* no contact: the company's */
+    hs_record_free(r);
+    f->now += 1000;
+    create_obj(f, "contacts",
+               "{\"email\":\"desk@phone-routing.example\",\"mobilephone\":\"+41 79 222 22 22\"}",
+               co, ct, sizeof ct);
+    r = read_one(f, co);
+    assert_string_equal(r->customer.phone, "+41 79 222 22 22"); /* the contact's mobile */
+    assert_string_equal(r->customer.email, "desk@phone-routing.example");
+    hs_record_free(r);
+    f->now += 1000;
+    patch_prop(f, "contacts", ct, "phone", "+41 44 333 33 33");
+    r = read_one(f, co);
+    assert_string_equal(r->customer.phone, "+41 44 333 33 33"); /* the contact's phone */
+    assert_int_equal(r->updated_at, f->now);
+    hs_record_free(r);
+
+    /* written to the contact: association read, company update, contact update */
+    f->now += 1000;
+    assert_int_equal(write_phone(f, co, "+41 44 444 44 44"), 3);
+    get_prop(f, "contacts", ct, "phone", v, sizeof v);
+    assert_string_equal(v, "+41 44 444 44 44");
+    get_prop(f, "companies", co, "phone", v, sizeof v);
+    assert_string_equal(v, "+41 44 111 11 11");
+    get_prop(f, "contacts", ct, "mobilephone", v, sizeof v);
+    assert_string_equal(v, "+41 79 222 22 22");
+
+    /* no contact: to the company (association read, company update) */
+    create_obj(f, "companies", "{\"name\":\"Lonely Line Ltd\"}", NULL, lone, sizeof lone);
+    f->now += 1000;
+    assert_int_equal(write_phone(f, lone, "+44 20 5555 5555"), 2);
+    get_prop(f, "companies", lone, "phone", v, sizeof v);
+    assert_string_equal(v, "+44 20 5555 5555");
+
+    /* "properties": {"customer": {"phone": ...}} names the company's property alone */
+    open_conn(f, "{\"properties\":{\"customer\":{\"phone\":\"phone\"}}}");
+    r = read_one(f, co);
+    assert_string_equal(r->customer.phone, "+41 44 111 11 11");
+    hs_record_free(r);
+    f->now += 1000;
+    assert_int_equal(write_phone(f, co, "+41 44 666 66 66"), 1);
+    get_prop(f, "contacts", ct, "phone", v, sizeof v);
+    assert_string_equal(v, "+41 44 444 44 44");
 }
 
 static void test_conn_hubspot_create_customer_with_contact(void **state)
@@ -1121,6 +1431,92 @@ static void test_conn_hubspot_settings(void **state)
     json_decref(j);
 }
 
+/* The contacts feed (companies page, contacts page with its association read) and a phone
+ * written to a primary contact (association read first) with every allocation of the
+ * connector failing in turn: HS_ENOMEM with nothing returned, or the full answer. */
+static void test_conn_hubspot_contacts_survive_every_failed_allocation(void **state)
+{
+    struct fx *f = *state;
+    f->use_held = true;
+    open_conn(f, NULL);
+    do_setup(f);
+    char **ids = NULL;
+    char *cursor = NULL;
+    size_t n = all_ids(f, HS_KIND_CUSTOMER, &ids, &cursor);
+    struct hs_record *recs[30];
+    assert_int_equal(hs_connector_hubspot_ops.read(f->conn, HS_KIND_CUSTOMER,
+                                                   (const char *const *)ids, n, recs, NULL),
+                     HS_OK);
+    size_t pick = n;
+    for (size_t i = 0; i < n && pick == n; i++)
+        if (recs[i]->customer.email != NULL)
+            pick = i;
+    assert_true(pick < n);
+    char contact[32];
+    contact_by_email(f, recs[pick]->customer.email, contact, sizeof contact);
+    for (size_t i = 0; i < n; i++)
+        hs_record_free(recs[i]);
+    f->now += 60000;
+    patch_prop(f, "contacts", contact, "lastname", "Oomtest");
+
+    for (int k = 0;; k++) {
+        struct hs_changes a, b;
+        memset(&b, 0, sizeof b);
+        failalloc_arm(k);
+        int rc = hs_connector_hubspot_ops.changes(f->conn, HS_KIND_CUSTOMER, cursor, &a, NULL);
+        if (rc == HS_OK)
+            rc = hs_connector_hubspot_ops.changes(f->conn, HS_KIND_CUSTOMER, a.cursor, &b, NULL);
+        failalloc_disarm();
+        if (rc != HS_OK) {
+            assert_int_equal(rc, HS_ENOMEM);
+            assert_int_equal(b.n_items, 0);
+            assert_null(b.cursor);
+            hs_changes_release(&a);
+            continue;
+        }
+        assert_int_equal(b.n_items, 1);
+        assert_string_equal(b.items[0].id, ids[pick]);
+        hs_changes_release(&a);
+        hs_changes_release(&b);
+        break;
+    }
+
+    struct hs_record *r = NULL;
+    assert_int_equal(hs_record_new(HS_KIND_CUSTOMER, &r), HS_OK);
+    assert_int_equal(hs_record_set_str(&r->id, ids[pick]), HS_OK);
+    assert_int_equal(hs_record_set_str(&r->customer.phone, "+1 646 555 0123"), HS_OK);
+    const char *fields[] = {"phone"};
+    for (int k = 0;; k++) {
+        struct hs_write w = {0};
+        w.op = HS_WRITE_UPDATE;
+        w.record = r;
+        w.fields = fields;
+        w.n_fields = 1;
+        failalloc_arm(k);
+        int rc = hs_connector_hubspot_ops.write(f->conn, HS_KIND_CUSTOMER, &w, 1, NULL);
+        failalloc_disarm();
+        if (rc != HS_OK) {
+            assert_int_equal(rc, HS_ENOMEM);
+            assert_null(w.result);
+            continue;
+        }
+        if (w.status == HS_ENOMEM) { /* one record's own failure */
+            assert_null(w.result);
+            continue;
+        }
+        assert_int_equal(w.status, HS_OK);
+        assert_string_equal(w.result->customer.phone, "+1 646 555 0123");
+        hs_record_free(w.result);
+        break;
+    }
+    char v[64];
+    get_prop(f, "contacts", contact, "phone", v, sizeof v);
+    assert_string_equal(v, "+1 646 555 0123");
+    hs_record_free(r);
+    free_ids(ids, n);
+    hs_free(cursor);
+}
+
 static void test_conn_hubspot_time_and_cursor(void **state)
 {
     (void)state;
@@ -1135,14 +1531,49 @@ static void test_conn_hubspot_time_and_cursor(void **state)
     assert_int_equal(ms, START_MS);
     assert_int_equal(hs_hubspot_parse_time("2025-02-30", 10, &ms), HS_EINVAL);
     assert_int_equal(hs_hubspot_parse_time("2025-01-01T00:00:00", 19, &ms), HS_EINVAL);
-    int64_t t, id;
-    char *c = hs_hubspot_cursor_format(START_MS, 1234);
-    assert_int_equal(hs_hubspot_cursor_parse(c, strlen(c), &t, &id, NULL), HS_OK);
-    assert_int_equal(t, START_MS);
-    assert_int_equal(id, 1234);
+    struct hs_hubspot_cursor cur = {.ms = START_MS, .id = 1234, .phase = HS_HUBSPOT_PHASE_MAIN};
+    char *c = hs_hubspot_cursor_format(&cur);
+    assert_string_equal(c, "v1:1735689600000:1234");
+    memset(&cur, 0xff, sizeof cur);
+    assert_int_equal(hs_hubspot_cursor_parse(c, strlen(c), &cur, NULL), HS_OK);
+    assert_int_equal(cur.ms, START_MS);
+    assert_int_equal(cur.id, 1234);
+    assert_false(cur.has_contacts);
     hs_free(c);
-    assert_int_equal(hs_hubspot_cursor_parse("v1:12", 5, &t, &id, NULL), HS_EINVAL);
-    assert_int_equal(hs_hubspot_cursor_parse("v1:-1:2", 7, &t, &id, NULL), HS_EINVAL);
+    /* customers: companies' and contacts' positions, and the phase */
+    static const char *const good[] = {
+        "v2:1735689600000:1234:1735689500000:9223372036854775807:first",
+        "v2:0:0:0:0:companies",
+        "v2:1:2:3:4:contacts",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_int_equal(hs_hubspot_cursor_parse(good[i], strlen(good[i]), &cur, NULL), HS_OK);
+        assert_true(cur.has_contacts);
+        assert_int_equal(cur.phase, (enum hs_hubspot_phase)i);
+        c = hs_hubspot_cursor_format(&cur);
+        assert_string_equal(c, good[i]);
+        hs_free(c);
+    }
+    assert_int_equal(cur.contact_ms, 3);
+    assert_int_equal(cur.contact_id, 4);
+    static const char *const bad[] = {
+        "v1:12",
+        "v1:-1:2",
+        "v1:1:2:",
+        "v1:1:2:3:4:contacts",
+        "v2:1:2",
+        "v2:1:2:3:4:people",
+        "v2:1:2:3:4:contacts:",
+        "v2:1:2:3:9223372036854775808:first",
+        "v2:1:2:3:+4:first",
+        "v2:1:2::4:first",
+        "v3:1:2",
+    };
+    struct hs_error err = {0};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(hs_hubspot_cursor_parse(bad[i], strlen(bad[i]), &cur, &err), HS_EINVAL);
+        assert_non_null(strstr(err.msg, "invalid HubSpot cursor"));
+    }
 }
 
 int main(void)
@@ -1151,12 +1582,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conn_hubspot_setup_is_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_hubspot_changes_pages_and_cursor, setup_big,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_conn_hubspot_changes_contact_edit_announces_company,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_hubspot_read_customers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_hubspot_read_items, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_hubspot_read_invoices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_hubspot_create_twice_is_one_record, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_conn_hubspot_update_customer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conn_hubspot_customer_phone_is_the_primary_contacts,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_hubspot_write_result_is_what_hubspot_stored,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_hubspot_create_customer_with_contact, setup,
@@ -1171,6 +1606,8 @@ int main(void)
         cmocka_unit_test(test_conn_hubspot_parse_survives_every_failed_allocation),
         cmocka_unit_test(test_conn_hubspot_settings),
         cmocka_unit_test(test_conn_hubspot_time_and_cursor),
+        cmocka_unit_test_setup_teardown(test_conn_hubspot_contacts_survive_every_failed_allocation,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -717,6 +717,69 @@ static void test_sbx_hubspot_search_filters_sorts_pages(void **state)
     hs_free(b);
 }
 
+/* A contact's last-modified property is lastmodifieddate: a PATCH or a batch update moves it
+ * (and updatedAt), and the contacts search filters and sorts on it, both ways. This is what
+ * the connector's contacts feed relies on. */
+static void test_sbx_hubspot_contact_edit_moves_lastmodifieddate(void **state)
+{
+    struct fx *f = *state;
+    int st;
+    char a[32], b[32], path[96], body[512];
+    json_t *v = call(f, "POST", "/hubspot/crm/v3/objects/contacts",
+                     "{\"properties\":{\"email\":\"a@lastmod.example\"},\"associations\":[]}", &st);
+    assert_int_equal(st, 201);
+    snprintf(a, sizeof a, "%s", hs_json_str(v, "id"));
+    json_decref(v);
+    v = call(f, "POST", "/hubspot/crm/v3/objects/contacts",
+             "{\"properties\":{\"email\":\"b@lastmod.example\"},\"associations\":[]}", &st);
+    snprintf(b, sizeof b, "%s", hs_json_str(v, "id"));
+    json_decref(v);
+
+    f->now += 60000; /* b first, then a: the search orders by the edit, not by id */
+    snprintf(body, sizeof body,
+             "{\"inputs\":[{\"id\":\"%s\",\"properties\":{\"phone\":\"+1 212 555 0101\"}}]}", b);
+    v = call(f, "POST", "/hubspot/crm/v3/objects/contacts/batch/update", body, &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(prop(json_array_get(json_object_get(v, "results"), 0), "lastmodifieddate"),
+                        "2025-01-01T00:01:00.000Z");
+    json_decref(v);
+    f->now += 60000;
+    snprintf(path, sizeof path, "/hubspot/crm/v3/objects/contacts/%s", a);
+    v = call(f, "PATCH", path, "{\"properties\":{\"email\":\"a2@lastmod.example\"}}", &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(hs_json_str(v, "updatedAt"), "2025-01-01T00:02:00.000Z");
+    assert_string_equal(prop(v, "lastmodifieddate"), "2025-01-01T00:02:00.000Z");
+    json_decref(v);
+
+    /* modified after a time, ascending */
+    snprintf(body, sizeof body,
+             "{\"filterGroups\":[{\"filters\":[{\"propertyName\":\"lastmodifieddate\","
+             "\"operator\":\"GT\",\"value\":\"%lld\"}]}],\"sorts\":[{\"propertyName\":"
+             "\"lastmodifieddate\",\"direction\":\"ASCENDING\"}],\"properties\":["
+             "\"lastmodifieddate\"],\"limit\":200,\"after\":\"0\"}",
+             START_MS + 30000);
+    v = search(f, "contacts", body, &st);
+    assert_int_equal(st, 200);
+    json_t *res = json_object_get(v, "results");
+    assert_int_equal(json_array_size(res), 2);
+    assert_string_equal(hs_json_str(json_array_get(res, 0), "id"), b);
+    assert_string_equal(hs_json_str(json_array_get(res, 1), "id"), a);
+    json_decref(v);
+    /* the newest contact: no filter, descending, one result */
+    v = search(f, "contacts",
+               "{\"filterGroups\":[],\"sorts\":[{\"propertyName\":\"lastmodifieddate\","
+               "\"direction\":\"DESCENDING\"}],\"properties\":[\"lastmodifieddate\"],\"limit\":1,"
+               "\"after\":\"0\"}",
+               &st);
+    assert_int_equal(st, 200);
+    res = json_object_get(v, "results");
+    assert_int_equal(json_array_size(res), 1);
+    assert_string_equal(hs_json_str(json_array_get(res, 0), "id"), a);
+    assert_string_equal(prop(json_array_get(res, 0), "lastmodifieddate"),
+                        "2025-01-01T00:02:00.000Z");
+    json_decref(v);
+}
+
 /* ---- associations ---- */
 
 static bool has_type(const json_t *types, int id)
@@ -1212,6 +1275,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sbx_hubspot_properties_api, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sbx_hubspot_upsert_and_unique_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sbx_hubspot_search_filters_sorts_pages, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sbx_hubspot_contact_edit_moves_lastmodifieddate, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sbx_hubspot_associations_v4, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sbx_hubspot_seeded_world, setup, teardown),

@@ -2,11 +2,17 @@
  * connectors/hubspot/hubspot.c - hs_connector_hubspot_ops: HubSpot CRM as hoopsync sees it.
  *
  * Design:     the ops turn engine calls into the fewest HubSpot batch calls:
- *               changes  one search per page: filter (modified > ts) OR (modified == ts AND
+ *               changes  one search per call: filter (modified > ts) OR (modified == ts AND
  *                        id > last id), sorted ascending by the last-modified property, 200 a
  *                        page, always from offset 0. The cursor "v1:<ts>:<id>" is the last
  *                        result, so every page starts a new window and HubSpot's 10,000-result
- *                        cap on paging is never reached.
+ *                        cap on paging is never reached. Customers also follow their contacts
+ *                        (a contact edit leaves the company's date alone): after the
+ *                        companies' pages, the contacts' pages the same way, each mapped to
+ *                        its companies by one contacts->companies association read; cursor
+ *                        "v2:..." holds both positions (hubspot_int.h). The contacts' position
+ *                        is first taken with one search (the newest contact), in the run that
+ *                        reads every company anyway, so a backfill lists no contact.
  *               read     customers: companies batch/read, company->contacts association
  *                        batch/read, contacts batch/read (3 calls per 100); items: products
  *                        batch/read (1); invoices: deals batch/read, deal->company and
@@ -17,9 +23,12 @@
  *                        duplicating; updates: batch/update. Results and 207 errors are matched
  *                        to writes by objectWriteTraceId (the write's index), then by id. A 400
  *                        that refuses a whole batch for one bad input is bisected so that only
- *                        the bad record fails. Customers' contact fields (email, names) then
- *                        go to the primary contact: association read, contacts batch/update or
- *                        (no contact yet) batch/upsert by email plus a default association.
+ *                        the bad record fails. Customers' contact fields (email, names, phone)
+ *                        then go to the primary contact: association read, contacts
+ *                        batch/update or (no contact yet) batch/upsert by email plus a default
+ *                        association. The phone, read from the contact else the company, is
+ *                        written to the contact when there is one, else to the company
+ *                        (route_dual), so a read after the write returns it.
  *               setup    property group "hoopsync" and the hoopsync_* properties; 409 = exists.
  *               webhook  X-HubSpot-Signature-v3 check before parsing, then the event list.
  *               limits   batches of 100; the published windows (100 per 10 s, 5 searches
@@ -138,6 +147,30 @@ static void hub_limits(const struct hs_connector *c, enum hs_kind kind,
     hs_conn_rate_limits_apply(out, c->windows, c->n_windows);
 }
 
+/* ---- answers ------------------------------------------------------------------------------ */
+
+static const struct hs_hubspot_obj_rec *find_obj(const struct hs_hubspot_page *p, const char *id)
+{
+    for (size_t i = 0; p != NULL && i < p->n_objs; i++)
+        if (strcmp(p->objs[i].id, id) == 0)
+            return &p->objs[i];
+    return NULL;
+}
+
+/* The found objects' ids (borrowed from page) in *out (caller hs_free()s the array). */
+static int found_ids(const struct hs_hubspot_page *p, const char ***out)
+{
+    *out = NULL;
+    if (p->n_objs == 0)
+        return HS_OK;
+    *out = hs_calloc(p->n_objs, sizeof **out);
+    if (*out == NULL)
+        return HS_ENOMEM;
+    for (size_t i = 0; i < p->n_objs; i++)
+        (*out)[i] = p->objs[i].id;
+    return HS_OK;
+}
+
 /* ---- changes -------------------------------------------------------------------------------- */
 
 static json_t *filter(const char *prop, const char *op, const char *value)
@@ -187,20 +220,128 @@ static json_t *search_body(const struct hs_connector *c, enum hs_kind kind, enum
                      "properties", lastmod, "limit", SEARCH_LIMIT, "after", "0");
 }
 
-static int hub_changes(struct hs_connector *c, enum hs_kind kind, const char *cursor,
-                       struct hs_changes *out, struct hs_error *err)
+/* Appends the change (kind, id, at) to out unless id is there already (then keeps the later
+ * time). out->items has room for one more. */
+static int add_change(struct hs_changes *out, enum hs_kind kind, const char *id, int64_t at)
 {
-    memset(out, 0, sizeof *out);
-    enum hs_hubspot_obj obj;
-    if (obj_of(kind, &obj) != HS_OK)
-        return unsupported(c, kind, err);
-    int64_t ts = 0, id = 0;
-    if (cursor != NULL) {
-        int rc = hs_hubspot_cursor_parse(cursor, strlen(cursor), &ts, &id, err);
-        if (rc != HS_OK)
-            return hs_error_prefix(err, "%s", conn_name(c));
+    for (size_t i = 0; i < out->n_items; i++)
+        if (strcmp(out->items[i].id, id) == 0) {
+            if (at > out->items[i].updated_at)
+                out->items[i].updated_at = at;
+            return HS_OK;
+        }
+    struct hs_change *ch = &out->items[out->n_items];
+    ch->kind = kind;
+    ch->updated_at = at;
+    ch->id = hs_strdup(id);
+    if (ch->id == NULL)
+        return HS_ENOMEM;
+    out->n_items++;
+    return HS_OK;
+}
+
+/* Moves (ts, id) to o when o comes later in (modified, id) order: never backwards. */
+static void advance(int64_t *ts, int64_t *id, const struct hs_hubspot_obj_rec *o)
+{
+    int64_t oid = 0;
+    if (hs_str_to_i64(o->id, strlen(o->id), &oid) != HS_OK)
+        oid = 0;
+    if (o->updated_ms > *ts || (o->updated_ms == *ts && oid > *id)) {
+        *ts = o->updated_ms;
+        *id = oid;
     }
-    json_t *body = search_body(c, kind, obj, ts, id);
+}
+
+/*
+ * Where the contacts feed starts: after the most recently modified contact, read with one
+ * search (descending, limit 1) when the customers' feed has no contacts position yet (its
+ * first run, or a cursor of before this feed). That run reads every company it announces
+ * after this search, so the contact edits it would otherwise list are in those reads; only
+ * later edits cost calls. HubSpot's own clock, so our clock's skew does not matter. The id
+ * INT64_MAX skips the contacts that share that millisecond: all of them were modified before
+ * the search.
+ */
+static int contacts_start(struct hs_connector *c, struct hs_hubspot_cursor *cur,
+                          struct hs_error *err)
+{
+    const char *lastmod = hs_hubspot_obj_lastmod(HS_HUBSPOT_CONTACTS);
+    json_t *body = json_pack("{s:[],s:[{s:s,s:s}],s:[s],s:i,s:s}", "filterGroups", "sorts",
+                             "propertyName", lastmod, "direction", "DESCENDING", "properties",
+                             lastmod, "limit", 1, "after", "0");
+    if (body == NULL)
+        return hs_error_set(err, HS_ENOMEM, "%s: cannot build HubSpot search: out of memory",
+                            conn_name(c));
+    struct hs_hubspot_page page;
+    int rc = hs_hubspot_client_search(&c->cfg, HS_HUBSPOT_CONTACTS, body, &page, err);
+    json_decref(body);
+    if (rc != HS_OK)
+        return rc;
+    cur->has_contacts = true;
+    cur->contact_ms = page.n_objs > 0 ? page.objs[0].updated_ms : 0;
+    cur->contact_id = page.n_objs > 0 ? INT64_MAX : 0;
+    cur->phase = HS_HUBSPOT_PHASE_FIRST;
+    hs_hubspot_page_release(&page);
+    return HS_OK;
+}
+
+/* One page of the contacts search: the companies of the contacts modified since the contacts
+ * position (all their associated companies: a contact may be the primary contact of a company
+ * other than its own primary one). */
+static int contacts_page(struct hs_connector *c, struct hs_hubspot_cursor *cur,
+                         struct hs_changes *out, bool *more, struct hs_error *err)
+{
+    struct hs_hubspot_assocs assocs;
+    memset(&assocs, 0, sizeof assocs);
+    const char **found = NULL;
+    json_t *body =
+        search_body(c, HS_KIND_CUSTOMER, HS_HUBSPOT_CONTACTS, cur->contact_ms, cur->contact_id);
+    if (body == NULL)
+        return hs_error_set(err, HS_ENOMEM, "%s: cannot build HubSpot search: out of memory",
+                            conn_name(c));
+    struct hs_hubspot_page page;
+    int rc = hs_hubspot_client_search(&c->cfg, HS_HUBSPOT_CONTACTS, body, &page, err);
+    json_decref(body);
+    if (rc != HS_OK)
+        return rc;
+    if (page.n_objs > 0) {
+        if (found_ids(&page, &found) != HS_OK)
+            goto oom;
+        rc = hs_hubspot_client_assoc_read(&c->cfg, HS_HUBSPOT_CONTACTS, HS_HUBSPOT_COMPANIES, found,
+                                          page.n_objs, HS_HUBSPOT_ASSOC_CONTACT_COMPANY_PRIMARY,
+                                          &assocs, err);
+        if (rc != HS_OK)
+            goto done;
+    }
+    if (assocs.n_items > 0) {
+        out->items = hs_calloc(assocs.n_items, sizeof *out->items);
+        if (out->items == NULL)
+            goto oom;
+    }
+    for (size_t i = 0; i < assocs.n_items; i++) {
+        const struct hs_hubspot_obj_rec *ct = find_obj(&page, assocs.items[i].from);
+        if (add_change(out, HS_KIND_CUSTOMER, assocs.items[i].to, ct ? ct->updated_ms : 0) != HS_OK)
+            goto oom;
+    }
+    for (size_t i = 0; i < page.n_objs; i++)
+        advance(&cur->contact_ms, &cur->contact_id, &page.objs[i]);
+    *more = page.after != NULL && page.n_objs > 0;
+    goto done;
+oom:
+    rc = hs_error_set(err, HS_ENOMEM, "%s: cannot list HubSpot contact changes: out of memory",
+                      conn_name(c));
+done:
+    hs_free(found);
+    hs_hubspot_assocs_release(&assocs);
+    hs_hubspot_page_release(&page);
+    return rc;
+}
+
+/* One page of the object's own search from (cur->ms, cur->id). */
+static int main_page(struct hs_connector *c, enum hs_kind kind, enum hs_hubspot_obj obj,
+                     struct hs_hubspot_cursor *cur, struct hs_changes *out, bool *more,
+                     struct hs_error *err)
+{
+    json_t *body = search_body(c, kind, obj, cur->ms, cur->id);
     if (body == NULL)
         return hs_error_set(err, HS_ENOMEM, "%s: cannot build HubSpot search: out of memory",
                             conn_name(c));
@@ -212,62 +353,85 @@ static int hub_changes(struct hs_connector *c, enum hs_kind kind, const char *cu
     if (page.n_objs > 0) {
         out->items = hs_calloc(page.n_objs, sizeof *out->items);
         if (out->items == NULL)
-            goto oom;
+            rc = HS_ENOMEM;
     }
-    for (size_t i = 0; i < page.n_objs; i++) {
+    for (size_t i = 0; i < page.n_objs && rc == HS_OK; i++) {
         const struct hs_hubspot_obj_rec *o = &page.objs[i];
         struct hs_change *ch = &out->items[out->n_items];
         ch->kind = kind;
         ch->id = hs_strdup(o->id);
-        if (ch->id == NULL)
-            goto oom;
+        if (ch->id == NULL) {
+            rc = HS_ENOMEM;
+            break;
+        }
         out->n_items++;
         ch->updated_at = o->updated_ms;
-        int64_t oid = 0;
-        if (hs_str_to_i64(o->id, strlen(o->id), &oid) != HS_OK)
-            oid = 0;
-        /* the cursor moves to the last result in (modified, id) order, never backwards */
-        if (o->updated_ms > ts || (o->updated_ms == ts && oid > id)) {
-            ts = o->updated_ms;
-            id = oid;
+        advance(&cur->ms, &cur->id, o);
+    }
+    *more = page.after != NULL && page.n_objs > 0;
+    hs_hubspot_page_release(&page);
+    if (rc != HS_OK)
+        return hs_error_set(err, HS_ENOMEM, "%s: cannot list HubSpot changes: out of memory",
+                            conn_name(c));
+    return HS_OK;
+}
+
+/*
+ * One call, one search. Customers follow two searches in turn (hubspot_int.h, struct
+ * hs_hubspot_cursor): the companies' pages, then (more = true) the contacts' pages, then the
+ * feed ends and the next run starts with the companies again. The run that takes the contacts
+ * position (its first call, one search) ends after the companies instead.
+ */
+static int hub_changes(struct hs_connector *c, enum hs_kind kind, const char *cursor,
+                       struct hs_changes *out, struct hs_error *err)
+{
+    memset(out, 0, sizeof *out);
+    enum hs_hubspot_obj obj;
+    if (obj_of(kind, &obj) != HS_OK)
+        return unsupported(c, kind, err);
+    struct hs_hubspot_cursor cur;
+    memset(&cur, 0, sizeof cur);
+    cur.phase = HS_HUBSPOT_PHASE_MAIN;
+    if (cursor != NULL) {
+        int rc = hs_hubspot_cursor_parse(cursor, strlen(cursor), &cur, err);
+        if (rc == HS_OK && cur.has_contacts && kind != HS_KIND_CUSTOMER)
+            rc = hs_error_set(err, HS_EINVAL,
+                              "invalid HubSpot cursor '%.64s': only customers "
+                              "follow contacts",
+                              cursor);
+        if (rc != HS_OK)
+            return hs_error_prefix(err, "%s", conn_name(c));
+    }
+    bool more = false;
+    int rc;
+    if (kind == HS_KIND_CUSTOMER && !cur.has_contacts) {
+        rc = contacts_start(c, &cur, err);
+        more = true;
+    } else if (cur.phase == HS_HUBSPOT_PHASE_CONTACTS) {
+        rc = contacts_page(c, &cur, out, &more, err);
+        if (rc == HS_OK && !more)
+            cur.phase = HS_HUBSPOT_PHASE_MAIN;
+    } else {
+        rc = main_page(c, kind, obj, &cur, out, &more, err);
+        if (rc == HS_OK && !more && kind == HS_KIND_CUSTOMER) {
+            more = cur.phase == HS_HUBSPOT_PHASE_MAIN; /* the contacts next, but not in the
+                                                          run that took their position */
+            cur.phase = more ? HS_HUBSPOT_PHASE_CONTACTS : HS_HUBSPOT_PHASE_MAIN;
         }
     }
-    out->cursor = hs_hubspot_cursor_format(ts, id);
-    if (out->cursor == NULL)
-        goto oom;
-    out->more = page.after != NULL && page.n_objs > 0;
-    hs_hubspot_page_release(&page);
-    return HS_OK;
-oom:
-    hs_hubspot_page_release(&page);
-    hs_changes_release(out);
-    return hs_error_set(err, HS_ENOMEM, "%s: cannot list HubSpot changes: out of memory",
-                        conn_name(c));
+    if (rc == HS_OK) {
+        out->cursor = hs_hubspot_cursor_format(&cur);
+        if (out->cursor == NULL)
+            rc = hs_error_set(err, HS_ENOMEM, "%s: cannot list HubSpot changes: out of memory",
+                              conn_name(c));
+    }
+    if (rc != HS_OK)
+        hs_changes_release(out);
+    out->more = rc == HS_OK && more;
+    return rc;
 }
 
 /* ---- read ----------------------------------------------------------------------------------- */
-
-static const struct hs_hubspot_obj_rec *find_obj(const struct hs_hubspot_page *p, const char *id)
-{
-    for (size_t i = 0; p != NULL && i < p->n_objs; i++)
-        if (strcmp(p->objs[i].id, id) == 0)
-            return &p->objs[i];
-    return NULL;
-}
-
-/* The found objects' ids (borrowed from page) in *out (caller hs_free()s the array). */
-static int found_ids(const struct hs_hubspot_page *p, const char ***out)
-{
-    *out = NULL;
-    if (p->n_objs == 0)
-        return HS_OK;
-    *out = hs_calloc(p->n_objs, sizeof **out);
-    if (*out == NULL)
-        return HS_ENOMEM;
-    for (size_t i = 0; i < p->n_objs; i++)
-        (*out)[i] = p->objs[i].id;
-    return HS_OK;
-}
 
 static int read_simple(struct hs_connector *c, enum hs_kind kind, enum hs_hubspot_obj obj,
                        const char *const *ids, size_t n, struct hs_hubspot_page *page,
@@ -507,6 +671,8 @@ struct wstate {
     json_t **props;   /* per write: main properties (NULL = not sent) */
     json_t **contact; /* per write: contact properties */
     bool *done;       /* per write: status final */
+    bool *pre;        /* per write: its company's contacts are in assocs (read before) */
+    struct hs_hubspot_assocs assocs; /* companies->contacts of the updates with contact fields */
 };
 
 static void set_status(struct wstate *s, size_t i, int code, const char *msg)
@@ -696,6 +862,63 @@ static int send_group(struct wstate *s, const char *op, const size_t *idx, size_
     return HS_OK;
 }
 
+/* Whether field has a writable contact mapping whose property is in contact. */
+static bool on_contact(const struct hs_hubspot_settings *set, const char *field,
+                       const json_t *contact)
+{
+    for (size_t i = 0; i < set->n_maps; i++) {
+        const struct hs_hubspot_map *m = &set->maps[i];
+        if (m->kind == HS_KIND_CUSTOMER && m->src == HS_HUBSPOT_SRC_CONTACT && !m->read_only &&
+            m->prop[0] != '\0' && strcmp(m->field, field) == 0 &&
+            json_object_get(contact, m->prop) != NULL)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * A customer field that both the company and its contact map (the default phone: a read takes
+ * the primary contact's, else the company's) is written where a read takes it from. Updates
+ * of customers with contact properties read their companies' contacts first (the association
+ * read write_contacts needs anyway): a company with a primary contact keeps its own property,
+ * the value goes to the contact only. A company without one (and every create) gets it, and so
+ * does a contact the write makes by email, which becomes the primary one: a read then finds
+ * the value written either way, and the next pass sees nothing to do.
+ */
+static int route_dual(struct wstate *s, const size_t *updates, size_t n_updates,
+                      struct hs_error *err)
+{
+    const char **cos = hs_calloc(n_updates ? n_updates : 1, sizeof *cos);
+    size_t k = 0;
+    if (cos == NULL)
+        return hs_error_set(err, HS_ENOMEM, "%s: cannot write to HubSpot: out of memory",
+                            conn_name(s->c));
+    for (size_t j = 0; j < n_updates; j++)
+        if (nonempty_object(s->contact[updates[j]]))
+            cos[k++] = s->w[updates[j]].record->id;
+    int rc = HS_OK;
+    if (k > 0)
+        rc = hs_hubspot_client_assoc_read(&s->c->cfg, HS_HUBSPOT_COMPANIES, HS_HUBSPOT_CONTACTS,
+                                          cos, k, HS_HUBSPOT_ASSOC_COMPANY_CONTACT_PRIMARY,
+                                          &s->assocs, err);
+    hs_free(cos);
+    for (size_t j = 0; j < n_updates && k > 0 && rc == HS_OK; j++) {
+        size_t i = updates[j];
+        if (!nonempty_object(s->contact[i]))
+            continue;
+        s->pre[i] = true;
+        if (hs_hubspot_assocs_pick(&s->assocs, s->w[i].record->id) == NULL)
+            continue;
+        for (size_t m = 0; m < s->c->set.n_maps; m++) {
+            const struct hs_hubspot_map *mp = &s->c->set.maps[m];
+            if (mp->kind == HS_KIND_CUSTOMER && mp->src == HS_HUBSPOT_SRC_MAIN &&
+                mp->prop[0] != '\0' && on_contact(&s->c->set, mp->field, s->contact[i]))
+                json_object_del(s->props[i], mp->prop);
+        }
+    }
+    return rc;
+}
+
 /* Contact fields of customers that were written: to each company's primary contact. */
 static int write_contacts(struct wstate *s, struct hs_error *err)
 {
@@ -718,19 +941,26 @@ static int write_contacts(struct wstate *s, struct hs_error *err)
     memset(&p2, 0, sizeof p2);
     if (cos == NULL || which == NULL || upd == NULL || ups == NULL || links == NULL)
         goto oom;
-    size_t k = 0;
+    size_t k = 0, n_read = 0;
     for (size_t i = 0; i < s->n; i++)
         if (s->w[i].status == HS_OK && s->w[i].result != NULL && nonempty_object(s->contact[i])) {
-            which[k] = i;
-            cos[k++] = s->w[i].result->id;
+            which[k++] = i;
+            /* updates' contacts were read before (route_dual); creates' now: a repeated
+               upsert may have made one */
+            if (!s->pre[i])
+                cos[n_read++] = s->w[i].result->id;
         }
-    rc = hs_hubspot_client_assoc_read(&s->c->cfg, HS_HUBSPOT_COMPANIES, HS_HUBSPOT_CONTACTS, cos, k,
-                                      HS_HUBSPOT_ASSOC_COMPANY_CONTACT_PRIMARY, &assocs, err);
-    if (rc != HS_OK)
-        goto done;
+    if (n_read > 0) {
+        rc = hs_hubspot_client_assoc_read(&s->c->cfg, HS_HUBSPOT_COMPANIES, HS_HUBSPOT_CONTACTS,
+                                          cos, n_read, HS_HUBSPOT_ASSOC_COMPANY_CONTACT_PRIMARY,
+                                          &assocs, err);
+        if (rc != HS_OK)
+            goto done;
+    }
     for (size_t j = 0; j < k; j++) {
         size_t i = which[j];
-        const char *pick = hs_hubspot_assocs_pick(&assocs, cos[j]);
+        const char *pick =
+            hs_hubspot_assocs_pick(s->pre[i] ? &s->assocs : &assocs, s->w[i].result->id);
         char trace[24];
         snprintf(trace, sizeof trace, "%zu", i);
         if (pick != NULL) {
@@ -790,6 +1020,16 @@ static int write_contacts(struct wstate *s, struct hs_error *err)
                 s->w[i].result = NULL;
             }
         }
+    /* the customer changed when its contact did: its time is the later of the two answers',
+       as a read takes the later of the two objects' */
+    for (int p = 0; p < 2; p++)
+        for (size_t r = 0; r < pages[p]->n_objs; r++) {
+            const struct hs_hubspot_obj_rec *o = &pages[p]->objs[r];
+            long i = o->trace ? strtol(o->trace, NULL, 10) : -1;
+            if (i >= 0 && (size_t)i < s->n && s->w[i].result != NULL &&
+                o->updated_ms > s->w[i].result->updated_at)
+                s->w[i].result->updated_at = o->updated_ms;
+        }
     if (json_array_size(links) > 0) {
         json_t *body = json_pack("{s:O}", "inputs", links);
         struct hs_http_response resp;
@@ -833,17 +1073,23 @@ static int hub_write(struct hs_connector *c, enum hs_kind kind, struct hs_write 
                             conn_name(c), n, WRITE_BATCH);
     if (n == 0)
         return HS_OK;
-    struct wstate s = {c, obj, writes, n, NULL, NULL, NULL};
+    struct wstate s;
+    memset(&s, 0, sizeof s);
+    s.c = c;
+    s.obj = obj;
+    s.w = writes;
+    s.n = n;
     size_t *creates = NULL, *updates = NULL;
     size_t n_creates = 0, n_updates = 0;
     int rc = HS_OK;
     s.props = hs_calloc(n, sizeof *s.props);     /* NOLINT(bugprone-sizeof-expression) */
     s.contact = hs_calloc(n, sizeof *s.contact); /* NOLINT(bugprone-sizeof-expression) */
     s.done = hs_calloc(n, sizeof *s.done);
+    s.pre = hs_calloc(n, sizeof *s.pre);
     creates = hs_calloc(n, sizeof *creates);
     updates = hs_calloc(n, sizeof *updates);
-    if (s.props == NULL || s.contact == NULL || s.done == NULL || creates == NULL ||
-        updates == NULL) {
+    if (s.props == NULL || s.contact == NULL || s.done == NULL || s.pre == NULL ||
+        creates == NULL || updates == NULL) {
         rc = hs_error_set(err, HS_ENOMEM, "%s: cannot write to HubSpot: out of memory",
                           conn_name(c));
         goto done;
@@ -894,19 +1140,25 @@ static int hub_write(struct hs_connector *c, enum hs_kind kind, struct hs_write 
         else
             updates[n_updates++] = i;
     }
-    rc = send_group(&s, "upsert", creates, n_creates, err);
+    rc = kind == HS_KIND_CUSTOMER ? route_dual(&s, updates, n_updates, err) : HS_OK;
+    if (rc == HS_OK)
+        rc = send_group(&s, "upsert", creates, n_creates, err);
     if (rc == HS_OK)
         rc = send_group(&s, "update", updates, n_updates, err);
     if (rc == HS_OK && kind == HS_KIND_CUSTOMER)
         rc = write_contacts(&s, err);
 done:
-    for (size_t i = 0; i < n && s.props != NULL; i++) {
-        json_decref(s.props[i]);
-        json_decref(s.contact[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (s.props != NULL)
+            json_decref(s.props[i]);
+        if (s.contact != NULL)
+            json_decref(s.contact[i]);
     }
     hs_free(s.props);
     hs_free(s.contact);
     hs_free(s.done);
+    hs_free(s.pre);
+    hs_hubspot_assocs_release(&s.assocs);
     hs_free(creates);
     hs_free(updates);
     if (rc != HS_OK)

@@ -192,8 +192,10 @@ hs_hubspot_to_invoice(const struct hs_hubspot_settings *s, const struct hs_hubsp
  * The HubSpot properties that write rec: only the fields named (NULL: every present mapped
  * field; a named field that is absent clears its property with ""), skipping read-only and
  * unmapped ones. Main-object properties go to *out_props, a customer's contact properties to
- * *out_contact (new objects, possibly empty). HS_OK, HS_EINVAL (a value HubSpot cannot take,
- * message names the field), HS_ENOMEM. Both NULL on failure.
+ * *out_contact (new objects, possibly empty). A field mapped to both (the default phone) is in
+ * both; the caller keeps the one it writes (hubspot.c: the contact's when there is one). HS_OK,
+ * HS_EINVAL (a value HubSpot cannot take, message names the field), HS_ENOMEM. Both NULL on
+ * failure.
  */
 HS_MUST_CHECK int hs_hubspot_props_of(const struct hs_hubspot_settings *s,
                                       const struct hs_record *rec, const char *const *fields,
@@ -202,11 +204,38 @@ HS_MUST_CHECK int hs_hubspot_props_of(const struct hs_hubspot_settings *s,
 
 /* ---- cursors, time, webhooks ------------------------------------------------------------ */
 
-/* Cursor "v1:<last modified ms>:<last id>". HS_OK or HS_EINVAL ("invalid cursor '...'"). */
-HS_MUST_CHECK int hs_hubspot_cursor_parse(const char *s, size_t len, int64_t *out_ms,
-                                          int64_t *out_id, struct hs_error *err);
-/* New string (caller hs_free()s) or NULL on ENOMEM. */
-char *hs_hubspot_cursor_format(int64_t ms, int64_t id);
+/*
+ * Where the customers' change feed stands between two changes() calls. A customer is a company
+ * plus its primary contact, and editing a contact does not move its company's
+ * hs_lastmodifieddate, so that feed follows two searches: companies, then contacts (whose
+ * companies it announces). Each position is the (last modified ms, id) of the last result.
+ */
+enum hs_hubspot_phase {
+    HS_HUBSPOT_PHASE_FIRST = 0, /* contacts position just taken: the companies' end ends the run */
+    HS_HUBSPOT_PHASE_MAIN,      /* paging the object's own search (companies) */
+    HS_HUBSPOT_PHASE_CONTACTS,  /* paging the contacts search */
+};
+
+struct hs_hubspot_cursor {
+    int64_t ms;         /* the object's own search: last result's modified time (ms) ... */
+    int64_t id;         /* ... and id */
+    bool has_contacts;  /* the contacts position below is set (customers only) */
+    int64_t contact_ms; /* contacts search: last result's lastmodifieddate (ms) ... */
+    int64_t contact_id; /* ... and id (INT64_MAX: nothing at contact_ms is left to announce) */
+    enum hs_hubspot_phase phase;
+};
+
+/*
+ * Parses a stored cursor (outside bytes, no NUL needed): "v1:<ms>:<id>" (the object's own
+ * search only; deals, products, and customers before the contacts feed existed) or
+ * "v2:<ms>:<id>:<contact ms>:<contact id>:<phase>" with phase first|companies|contacts.
+ * Numbers are decimal, 0..INT64_MAX. HS_OK or HS_EINVAL ("invalid HubSpot cursor '...'").
+ */
+HS_MUST_CHECK int hs_hubspot_cursor_parse(const char *s, size_t len, struct hs_hubspot_cursor *out,
+                                          struct hs_error *err);
+/* The text of c ("v1" without contacts, else "v2"): new string (caller hs_free()s) or NULL on
+ * ENOMEM. hs_hubspot_cursor_parse gives c back. */
+char *hs_hubspot_cursor_format(const struct hs_hubspot_cursor *c);
 
 /* Epoch milliseconds ("1735689600000"), "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM)"
  * from (s, len). HS_OK or HS_EINVAL. */

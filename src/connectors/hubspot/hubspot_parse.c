@@ -89,6 +89,10 @@ static const struct map_def map_defaults[] = {
     {CUST, MAIN, "notes", "description", HS_HUBSPOT_STR, false},
     {CUST, MAIN, "external_refs.@", "hoopsync_customer_id", HS_HUBSPOT_STR, false},
     {CUST, CONT, "email", "email", HS_HUBSPOT_STR, false},
+    /* the phone is the primary contact's (phone, else mobilephone), else the company's: a
+       contact map replaces the company's value when it has one, and the later one wins */
+    {CUST, CONT, "phone", "mobilephone", HS_HUBSPOT_STR, true},
+    {CUST, CONT, "phone", "phone", HS_HUBSPOT_STR, false},
     {CUST, CONT, "given_name", "firstname", HS_HUBSPOT_STR, false},
     {CUST, CONT, "family_name", "lastname", HS_HUBSPOT_STR, false},
     {ITEM, MAIN, "name", "name", HS_HUBSPOT_STR, false},
@@ -228,6 +232,13 @@ static int apply_overrides(struct hs_hubspot_settings *s, const json_t *props, s
                                     "invalid HubSpot settings: 'properties.%s.%s': expected a "
                                     "HubSpot property name or \"\"",
                                     gkey, field);
+            /* a field read from the company and the contact both (phone) names the company's
+               property: its contact maps are turned off */
+            bool on_main = false;
+            for (size_t i = 0; i < s->n_maps; i++)
+                on_main |= s->maps[i].kind == groups[g].kind &&
+                           s->maps[i].src == HS_HUBSPOT_SRC_MAIN && groups[g].src != LINE &&
+                           strcmp(s->maps[i].field, field) == 0;
             bool found = false;
             for (size_t i = 0; i < s->n_maps; i++) {
                 struct hs_hubspot_map *m = &s->maps[i];
@@ -236,7 +247,7 @@ static int apply_overrides(struct hs_hubspot_settings *s, const json_t *props, s
                     strcmp(m->field, field) != 0)
                     continue;
                 found = true;
-                char *copy = hs_strdup(prop);
+                char *copy = hs_strdup(on_main && m->src == HS_HUBSPOT_SRC_CONTACT ? "" : prop);
                 if (copy == NULL)
                     return HS_ENOMEM;
                 hs_free(m->prop);
@@ -496,32 +507,71 @@ int hs_hubspot_parse_time(const char *s, size_t len, int64_t *out_ms)
 
 /* ---- cursors ------------------------------------------------------------------------------ */
 
-int hs_hubspot_cursor_parse(const char *s, size_t len, int64_t *out_ms, int64_t *out_id,
+static const char *const phase_names[] = {"first", "companies", "contacts"};
+
+/* One cursor number: 1..19 digits, no sign, at most INT64_MAX. */
+static bool cursor_num(const char *s, size_t n, int64_t *out)
+{
+    if (n == 0 || n > 19 || s[0] < '0' || s[0] > '9')
+        return false;
+    return hs_str_to_i64(s, n, out) == HS_OK;
+}
+
+int hs_hubspot_cursor_parse(const char *s, size_t len, struct hs_hubspot_cursor *out,
                             struct hs_error *err)
 {
-    const char *p = s;
+    memset(out, 0, sizeof *out);
+    const char *part[5];
+    size_t plen[5];
+    size_t n = 0;
+    if (len < 7 || len > 128 || (memcmp(s, "v1:", 3) != 0 && memcmp(s, "v2:", 3) != 0))
+        goto bad;
+    bool v2 = s[1] == '2';
+    const char *p = s + 3;
     const char *end = s + len;
-    int64_t a = 0, b = 0;
-    if (len < 7 || len > 64 || memcmp(s, "v1:", 3) != 0)
+    while (n < 5) {
+        const char *colon = memchr(p, ':', (size_t)(end - p));
+        part[n] = p;
+        plen[n] = colon ? (size_t)(colon - p) : (size_t)(end - p);
+        n++;
+        if (colon == NULL)
+            break;
+        p = colon + 1;
+    }
+    if (n != (v2 ? 5u : 2u) || part[n - 1] + plen[n - 1] != end)
         goto bad;
-    p += 3;
-    const char *colon = memchr(p, ':', (size_t)(end - p));
-    if (colon == NULL || colon == p || colon + 1 == end || colon - p > 19 ||
-        end - (colon + 1) > 19 || !digits(p, (size_t)(colon - p), &a) ||
-        !digits(colon + 1, (size_t)(end - colon - 1), &b) || a < 0 || b < 0)
+    if (!cursor_num(part[0], plen[0], &out->ms) || !cursor_num(part[1], plen[1], &out->id))
         goto bad;
-    *out_ms = a;
-    *out_id = b;
+    out->phase = HS_HUBSPOT_PHASE_MAIN;
+    if (!v2)
+        return HS_OK;
+    if (!cursor_num(part[2], plen[2], &out->contact_ms) ||
+        !cursor_num(part[3], plen[3], &out->contact_id))
+        goto bad;
+    size_t k = 0;
+    while (k < sizeof phase_names / sizeof phase_names[0] &&
+           (strlen(phase_names[k]) != plen[4] || memcmp(phase_names[k], part[4], plen[4]) != 0))
+        k++;
+    if (k == sizeof phase_names / sizeof phase_names[0])
+        goto bad;
+    out->has_contacts = true;
+    out->phase = (enum hs_hubspot_phase)k;
     return HS_OK;
 bad:
+    memset(out, 0, sizeof *out);
     return hs_error_set(err, HS_EINVAL,
-                        "invalid HubSpot cursor '%.*s': expected 'v1:<modified ms>:<id>'",
+                        "invalid HubSpot cursor '%.*s': expected 'v1:<modified ms>:<id>' or "
+                        "'v2:<modified ms>:<id>:<contact ms>:<contact id>:<phase>'",
                         (int)(len > 64 ? 64 : len), s);
 }
 
-char *hs_hubspot_cursor_format(int64_t ms, int64_t id)
+char *hs_hubspot_cursor_format(const struct hs_hubspot_cursor *c)
 {
-    return hs_asprintf("v1:%lld:%lld", (long long)ms, (long long)id);
+    if (!c->has_contacts)
+        return hs_asprintf("v1:%lld:%lld", (long long)c->ms, (long long)c->id);
+    unsigned ph = (unsigned)c->phase < 3 ? (unsigned)c->phase : 1;
+    return hs_asprintf("v2:%lld:%lld:%lld:%lld:%s", (long long)c->ms, (long long)c->id,
+                       (long long)c->contact_ms, (long long)c->contact_id, phase_names[ph]);
 }
 
 /* ---- answers ------------------------------------------------------------------------------ */
@@ -1019,6 +1069,9 @@ int hs_hubspot_to_customer(const struct hs_hubspot_settings *s,
         rc = finish(HS_KIND_CUSTOMER, &f, company, out, err);
     else
         hs_error_set(err, rc, "cannot convert HubSpot company %s: out of memory", company->id);
+    /* the customer changed when either object did: a contact edit leaves the company's date */
+    if (rc == HS_OK && *out != NULL && contact != NULL && contact->updated_ms > (*out)->updated_at)
+        (*out)->updated_at = contact->updated_ms;
     hs_fields_release(&f);
     return rc;
 }
