@@ -146,9 +146,10 @@ enum hs_engine_action_kind {
     HS_ENGINE_SETTLED = 6,  /* a field changed on both sides; authority picked the winner */
     HS_ENGINE_DRIFT = 7,    /* one-way flow: the receiving side changed; reported, held */
     HS_ENGINE_ERROR = 8,    /* the record cannot be written; queued as an error item */
+    HS_ENGINE_SKIPPED = 9,  /* outside the flow's `filter:`: not created, linked or updated */
 };
 
-/* "create", "update", "link", "review", "conflict", "settled", "drift", "error". */
+/* "create", "update", "link", "review", "conflict", "settled", "drift", "error", "skipped". */
 HS_API const char *hs_engine_action_name(enum hs_engine_action_kind k);
 
 struct hs_engine_action {
@@ -175,6 +176,7 @@ struct hs_engine_report {
     size_t n_conflicts;
     size_t n_errors;
     size_t n_reviews;
+    size_t n_skipped;     /* records outside every filter of their flows (HS_ENGINE_SKIPPED) */
     size_t n_calls_read;  /* connector read() calls */
     size_t n_calls_write; /* connector write() calls */
 };
