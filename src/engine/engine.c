@@ -26,7 +26,9 @@
  * Ownership:  records read from connectors are owned by the group that read them and freed
  *             when the group is done; reports own their strings.
  * Not here:   merge and mapping rules (core/merge.c, core/mapping.c), matching keys
- *             (engine/index.c), provider I/O (connectors).
+ *             (engine/index.c), which records a flow's filter takes (engine/filter.c; this
+ *             file decides what a refused record means: filter_pass), provider I/O
+ *             (connectors).
  */
 #include <stdio.h>
 #include <string.h>

@@ -21,6 +21,10 @@
  *                  per-side base (core/merge.h) -> planned writes, conflicts, drift;
  *                  unlinked: match against an index of the other side's mirror, built once
  *                  per pass -> link (then merge as a first sync), review item or create;
+ *                  a flow's `filter:` (engine/filter.c) comes first: a record outside it is
+ *                  neither matched nor created, a linked one is not merged (its link stays),
+ *                  and it is reported as skipped; several flows of one kind split records by
+ *                  filter (the first that takes a record syncs it);
  *               4. validate every record before writing; a failing one becomes an error item
  *                  a finance user can read, the rest of the batch proceeds;
  *               5. write in batches of limits().write_batch; creates carry an idempotency key
@@ -176,9 +180,9 @@ struct hs_engine_report {
     size_t n_conflicts;
     size_t n_errors;
     size_t n_reviews;
-    size_t n_skipped;     /* records outside every filter of their flows (HS_ENGINE_SKIPPED) */
     size_t n_calls_read;  /* connector read() calls */
     size_t n_calls_write; /* connector write() calls */
+    size_t n_skipped;     /* records outside their flows' filters (HS_ENGINE_SKIPPED) */
 };
 
 HS_API void hs_engine_report_init(struct hs_engine_report *r);

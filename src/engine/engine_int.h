@@ -1,5 +1,6 @@
 /*
- * engine/engine_int.h - helpers shared inside src/engine: the matching index over the mirror.
+ * engine/engine_int.h - helpers shared inside src/engine: the matching index over the mirror,
+ *                       flow filters, and the internals invoices.c and feed.c share.
  *
  * Design:     the engine asks one question of matching: given an unlinked record of one side,
  *             which record of the other side is it (link), might it be (review) or is there
