@@ -322,13 +322,14 @@ int hs_cli_print_report(struct hs_cli *cli, const struct hs_engine_report *r, bo
         json_t *arr = json_array();
         json_t *o =
             arr != NULL
-                ? json_pack("{s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "actions", arr,
+                ? json_pack("{s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}}", "actions", arr,
                             "counts", "changes_seen", (json_int_t)r->n_changes_seen, "records_read",
                             (json_int_t)r->n_records_read, "writes", (json_int_t)r->n_writes,
                             "created", (json_int_t)r->n_created, "updated",
                             (json_int_t)r->n_updated, "linked", (json_int_t)r->n_linked,
                             "conflicts", (json_int_t)r->n_conflicts, "errors",
-                            (json_int_t)r->n_errors, "reviews", (json_int_t)r->n_reviews)
+                            (json_int_t)r->n_errors, "reviews", (json_int_t)r->n_reviews, "skipped",
+                            (json_int_t)r->n_skipped)
                 : NULL;
         bool ok = o != NULL;
         for (size_t i = 0; ok && i < r->n_actions; i++) {
@@ -365,11 +366,15 @@ int hs_cli_print_report(struct hs_cli *cli, const struct hs_engine_report *r, bo
                 a->reason, a->fields != NULL ? " [" : "", a->fields != NULL ? a->fields : "",
                 a->fields != NULL ? "]" : "");
     }
+    /* "skipped" (records outside the flows' filters) only when there are some */
+    char skipped[48] = "";
+    if (r->n_skipped > 0)
+        snprintf(skipped, sizeof skipped, ", %zu skipped by filter", r->n_skipped);
     fprintf(cli->out,
-            "%s: %zu created, %zu updated, %zu linked, %zu conflicts, %zu errors, %zu reviews "
+            "%s: %zu created, %zu updated, %zu linked, %zu conflicts, %zu errors, %zu reviews%s "
             "(%zu changes seen)\n",
             title, r->n_created, r->n_updated, r->n_linked, r->n_conflicts, r->n_errors,
-            r->n_reviews, r->n_changes_seen);
+            r->n_reviews, skipped, r->n_changes_seen);
     return HS_CLI_EXIT_OK;
 }
 

@@ -1034,6 +1034,16 @@ static int p_flow_filter(struct ctx *c, const struct field *f, void *obj)
         rc = get_str_list(c, &ff, false, &flow->filters[i].values, &flow->filters[i].n_values);
         if (rc != HS_OK)
             return rc;
+        /* values are compared trimmed, and an empty field matches no filter: a blank value
+         * could never match */
+        for (size_t j = 0; j < flow->filters[i].n_values; j++) {
+            const char *t = flow->filters[i].values[j];
+            if (t[strspn(t, " \t\n\r\f\v")] == '\0')
+                return fail(c, v->kind == HS_CONFIG_NODE_SEQ ? v->items[j] : v, HS_EINVAL,
+                            "blank value for '%.64s' %s (values are compared without surrounding "
+                            "blanks, and a record whose field is empty is in no filter)",
+                            k->value, what);
+        }
     }
     return HS_OK;
 }

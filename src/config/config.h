@@ -111,7 +111,9 @@ struct hs_config_connection {
     char *settings;
 };
 
-/* `field: value` or `field: [v1, v2]` (any of the values matches). */
+/* `field: value` or `field: [v1, v2]` (any of the values matches). Values are non-blank; the
+ * engine compares them trimmed and without ASCII case (engine/filter.c); the invoices flow's
+ * `dealstage` values are its won stages (src/cli/invoicing.c). */
 struct hs_config_filter {
     char *field;
     char **values;

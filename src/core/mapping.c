@@ -141,6 +141,11 @@ bool hs_mapping_path_valid(enum hs_kind kind, const char *path)
     return path_check(kind, path) == 1;
 }
 
+int hs_mapping_path_check(enum hs_kind kind, const char *path)
+{
+    return path_check(kind, path);
+}
+
 bool hs_mapping_path_side_specific(const char *path)
 {
     if (hs_str_starts(path, "custom.") || hs_str_starts(path, "external_refs."))

@@ -121,6 +121,8 @@ HS_API enum hs_kind hs_mapping_kind_of(enum hs_config_object objects);
 
 /* True when path is a field path of kind (as hs_record_from_fields accepts it). */
 HS_API bool hs_mapping_path_valid(enum hs_kind kind, const char *path);
+/* The same, telling a failed allocation apart: 1 (a path of kind), 0 (not), HS_ENOMEM. */
+HS_API HS_MUST_CHECK int hs_mapping_path_check(enum hs_kind kind, const char *path);
 /* True for paths the default mapping leaves out: external_refs.*, custom.*, any segment
  * ending in "_ref" (provider ids) and tax_code (tax mapping). */
 HS_API bool hs_mapping_path_side_specific(const char *path);

@@ -26,7 +26,9 @@
  * Ownership:  records read from connectors are owned by the group that read them and freed
  *             when the group is done; reports own their strings.
  * Not here:   merge and mapping rules (core/merge.c, core/mapping.c), matching keys
- *             (engine/index.c), provider I/O (connectors).
+ *             (engine/index.c), which records a flow's filter takes (engine/filter.c; this
+ *             file decides what a refused record means: filter_pass), provider I/O
+ *             (connectors).
  */
 #include <stdio.h>
 #include <string.h>
@@ -60,6 +62,10 @@ struct flow_rt {
     const struct hs_config_flow *cf;
     enum hs_kind kind;
     struct hs_mapping *map;
+    struct eng_filter *filter; /* NULL: the flow takes every record (engine/filter.c) */
+    unsigned filter_sides;     /* eng_filter_pair_sides(filter) */
+    bool first_of_kind;        /* no earlier flow syncs kind */
+    bool last_of_kind;         /* no later flow syncs kind: it reports what no flow takes */
 };
 
 struct hs_engine {
@@ -156,6 +162,8 @@ const char *hs_engine_action_name(enum hs_engine_action_kind k)
         return "drift";
     case HS_ENGINE_ERROR:
         return "error";
+    case HS_ENGINE_SKIPPED:
+        return "skipped";
     default:
         return "?";
     }
@@ -229,6 +237,9 @@ static int add_action(struct hs_engine *e, enum hs_engine_action_kind kind, cons
         break;
     case HS_ENGINE_REVIEW:
         r->n_reviews++;
+        break;
+    case HS_ENGINE_SKIPPED:
+        r->n_skipped++;
         break;
     default:
         break;
@@ -481,11 +492,27 @@ int hs_engine_open(const struct hs_engine_config *cfg, struct hs_engine **out, s
         fl->cf = cf;
         fl->kind = kind;
         rc = hs_mapping_compile(cf, kind, cfg->resolve, cfg->resolve_ud, &fl->map, err);
+        e->n_flows++;
+        if (rc == HS_OK)
+            rc = eng_filter_new(cf, kind, fl->map, cfg->resolve, cfg->resolve_ud, &fl->filter, err);
         if (rc != HS_OK) {
             hs_engine_close(e);
             return rc;
         }
-        e->n_flows++;
+        fl->filter_sides = eng_filter_pair_sides(fl->filter);
+    }
+    /* several flows of one kind (per team or region, with filters): a record goes to the
+     * first whose filter it passes; the last one reports what none takes */
+    for (size_t i = 0; i < e->n_flows; i++) {
+        e->flows[i].first_of_kind = e->flows[i].last_of_kind = true;
+        for (size_t j = 0; j < e->n_flows; j++) {
+            if (j != i && e->flows[j].kind == e->flows[i].kind) {
+                if (j < i)
+                    e->flows[i].first_of_kind = false;
+                else
+                    e->flows[i].last_of_kind = false;
+            }
+        }
     }
     *out = e;
     return HS_OK;
@@ -510,8 +537,10 @@ void hs_engine_close(struct hs_engine *e)
 {
     if (e == NULL)
         return;
-    for (size_t i = 0; e->flows != NULL && i < e->n_flows; i++)
+    for (size_t i = 0; e->flows != NULL && i < e->n_flows; i++) {
         hs_mapping_free(e->flows[i].map);
+        eng_filter_free(e->flows[i].filter);
+    }
     hs_free(e->flows);
     hs_free(e->owner);
     planned_release(e);
@@ -692,6 +721,8 @@ struct pair {
     int status[3];            /* write status per side (ENG_UNSENT: not sent) */
     bool skip;                /* an error: nothing is stored for this pair */
     bool store;               /* bases or link to store */
+    size_t slot;              /* index of rec[from] in its group (given back when filtered) */
+    bool filter_pending;      /* the flow's filter is checked once the other side is read */
 };
 
 struct create {
@@ -1173,6 +1204,23 @@ static int index_link_cb(void *ud, const struct hs_store_link *link)
     return 0;
 }
 
+static int handled_key(char *buf, size_t len, enum hs_side s, enum hs_kind k, const char *id);
+
+/* Takes in idx the records of side t that an earlier flow of the kind took in this pass (a
+ * plan stores no link, and one record is linked once whichever flow links it). */
+static void take_handled(struct eng_index *idx, const struct pass *p, enum hs_side t,
+                         enum hs_kind k)
+{
+    char prefix[32];
+    if (handled_key(prefix, sizeof prefix, t, k, "") != HS_OK)
+        return;
+    size_t n = strlen(prefix), pos = 0;
+    const char *name = NULL, *value = NULL;
+    while (hs_fields_iter(&p->handled, &pos, &name, &value))
+        if (strncmp(name, prefix, n) == 0)
+            eng_index_take(idx, name + n);
+}
+
 /* The index of side t's records for flow number fi, built on first use in this pass. */
 static int get_index(struct hs_engine *e, struct pass *p, size_t fi, enum hs_side t,
                      struct eng_index **out, struct hs_error *err)
@@ -1215,6 +1263,8 @@ static int get_index(struct hs_engine *e, struct pass *p, size_t fi, enum hs_sid
     if (rc == HS_OK)
         rc = hs_store_link_each(e->cfg.store, e->cfg.crm.conn_id, e->cfg.accounting.conn_id, object,
                                 index_link_cb, &l, err);
+    if (rc == HS_OK && !fl->first_of_kind)
+        take_handled(idx, p, t, fl->kind);
     hs_fields_release(&seen);
     if (rc != HS_OK) {
         eng_index_free(idx);
@@ -1900,6 +1950,79 @@ static int set_handled(struct pass *p, enum hs_side s, enum hs_kind k, const cha
     return hs_fields_set(&p->handled, key, "");
 }
 
+static void unset_handled(struct pass *p, enum hs_side s, enum hs_kind k, const char *id)
+{
+    char key[512];
+    if (handled_key(key, sizeof key, s, k, id) == HS_OK)
+        hs_fields_remove(&p->handled, key);
+}
+
+/* ---- filters ------------------------------------------------------------------------------ */
+
+/*
+ * Is the record (recs[self]; a pair when pair is set, linked before this pass when linked) in
+ * flow fi's filter? When it is not and no later flow of its kind may take it, it is reported
+ * (HS_ENGINE_SKIPPED, with every filter of its kind that refused it) and marked handled with
+ * other_id (its linked record, or NULL), so this flow's other group does not report it again.
+ * A record an earlier flow refused and this one takes is simply synced. HS_OK or HS_ENOMEM.
+ */
+static int filter_pass(struct hs_engine *e, struct pass *p, size_t fi,
+                       const struct hs_record *const recs[3], enum hs_side self, bool pair,
+                       bool linked, const char *other_id, bool *out_pass, struct hs_error *err)
+{
+    const struct flow_rt *fl = &e->flows[fi];
+    char why[384];
+    int rc = eng_filter_check(fl->filter, recs, self, pair, out_pass, why, sizeof why);
+    if (rc != HS_OK)
+        return hs_error_set(err, rc, "cannot sync: out of memory");
+    if (*out_pass || !fl->last_of_kind)
+        return HS_OK;
+    const struct hs_record *r = recs[self];
+    struct hs_buf b;
+    hs_buf_init(&b);
+    rc = hs_buf_printf(&b, "%s '%s' (%s) ", hs_kind_name(fl->kind), label_of(r), side_name(self));
+    const char *filters = fl->first_of_kind ? "filter" : "filters"; /* one flow, or several */
+    if (rc == HS_OK)
+        rc = hs_buf_printf(
+            &b, linked ? "is no longer synced: it left the %s (" : "skipped: outside the %s (",
+            filters);
+    size_t n_refused = 0;
+    for (size_t j = 0; j <= fi && rc == HS_OK; j++) {
+        const struct flow_rt *o = &e->flows[j];
+        if (o->kind != fl->kind || o->filter == NULL)
+            continue;
+        bool pass = j != fi; /* this flow's verdict is known: refused */
+        char owhy[384];
+        if (j != fi)
+            rc = eng_filter_check(o->filter, recs, self, pair, &pass, owhy, sizeof owhy);
+        if (rc != HS_OK || pass)
+            continue;
+        if (n_refused++ > 0)
+            rc = hs_buf_puts(&b, "; ");
+        if (rc == HS_OK && !fl->first_of_kind) /* several flows of the kind: name each */
+            rc = hs_buf_printf(&b, "flow '%s': ", o->cf->name);
+        if (rc == HS_OK)
+            rc = hs_buf_puts(&b, j == fi ? why : owhy);
+    }
+    if (rc == HS_OK)
+        rc = hs_buf_puts(&b, linked ? "); the link stays and nothing is deleted" : ")");
+    char *reason = rc == HS_OK ? hs_buf_detach(&b) : NULL;
+    if (reason == NULL) {
+        hs_buf_release(&b);
+        return hs_error_set(err, HS_ENOMEM, "cannot sync: out of memory");
+    }
+    rc = add_action(e, HS_ENGINE_SKIPPED, fl->cf->name, fl->kind, self, r->id, other_id, NULL,
+                    reason);
+    hs_free(reason);
+    if (rc == HS_OK)
+        rc = set_handled(p, self, fl->kind, r->id);
+    if (rc == HS_OK && other_id != NULL)
+        rc = set_handled(p, other_side(self), fl->kind, other_id);
+    if (rc != HS_OK)
+        return hs_error_set(err, rc, "cannot sync: out of memory");
+    return HS_OK;
+}
+
 /*
  * Sends the writes of every pair and create of w toward side t and hands each outcome back
  * (status, answer; an error item for a record the provider refused). A call that fails
@@ -2242,9 +2365,23 @@ static int process_group(struct hs_engine *e, struct pass *p, size_t fi, struct 
         rc = hs_store_link_find(e->cfg.store, e->cfg.crm.conn_id, e->cfg.accounting.conn_id, object,
                                 (enum hs_store_side)s, r->id, &link, err);
         if (rc == HS_OK) {
+            if (fl->filter != NULL && fl->filter_sides == (1u << s)) {
+                /* the verdict reads this record only: a pair it refuses is not read on */
+                const struct hs_record *one[3] = {NULL, NULL, NULL};
+                one[s] = r;
+                bool in = true;
+                rc = filter_pass(e, p, fi, one, s, true, true,
+                                 s == HS_SIDE_CRM ? link.acc_id : link.crm_id, &in, err);
+                if (rc != HS_OK || !in) {
+                    hs_store_link_release(&link);
+                    continue;
+                }
+            }
             struct pair *pr = &w.pairs[w.n_pairs];
             pr->link_id = link.id;
             pr->from = s;
+            pr->slot = i;
+            pr->filter_pending = fl->filter != NULL && fl->filter_sides != (1u << s);
             other_ids[w.n_pairs] = hs_strdup(s == HS_SIDE_CRM ? link.acc_id : link.crm_id);
             hs_store_link_release(&link);
             if (other_ids[w.n_pairs] == NULL) {
@@ -2263,6 +2400,22 @@ static int process_group(struct hs_engine *e, struct pass *p, size_t fi, struct 
         rc = HS_OK;
         if (!flow_allows(fl, s))
             continue; /* one-way flow: an unlinked record of the receiving side is not ours */
+        if (fl->filter != NULL) {
+            /* outside the filter: not matched, linked or created */
+            const struct hs_record *one[3] = {NULL, NULL, NULL};
+            one[s] = r;
+            bool in = true;
+            rc = filter_pass(e, p, fi, one, s, false, false, NULL, &in, err);
+            if (rc != HS_OK)
+                break;
+            if (!in)
+                continue;
+        }
+        /* this flow takes it: a later flow of the kind (another filter) leaves it alone */
+        if (!fl->last_of_kind && set_handled(p, s, fl->kind, r->id) != HS_OK) {
+            rc = hs_error_set(err, HS_ENOMEM, "cannot sync: out of memory");
+            break;
+        }
         struct eng_index *idx = NULL;
         rc = get_index(e, p, fi, t, &idx, err);
         struct eng_match m;
@@ -2285,6 +2438,10 @@ static int process_group(struct hs_engine *e, struct pass *p, size_t fi, struct 
         if (m.decision == ENG_LINK) {
             struct pair *pr = &w.pairs[w.n_pairs];
             pr->from = s;
+            pr->slot = i;
+            /* a filter that reads the other record decides once it is read (then the link
+             * is reported) */
+            pr->filter_pending = fl->filter != NULL && fl->filter_sides != (1u << s);
             other_ids[w.n_pairs] = hs_strdup(m.id);
             pr->link_reason = hs_strdup(m.reason);
             if (other_ids[w.n_pairs] == NULL || pr->link_reason == NULL) {
@@ -2295,8 +2452,9 @@ static int process_group(struct hs_engine *e, struct pass *p, size_t fi, struct 
             pr->rec[s] = r;
             g->recs[i] = NULL;
             w.n_pairs++;
-            rc = add_action(e, HS_ENGINE_LINK, fl->cf->name, fl->kind, s, r->id, m.id, NULL,
-                            m.reason);
+            if (!pr->filter_pending)
+                rc = add_action(e, HS_ENGINE_LINK, fl->cf->name, fl->kind, s, r->id, m.id, NULL,
+                                m.reason);
             if (rc != HS_OK)
                 rc = hs_error_set(err, rc, "cannot sync: out of memory");
             if (rc == HS_OK)
@@ -2332,7 +2490,28 @@ static int process_group(struct hs_engine *e, struct pass *p, size_t fi, struct 
                 rc = hs_record_set_str(&others[i]->id, other_ids[i]) == HS_OK
                          ? HS_OK
                          : hs_error_set(err, HS_ENOMEM, "cannot sync: out of memory");
-            if (rc == HS_OK)
+            bool refused = false;
+            if (rc == HS_OK && pr->filter_pending && !pr->skip) {
+                bool in = true;
+                rc = filter_pass(e, p, fi, (const struct hs_record *const *)pr->rec, s, true,
+                                 pr->link_id != 0, other_ids[i], &in, err);
+                if (rc == HS_OK && !in) {
+                    /* nothing of the pair is written or stored; its record goes back to the
+                     * group for a later flow of the kind */
+                    refused = true;
+                    pr->skip = true;
+                    if (!fl->last_of_kind)
+                        unset_handled(p, s, fl->kind, pr->rec[s]->id);
+                    g->recs[pr->slot] = pr->rec[s];
+                    pr->rec[s] = NULL;
+                } else if (rc == HS_OK && pr->link_id == 0) {
+                    rc = add_action(e, HS_ENGINE_LINK, fl->cf->name, fl->kind, s, pr->rec[s]->id,
+                                    other_ids[i], NULL, pr->link_reason);
+                    if (rc != HS_OK)
+                        rc = hs_error_set(err, rc, "cannot sync: out of memory");
+                }
+            }
+            if (rc == HS_OK && !refused)
                 rc = set_handled(p, t, fl->kind, other_ids[i]);
         }
         hs_free(others);
@@ -2404,18 +2583,19 @@ static int save_runs(struct hs_engine *e, struct hs_error *err)
                            : i > e->n_flows   ? iv->payments_flow
                            : iv->flow != NULL ? iv->flow
                                               : ENG_INVOICE_FLOW;
-        size_t n[8] = {0};
+        size_t n[HS_ENGINE_SKIPPED] = {0};
         for (size_t a = 0; a < e->rep->n_actions; a++) {
             const struct hs_engine_action *ac = &e->rep->actions[a];
-            if (strcmp(ac->flow, name) == 0 && ac->kind >= 1 && ac->kind <= 8)
+            if (strcmp(ac->flow, name) == 0 && ac->kind >= 1 && ac->kind <= HS_ENGINE_SKIPPED)
                 n[ac->kind - 1]++;
         }
         json_t *o = json_pack(
-            "{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "finished_at", (json_int_t)now, "created",
+            "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "finished_at", (json_int_t)now, "created",
             (json_int_t)n[HS_ENGINE_CREATE - 1], "updated", (json_int_t)n[HS_ENGINE_UPDATE - 1],
             "linked", (json_int_t)n[HS_ENGINE_LINK - 1], "conflicts",
             (json_int_t)n[HS_ENGINE_CONFLICT - 1], "errors", (json_int_t)n[HS_ENGINE_ERROR - 1],
-            "reviews", (json_int_t)n[HS_ENGINE_REVIEW - 1]);
+            "reviews", (json_int_t)n[HS_ENGINE_REVIEW - 1], "skipped",
+            (json_int_t)n[HS_ENGINE_SKIPPED - 1]);
         if (o == NULL)
             return hs_error_set(err, HS_ENOMEM, "cannot record run: out of memory");
         struct hs_buf b;

@@ -21,6 +21,10 @@
  *                  per-side base (core/merge.h) -> planned writes, conflicts, drift;
  *                  unlinked: match against an index of the other side's mirror, built once
  *                  per pass -> link (then merge as a first sync), review item or create;
+ *                  a flow's `filter:` (engine/filter.c) comes first: a record outside it is
+ *                  neither matched nor created, a linked one is not merged (its link stays),
+ *                  and it is reported as skipped; several flows of one kind split records by
+ *                  filter (the first that takes a record syncs it);
  *               4. validate every record before writing; a failing one becomes an error item
  *                  a finance user can read, the rest of the batch proceeds;
  *               5. write in batches of limits().write_batch; creates carry an idempotency key
@@ -154,9 +158,10 @@ enum hs_engine_action_kind {
     HS_ENGINE_SETTLED = 6,  /* a field changed on both sides; authority picked the winner */
     HS_ENGINE_DRIFT = 7,    /* one-way flow: the receiving side changed; reported, held */
     HS_ENGINE_ERROR = 8,    /* the record cannot be written; queued as an error item */
+    HS_ENGINE_SKIPPED = 9,  /* outside the flow's `filter:`: not created, linked or updated */
 };
 
-/* "create", "update", "link", "review", "conflict", "settled", "drift", "error". */
+/* "create", "update", "link", "review", "conflict", "settled", "drift", "error", "skipped". */
 HS_API const char *hs_engine_action_name(enum hs_engine_action_kind k);
 
 struct hs_engine_action {
@@ -185,6 +190,7 @@ struct hs_engine_report {
     size_t n_reviews;
     size_t n_calls_read;  /* connector read() calls */
     size_t n_calls_write; /* connector write() calls */
+    size_t n_skipped;     /* records outside their flows' filters (HS_ENGINE_SKIPPED) */
 };
 
 HS_API void hs_engine_report_init(struct hs_engine_report *r);

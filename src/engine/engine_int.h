@@ -1,5 +1,6 @@
 /*
- * engine/engine_int.h - helpers shared inside src/engine: the matching index over the mirror.
+ * engine/engine_int.h - helpers shared inside src/engine: the matching index over the mirror,
+ *                       flow filters, and the internals invoices.c and feed.c share.
  *
  * Design:     the engine asks one question of matching: given an unlinked record of one side,
  *             which record of the other side is it (link), might it be (review) or is there
@@ -16,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/config.h"
+#include "core/mapping.h"
 #include "engine/engine.h"
 #include "hoopsync/error.h"
 #include "hoopsync/model.h"
@@ -42,6 +45,33 @@ size_t eng_index_count(const struct eng_index *idx);
 /* Decides for rec of the query side. HS_OK or HS_ENOMEM. */
 int eng_index_find(struct eng_index *idx, const struct hs_record *rec, struct eng_match *out,
                    struct hs_error *err);
+
+/* ---- a generic flow's `filter:` (engine/filter.c) ---- */
+
+struct eng_filter;
+/*
+ * Compiles the `filter:` of flow cf (records of kind, its compiled mapping map, the caller's
+ * resolver, may be NULL): *out is NULL when the flow has none. HS_OK; HS_EINVAL (a field that
+ * is neither a name of the flow's mappings, nor one the resolver knows, nor a path of kind:
+ * the message names the flow and the field); HS_ENOMEM.
+ */
+int eng_filter_new(const struct hs_config_flow *cf, enum hs_kind kind, const struct hs_mapping *map,
+                   hs_mapping_resolve_fn resolve, void *ud, struct eng_filter **out,
+                   struct hs_error *err);
+void eng_filter_free(struct eng_filter *f);
+/* Sides (bit 1 << side) whose records the check of a linked pair reads. 0 for NULL. */
+unsigned eng_filter_pair_sides(const struct eng_filter *f);
+/*
+ * Does the record pass? recs[side] are the records at hand (NULL where absent); pair: a linked
+ * (or being linked) pair, else the unlinked record recs[self]. *out_pass; when it fails and why
+ * is not NULL, why says which clause and why ("'custom.region' is 'AMER', not one of {EMEA,
+ * APAC}"). f NULL passes everything. HS_OK or HS_ENOMEM.
+ */
+int eng_filter_check(const struct eng_filter *f, const struct hs_record *const recs[3],
+                     enum hs_side self, bool pair, bool *out_pass, char *why, size_t len);
+/* True when value equals want after trimming both, ASCII letters without case; a NULL or
+ * blank value equals nothing. */
+bool eng_filter_value_matches(const char *value, const char *want);
 
 /* ---- engine internals shared with invoices.c ---- */
 

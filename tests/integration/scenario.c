@@ -330,6 +330,19 @@ void scn_engine_open(struct scn *s)
     s->crm_settings = s->opt.tax_from_lines ? json_pack("{s:{s:{s:s}}}", "properties", "line",
                                                         "tax_code", "hs_tax_rate")
                                             : json_object();
+    if (s->opt.crm_custom != NULL) {
+        /* a company property of the customer's own (as a HubSpot admin creates it) */
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"name\":\"%s\",\"label\":\"%s\",\"type\":\"string\",\"fieldType\":\"text\","
+                 "\"groupName\":\"companyinformation\"}",
+                 s->opt.crm_custom, s->opt.crm_custom);
+        int st = scn_http(s, "POST", "/hubspot/crm/v3/properties/companies", body, NULL);
+        assert_true(st == 201 || st == 409);
+        assert_int_equal(json_object_set_new(s->crm_settings, "custom_properties",
+                                             json_pack("{s:[s]}", "customer", s->opt.crm_custom)),
+                         0);
+    }
     struct hs_connector_config cc = {.name = "crm",
                                      .base_url = s->crm_url,
                                      .tenant = PORTAL,
@@ -369,8 +382,11 @@ void scn_engine_open(struct scn *s)
              "    direction: both\n"
              "    authority:\n"
              "      default: %s\n"
+             "%s%s%s"
              "%s",
              s->acc->name, s->opt.authority != NULL ? s->opt.authority : "crm",
+             s->opt.filter != NULL ? "    filter: " : "",
+             s->opt.filter != NULL ? s->opt.filter : "", s->opt.filter != NULL ? "\n" : "",
              s->opt.invoicing ? "  - name: items\n"
                                 "    objects: items\n"
                                 "    direction: crm_to_accounting\n"

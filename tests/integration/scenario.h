@@ -137,6 +137,10 @@ struct scn_options {
     bool invoicing;            /* with the items flow and hs_engine_invoicing */
     enum hs_tax_mode tax_mode; /* with invoicing; 0: none */
     bool tax_from_lines;       /* HubSpot line hs_tax_rate -> tax code (needs invoicing) */
+    const char *filter;        /* `filter:` of the customer flow (a YAML mapping), or NULL */
+    /* A HubSpot company property read as custom.<crm_custom> (HubSpot custom_properties), or
+     * NULL; scn_engine_open creates it in the sandbox when it does not exist yet. */
+    const char *crm_custom;
 };
 
 struct scn {

@@ -11,7 +11,9 @@
  * wrong while the rest of the pass syncs; edits of a company's primary contact (email, phone)
  * reach the accounting customer though the company itself is untouched, also for a customer
  * made on the accounting side, and a phone edited there goes back to the contact; every
- * such pass is followed by one that writes nothing.
+ * such pass is followed by one that writes nothing; a filter on the companies' sales region
+ * (a HubSpot property of the customer's own) decides which companies become customers, and a
+ * company that leaves the region is no longer synced until it comes back.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,6 +46,18 @@ static int setup_accounting(void **state)
 static int setup_manual(void **state)
 {
     struct scn_options o = {.authority = "manual"};
+    *state = scn_open(&o);
+    scn_engine_open(*state);
+    return 0;
+}
+
+static int setup_region(void **state)
+{
+    struct scn_options o = {
+        .authority = "crm",
+        .filter = "{custom.sales_region: [EMEA, APAC]}",
+        .crm_custom = "sales_region",
+    };
     *state = scn_open(&o);
     scn_engine_open(*state);
     return 0;
@@ -462,6 +476,103 @@ static void test_scenarios_invalid_email_is_one_clear_error_rest_syncs(void **st
     assert_int_equal(scn_items(s, HS_STORE_ITEM_ERROR, NULL, NULL, 0), 1);
 }
 
+/* The skipped actions of r whose source is id. */
+static size_t skipped_of(const struct hs_engine_report *r, const char *id, const char **reason)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_actions; i++) {
+        if (r->actions[i].kind == HS_ENGINE_SKIPPED && strcmp(r->actions[i].source_id, id) == 0) {
+            n++;
+            *reason = r->actions[i].reason;
+        }
+    }
+    return n;
+}
+
+static void test_scenarios_region_filter_decides_which_companies_become_customers(void **state)
+{
+    struct scn *s = *state;
+    size_t crm0 = crm_companies(s), acc0 = acc_customers(s);
+    /* the backfill: no seeded company has a sales region, and an accounting customer has none
+     * either (it is a CRM property): nothing is linked or created, everything is reported */
+    struct hs_engine_report r;
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    assert_int_equal(r.n_created + r.n_linked + r.n_updated + r.n_reviews, 0);
+    assert_int_equal(r.n_skipped, crm0 + acc0);
+    assert_int_equal(scn_count(&r, HS_ENGINE_SKIPPED, HS_KIND_CUSTOMER), crm0 + acc0);
+    hs_engine_report_release(&r);
+    assert_int_equal(acc_customers(s), acc0);
+    assert_int_equal(crm_companies(s), crm0);
+
+    char emea[SCN_ID_MAX], apac[SCN_ID_MAX], amer[SCN_ID_MAX], id[SCN_ID_MAX];
+    scn_crm_create(s, "companies",
+                   "{\"name\":\"Nordlicht Maschinenbau GmbH\",\"country\":\"Germany\","
+                   "\"sales_region\":\"EMEA\"}",
+                   NULL, emea);
+    scn_crm_create(s, "companies",
+                   "{\"name\":\"Harbour Lights Trading Pte Ltd\",\"country\":\"Singapore\","
+                   "\"sales_region\":\"apac\"}",
+                   NULL, apac);
+    scn_crm_create(s, "companies",
+                   "{\"name\":\"Prairie Grain Cooperative\",\"country\":\"US\","
+                   "\"sales_region\":\"AMER\"}",
+                   NULL, amer);
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    assert_int_equal(scn_count(&r, HS_ENGINE_CREATE, HS_KIND_CUSTOMER), 2);
+    assert_int_equal(r.n_skipped, 1);
+    const char *why = NULL;
+    assert_int_equal(skipped_of(&r, amer, &why), 1);
+    print_message("skipped: %s\n", why);
+    assert_non_null(strstr(why, "'custom.sales_region' is 'AMER', not one of {EMEA, APAC}"));
+    hs_engine_report_release(&r);
+    char acc_emea[SCN_ID_MAX];
+    assert_true(scn_linked(s, "customer", emea, acc_emea));
+    assert_true(scn_linked(s, "customer", apac, NULL));
+    assert_false(scn_linked(s, "customer", amer, NULL));
+    assert_int_equal(s->acc->customers_named(s, "Nordlicht Maschinenbau GmbH", id), 1);
+    assert_int_equal(s->acc->customers_named(s, "Harbour Lights Trading Pte Ltd", id), 1);
+    assert_int_equal(s->acc->customers_named(s, "Prairie Grain Cooperative", id), 0);
+    assert_int_equal(acc_customers(s), acc0 + 2);
+    scn_quiet_pass(s);
+
+    /* Nordlicht moves to the Americas team and is edited: not synced any more, still linked */
+    scn_advance(s, 60000);
+    char val[96], v[256];
+    snprintf(val, sizeof val, "%s%s%s", s->acc->edit_before, "nordlicht", s->acc->edit_after);
+    s->acc->customer_field(s, acc_emea, s->acc->edit_field, v, sizeof v);
+    assert_string_not_equal(v, val);
+    scn_crm_set(s, "companies", emea, "sales_region", "AMER");
+    scn_crm_set(s, "companies", emea, s->acc->edit_prop, val);
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    assert_int_equal(r.n_writes, 0);
+    assert_int_equal(skipped_of(&r, emea, &why), 1);
+    print_message("left: %s\n", why);
+    assert_non_null(strstr(why, "is no longer synced: it left the filter"));
+    hs_engine_report_release(&r);
+    char still[SCN_ID_MAX];
+    assert_true(scn_linked(s, "customer", emea, still));
+    assert_string_equal(still, acc_emea);
+    char v2[256];
+    s->acc->customer_field(s, acc_emea, s->acc->edit_field, v2, sizeof v2);
+    assert_string_equal(v2, v);
+    assert_int_equal(acc_customers(s), acc0 + 2);
+
+    /* back in EMEA: the edit made meanwhile reaches the customer */
+    scn_advance(s, 60000);
+    scn_crm_set(s, "companies", emea, "sales_region", "EMEA");
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    assert_int_equal(r.n_skipped, 0);
+    assert_int_equal(scn_count(&r, HS_ENGINE_UPDATE, HS_KIND_CUSTOMER), 1);
+    hs_engine_report_release(&r);
+    s->acc->customer_field(s, acc_emea, s->acc->edit_field, v, sizeof v);
+    assert_string_equal(v, val);
+    scn_quiet_pass(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +596,9 @@ int main(void)
                                         setup_crm, teardown),
         cmocka_unit_test_setup_teardown(test_scenarios_contact_of_an_accounting_customer_follows,
                                         setup_crm, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_scenarios_region_filter_decides_which_companies_become_customers, setup_region,
+            teardown),
     };
     return scn_run_all("sync", tests, sizeof tests / sizeof tests[0]);
 }

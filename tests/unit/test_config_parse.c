@@ -286,6 +286,13 @@ static const struct error_case error_cases[] = {
     {FLOW "    mappings:\n      - email\n", HS_EINVAL,
      "t.yaml:11:9: each entry of 'mappings' in flow 'customers' must be a mapping with 'crm' and "
      "'accounting', got a string"},
+    /* filter values are compared trimmed: a blank one could never match */
+    {FLOW "    filter: {region: \"  \"}\n", HS_EINVAL,
+     "t.yaml:10:22: blank value for 'region' in 'filter' of flow 'customers' (values are compared "
+     "without surrounding blanks, and a record whose field is empty is in no filter)"},
+    {FLOW "    filter:\n      region: [EMEA, ' ']\n", HS_EINVAL,
+     "t.yaml:11:22: blank value for 'region' in 'filter' of flow 'customers' (values are compared "
+     "without surrounding blanks, and a record whose field is empty is in no filter)"},
     /* enum values */
     {FLOW "    direction: bth\n", HS_EINVAL,
      "t.yaml:10:16: invalid direction 'bth' in flow 'customers' (expected one of: both, "

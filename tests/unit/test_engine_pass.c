@@ -411,7 +411,7 @@ static void put_customer(struct fake *f, const char *id, const char *name, const
 static void put_companies(struct fake *f, int n)
 {
     for (int i = 0; i < n; i++) {
-        char id[8], name[32];
+        char id[16], name[32];
         snprintf(id, sizeof id, "c%d", i);
         snprintf(name, sizeof name, "Company %c", 'A' + i);
         put_customer(f, id, name, NULL);
@@ -464,8 +464,9 @@ struct fx {
     struct fake crm, acc;
     struct hs_connector ccrm, cacc;
     struct hs_engine *e;
-    size_t slice;       /* hs_engine_config.slice (0: default) */
-    size_t claim_batch; /* hs_engine_config.claim_batch (0: default) */
+    size_t slice;                  /* hs_engine_config.slice (0: default) */
+    size_t claim_batch;            /* hs_engine_config.claim_batch (0: default) */
+    hs_mapping_resolve_fn resolve; /* hs_engine_config.resolve (NULL: none) */
 };
 
 static int64_t fake_now(void *ud)
@@ -479,17 +480,19 @@ static uint64_t fake_rand(void *ud)
     return 4;
 }
 
-static const char *const YAML_TMPL = "version: 1\n"
-                                     "store: sqlite:hoopsync.db\n"
-                                     "connections:\n"
-                                     "  crm: {provider: hubspot}\n"
-                                     "  accounting: {provider: quickbooks}\n"
-                                     "flows:\n"
-                                     "  - name: customers\n"
-                                     "    objects: customers\n"
-                                     "    direction: %s\n"
-                                     "    authority:\n"
-                                     "      default: %s\n";
+/* A macro, not a variable: a format that is a literal is checked (-Wformat=2 at -O0). */
+#define YAML_TMPL                                                                                  \
+    "version: 1\n"                                                                                 \
+    "store: sqlite:hoopsync.db\n"                                                                  \
+    "connections:\n"                                                                               \
+    "  crm: {provider: hubspot}\n"                                                                 \
+    "  accounting: {provider: quickbooks}\n"                                                       \
+    "flows:\n"                                                                                     \
+    "  - name: customers\n"                                                                        \
+    "    objects: customers\n"                                                                     \
+    "    direction: %s\n"                                                                          \
+    "    authority:\n"                                                                             \
+    "      default: %s\n"
 
 static void open_store(struct fx *x)
 {
@@ -510,6 +513,7 @@ static void open_engine(struct fx *x)
         .lease_ms = 60000,
         .slice = x->slice,
         .claim_batch = x->claim_batch,
+        .resolve = x->resolve,
     };
     struct hs_error err = {0};
     if (hs_engine_open(&ec, &x->e, &err) != HS_OK)
@@ -1242,6 +1246,386 @@ static void test_engine_provider_echo_of_unstorable_field_does_not_flap(void **s
     hs_engine_report_release(&r);
 }
 
+/* ---- filters ------------------------------------------------------------------------------ */
+
+#define YAML_HEAD                                                                                  \
+    "version: 1\n"                                                                                 \
+    "store: sqlite:hoopsync.db\n"                                                                  \
+    "connections:\n"                                                                               \
+    "  crm: {provider: hubspot}\n"                                                                 \
+    "  accounting: {provider: quickbooks}\n"                                                       \
+    "flows:\n"
+
+/* Parses YAML_HEAD + flows into *out; HS_OK or the parser's error (in err). */
+static int parse_flows(const char *flows, struct hs_config **out, struct hs_error *err)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml, YAML_HEAD "%s", flows);
+    return hs_config_parse((const uint8_t *)yaml, strlen(yaml), "/tmp/hoopsync.yaml", out, err);
+}
+
+/* Replaces the config by YAML_HEAD + flows and reopens the engine. */
+static void configure_flows(struct fx *x, const char *flows)
+{
+    hs_engine_close(x->e);
+    x->e = NULL;
+    hs_config_free(x->cfg);
+    x->cfg = NULL;
+    struct hs_error err = {0};
+    if (parse_flows(flows, &x->cfg, &err) != HS_OK)
+        fail_msg("config: %s", err.msg);
+    open_engine(x);
+}
+
+/* Sets (value NULL: removes) custom field key of a fake record, as a user of that system. */
+static void set_custom(struct fake *f, const char *id, const char *key, const char *value)
+{
+    int k = find(f, id);
+    assert_true(k >= 0);
+    if (value != NULL)
+        assert_int_equal(hs_fields_set(&f->recs[k]->custom, key, value), HS_OK);
+    else
+        hs_fields_remove(&f->recs[k]->custom, key);
+    assert_int_equal(touch(f, (size_t)k), HS_OK);
+}
+
+static void put_customer_in(struct fake *f, const char *id, const char *name, const char *email,
+                            const char *key, const char *region)
+{
+    struct hs_record *r = customer(id, name, email);
+    if (region != NULL)
+        assert_int_equal(hs_fields_set(&r->custom, key, region), HS_OK);
+    add_record(f, r);
+}
+
+/* The action of kind k whose source is id (NULL when none). */
+static const struct hs_engine_action *action_for(const struct hs_engine_report *r,
+                                                 enum hs_engine_action_kind k, const char *id)
+{
+    for (size_t i = 0; i < r->n_actions; i++)
+        if (r->actions[i].kind == k && strcmp(r->actions[i].source_id, id) == 0)
+            return &r->actions[i];
+    return NULL;
+}
+
+static const char *const FLOW_REGION = "  - name: customers\n"
+                                       "    objects: customers\n"
+                                       "    authority: {default: crm}\n"
+                                       "    filter: {custom.region: [emea, APAC]}\n";
+
+/* A field path (here a custom field) is read on the record at hand: values trimmed and without
+ * case; a record with another value or none is neither created, nor linked, nor updated; an
+ * unlinked accounting record is judged by its own value. The plan says the same as the pass. */
+static void test_engine_filter_syncs_only_records_in_it(void **state)
+{
+    struct fx *x = *state;
+    configure_flows(x, FLOW_REGION);
+    put_customer_in(&x->crm, "c1", "Acme, Inc.", "billing@acme.com", "region", " EMEA ");
+    put_customer_in(&x->crm, "c2", "Globex GmbH", "ap@globex.de", "region", "AMER");
+    put_customer_in(&x->crm, "c3", "Initech", "accounts@initech.com", NULL, NULL);
+    put_customer_in(&x->acc, "q1", "ACME Inc", "billing@acme.com", NULL, NULL);
+    put_customer_in(&x->acc, "q2", "Umbrella Corp", "finance@umbrella.com", NULL, NULL);
+    put_customer_in(&x->acc, "q3", "Hooli", "ar@hooli.com", "region", "apac");
+    /* the plan first: what the pass will do, nothing done */
+    struct hs_engine_report r;
+    hs_engine_report_init(&r);
+    struct hs_error err = {0};
+    assert_int_equal(hs_engine_plan(x->e, &r, &err), HS_OK);
+    assert_int_equal(r.n_skipped, 3);
+    assert_int_equal(count_actions(&r, HS_ENGINE_SKIPPED), 3);
+    assert_int_equal(count_actions(&r, HS_ENGINE_LINK), 1);
+    assert_int_equal(count_actions(&r, HS_ENGINE_CREATE), 1);
+    const struct hs_engine_action *a = action_for(&r, HS_ENGINE_SKIPPED, "c2");
+    assert_non_null(a);
+    assert_string_equal(a->flow, "customers");
+    assert_string_equal(a->reason, "customer 'Globex GmbH' (crm) skipped: outside the filter "
+                                   "('custom.region' is 'AMER', not one of {emea, APAC})");
+    a = action_for(&r, HS_ENGINE_SKIPPED, "c3");
+    assert_non_null(a);
+    assert_non_null(strstr(a->reason, "'custom.region' is empty, not one of {emea, APAC}"));
+    a = action_for(&r, HS_ENGINE_SKIPPED, "q2");
+    assert_non_null(a);
+    assert_int_equal(a->source_side, HS_SIDE_ACCOUNTING);
+    assert_null(action_for(&r, HS_ENGINE_SKIPPED, "c1"));
+    assert_null(action_for(&r, HS_ENGINE_SKIPPED, "q3"));
+    hs_engine_report_release(&r);
+    assert_int_equal(x->crm.n_write + x->acc.n_write, 0);
+    assert_int_equal(n_links(x), 0);
+
+    run(x, &r);
+    assert_int_equal(r.n_skipped, 3);
+    assert_int_equal(count_actions(&r, HS_ENGINE_LINK), 1);
+    assert_int_equal(x->acc.n_created, 0); /* c2 and c3 are not customers */
+    assert_int_equal(x->crm.n_created, 1); /* q3 became a company, q2 did not */
+    assert_int_equal(r.n_errors, 0);
+    hs_engine_report_release(&r);
+    char buf[64];
+    assert_string_equal(linked_acc(x, "c1", buf, sizeof buf), "q1");
+    assert_null(linked_acc(x, "c2", buf, sizeof buf));
+    assert_null(linked_acc(x, "c3", buf, sizeof buf));
+    assert_int_equal(n_links(x), 2);
+    /* skipping is no error: nothing is queued */
+    assert_int_equal(hs_store_item_count(x->s, 0, NULL, -1, &err), 0);
+    assert_int_equal(hs_store_dirty_count(x->s, &err), 0);
+    /* the company made from q3 has no region (custom fields are not copied), but its pair is
+     * in the filter through q3: its echo is a quiet no-op, not a record leaving the filter */
+    run(x, &r);
+    assert_int_equal(r.n_actions, 0);
+    assert_int_equal(r.n_writes, 0);
+    hs_engine_report_release(&r);
+    /* an edit of a record outside the filter still creates nothing */
+    edit(&x->crm, "c2", slot_phone, "+49 421 555 0100");
+    run(x, &r);
+    assert_int_equal(r.n_skipped, 1);
+    assert_non_null(action_for(&r, HS_ENGINE_SKIPPED, "c2"));
+    assert_int_equal(x->acc.n_created, 0);
+    hs_engine_report_release(&r);
+    /* once in the filter, it is synced like any record */
+    set_custom(&x->crm, "c2", "region", "Apac");
+    run(x, &r);
+    assert_int_equal(r.n_skipped, 0);
+    assert_int_equal(x->acc.n_created, 1);
+    assert_non_null(linked_acc(x, "c2", buf, sizeof buf));
+    hs_engine_report_release(&r);
+}
+
+/* A resolver that knows the CRM property "sales_region" (custom.sales_region). */
+static const char *resolve_sales_region(void *ud, enum hs_mapping_side side, enum hs_kind kind,
+                                        const char *name)
+{
+    (void)ud;
+    (void)kind;
+    return side == HS_MAPPING_CRM && strcmp(name, "sales_region") == 0 ? "custom.sales_region"
+                                                                       : NULL;
+}
+
+/* A CRM field (a property the resolver knows): an accounting record is judged by its linked
+ * company, and an unlinked one has none, so it is not created in the CRM. A linked company that
+ * leaves the filter is no longer synced, whichever side changes; its link stays and nothing is
+ * deleted; when it comes back, what changed meanwhile on both sides is merged. */
+static void test_engine_filter_linked_record_leaving_is_no_longer_synced(void **state)
+{
+    struct fx *x = *state;
+    x->resolve = resolve_sales_region;
+    configure_flows(x, "  - name: customers\n"
+                       "    objects: customers\n"
+                       "    authority: {default: crm}\n"
+                       "    filter: {sales_region: EMEA}\n");
+    put_customer_in(&x->crm, "c1", "Acme, Inc.", "billing@acme.com", "sales_region", "EMEA");
+    put_customer_in(&x->acc, "q1", "ACME Inc", "billing@acme.com", NULL, NULL);
+    /* an accounting custom field of the same key does not count: the filter names a CRM field */
+    put_customer_in(&x->acc, "q2", "Umbrella Corp", "finance@umbrella.com", "sales_region", "EMEA");
+    struct hs_engine_report r;
+    run(x, &r);
+    assert_int_equal(count_actions(&r, HS_ENGINE_LINK), 1);
+    assert_int_equal(r.n_skipped, 1);
+    const struct hs_engine_action *a = action_for(&r, HS_ENGINE_SKIPPED, "q2");
+    assert_non_null(a);
+    assert_non_null(strstr(a->reason, "'sales_region' is a crm field and this accounting record "
+                                      "has no linked crm record (wanted one of {EMEA})"));
+    assert_int_equal(x->crm.n_created + x->acc.n_created, 0);
+    hs_engine_report_release(&r);
+    run(x, &r); /* the echoes of the link */
+    hs_engine_report_release(&r);
+
+    /* c1 moves to another region and changes its email */
+    set_custom(&x->crm, "c1", "sales_region", "AMER");
+    edit(&x->crm, "c1", slot_email, "ar@acme.com");
+    hs_engine_report_init(&r);
+    struct hs_error err = {0};
+    assert_int_equal(hs_engine_plan(x->e, &r, &err), HS_OK);
+    assert_int_equal(r.n_skipped, 1);
+    assert_int_equal(r.n_updated, 0);
+    a = action_for(&r, HS_ENGINE_SKIPPED, "c1");
+    assert_non_null(a);
+    assert_string_equal(a->target_id, "q1");
+    hs_engine_report_release(&r);
+    int acc_reads = x->acc.n_read, writes = x->crm.n_write + x->acc.n_write;
+    run(x, &r);
+    assert_int_equal(r.n_skipped, 1);
+    assert_int_equal(r.n_updated, 0);
+    a = action_for(&r, HS_ENGINE_SKIPPED, "c1");
+    assert_non_null(a);
+    assert_string_equal(a->reason, "customer 'Acme, Inc.' (crm) is no longer synced: it left the "
+                                   "filter ('sales_region' is 'AMER', not one of {EMEA}); the "
+                                   "link stays and nothing is deleted");
+    hs_engine_report_release(&r);
+    /* the verdict needed the company only: its customer was not even read */
+    assert_int_equal(x->acc.n_read, acc_reads);
+    assert_int_equal(x->crm.n_write + x->acc.n_write, writes);
+    assert_string_equal(rec(&x->acc, "q1")->customer.email, "billing@acme.com");
+    char buf[64];
+    assert_string_equal(linked_acc(x, "c1", buf, sizeof buf), "q1");
+    assert_int_equal(hs_store_item_count(x->s, 0, NULL, -1, &err), 0);
+    /* a change on the accounting side of the pair is not synced either */
+    edit(&x->acc, "q1", slot_phone, "+1 555 0100");
+    run(x, &r);
+    assert_int_equal(r.n_skipped, 1);
+    assert_non_null(action_for(&r, HS_ENGINE_SKIPPED, "q1"));
+    assert_int_equal(x->crm.n_write + x->acc.n_write, writes);
+    assert_null(rec(&x->crm, "c1")->customer.phone);
+    hs_engine_report_release(&r);
+    /* back in the filter: both sides' changes made meanwhile are merged */
+    set_custom(&x->crm, "c1", "sales_region", "emea");
+    run(x, &r);
+    assert_int_equal(r.n_skipped, 0);
+    assert_int_equal(count_actions(&r, HS_ENGINE_UPDATE), 2);
+    assert_string_equal(rec(&x->acc, "q1")->customer.email, "ar@acme.com");
+    assert_string_equal(rec(&x->crm, "c1")->customer.phone, "+1 555 0100");
+    hs_engine_report_release(&r);
+}
+
+/* Two flows of customers with disjoint filters and different mappings: each record goes to the
+ * flow whose filter it is in, a record in neither is reported once (by the last flow, with
+ * both filters), and a linked record that moves to the other region is synced by the other
+ * flow under its mappings, through the same link. */
+static void test_engine_filter_two_flows_split_by_region(void **state)
+{
+    struct fx *x = *state;
+    configure_flows(x, "  - name: emea\n"
+                       "    objects: customers\n"
+                       "    authority: {default: crm}\n"
+                       "    filter: {custom.region: EMEA}\n"
+                       "  - name: apac\n"
+                       "    objects: customers\n"
+                       "    authority: {default: crm}\n"
+                       "    filter: {custom.region: APAC}\n"
+                       "    mappings:\n"
+                       "      - {crm: display_name, accounting: display_name, transform: upper}\n");
+    put_customer_in(&x->crm, "c1", "Acme", "billing@acme.com", "region", "EMEA");
+    put_customer_in(&x->crm, "c2", "Globex", "ap@globex.com", "region", "APAC");
+    put_customer_in(&x->crm, "c3", "Initech", "ar@initech.com", "region", "AMER");
+    struct hs_engine_report r;
+    run(x, &r);
+    assert_int_equal(x->acc.n_created, 2);
+    assert_int_equal(r.n_skipped, 1);
+    const struct hs_engine_action *a = action_for(&r, HS_ENGINE_CREATE, "c1");
+    assert_non_null(a);
+    assert_string_equal(a->flow, "emea");
+    a = action_for(&r, HS_ENGINE_CREATE, "c2");
+    assert_non_null(a);
+    assert_string_equal(a->flow, "apac");
+    a = action_for(&r, HS_ENGINE_SKIPPED, "c3");
+    assert_non_null(a);
+    assert_string_equal(a->flow, "apac");
+    assert_string_equal(a->reason, "customer 'Initech' (crm) skipped: outside the filters (flow "
+                                   "'emea': 'custom.region' is 'AMER', not one of {EMEA}; flow "
+                                   "'apac': 'custom.region' is 'AMER', not one of {APAC})");
+    hs_engine_report_release(&r);
+    char buf[64];
+    assert_string_equal(rec(&x->acc, linked_acc(x, "c1", buf, sizeof buf))->customer.display_name,
+                        "Acme");
+    assert_string_equal(rec(&x->acc, linked_acc(x, "c2", buf, sizeof buf))->customer.display_name,
+                        "GLOBEX");
+    run(x, &r); /* echoes */
+    assert_int_equal(r.n_writes, 0);
+    assert_int_equal(r.n_skipped, 0);
+    hs_engine_report_release(&r);
+    /* c1 moves to APAC and is renamed: the apac flow syncs it, with its mapping */
+    set_custom(&x->crm, "c1", "region", "APAC");
+    edit(&x->crm, "c1", slot_name, "Acme Two");
+    run(x, &r);
+    assert_int_equal(r.n_skipped, 0);
+    a = action_for(&r, HS_ENGINE_UPDATE, "c1");
+    assert_non_null(a);
+    assert_string_equal(a->flow, "apac");
+    assert_int_equal(x->acc.n_created, 2);
+    assert_string_equal(rec(&x->acc, linked_acc(x, "c1", buf, sizeof buf))->customer.display_name,
+                        "ACME TWO");
+    hs_engine_report_release(&r);
+    /* c2 leaves both: reported once, by the last flow */
+    set_custom(&x->crm, "c2", "region", "AMER");
+    run(x, &r);
+    assert_int_equal(r.n_skipped, 1);
+    a = action_for(&r, HS_ENGINE_SKIPPED, "c2");
+    assert_non_null(a);
+    assert_string_equal(a->flow, "apac");
+    assert_non_null(strstr(a->reason, "no longer synced"));
+    hs_engine_report_release(&r);
+}
+
+/* A filter field that no mapping, resolver or field path knows stops the engine from opening. */
+static void test_engine_filter_unknown_field_is_refused_at_open(void **state)
+{
+    struct fx *x = *state;
+    hs_engine_close(x->e);
+    x->e = NULL;
+    hs_config_free(x->cfg);
+    x->cfg = NULL;
+    struct hs_error err = {0};
+    assert_int_equal(parse_flows("  - name: customers\n"
+                                 "    objects: customers\n"
+                                 "    filter: {regoin: EMEA}\n",
+                                 &x->cfg, &err),
+                     HS_OK);
+    struct hs_engine_config ec = {
+        .config = x->cfg,
+        .store = x->s,
+        .crm = {.ops = &FAKE_CRM, .conn = &x->ccrm, .conn_id = "crm"},
+        .accounting = {.ops = &FAKE_ACC, .conn = &x->cacc, .conn_id = "accounting"},
+        .env = &x->env,
+    };
+    assert_int_equal(hs_engine_open(&ec, &x->e, &err), HS_EINVAL);
+    assert_null(x->e);
+    assert_non_null(strstr(err.msg, "flow 'customers': unknown field 'regoin' in 'filter'"));
+    /* and every allocation of compiling a filter may fail */
+    hs_config_free(x->cfg);
+    x->cfg = NULL;
+    assert_int_equal(parse_flows(FLOW_REGION, &x->cfg, &err), HS_OK);
+    ec.config = x->cfg;
+    for (int n = 0;; n++) {
+        failalloc_arm(n);
+        int rc = hs_engine_open(&ec, &x->e, &err);
+        failalloc_disarm();
+        if (rc == HS_OK)
+            break;
+        if (rc != HS_ENOMEM)
+            fail_msg("open with allocation %d failing: %d %s", n, rc, err.msg);
+        assert_null(x->e);
+    }
+}
+
+/* Out of memory anywhere in a pass with a filter: later passes converge to the same result. */
+static void test_engine_filter_survives_failed_allocations(void **state)
+{
+    (void)state;
+    bool done = false;
+    for (int n = 0; !done && n < 200000; n += 1 + n / 8) {
+        void *st = NULL;
+        assert_int_equal(setup(&st), 0);
+        struct fx *x = st;
+        configure_flows(x, FLOW_REGION);
+        put_customer_in(&x->crm, "c1", "Acme, Inc.", "billing@acme.com", "region", "EMEA");
+        put_customer_in(&x->crm, "c2", "Beta LLC", "ap@beta.com", "region", "AMER");
+        put_customer_in(&x->acc, "q1", "ACME Inc", "billing@acme.com", NULL, NULL);
+        put_customer_in(&x->acc, "q2", "Umbrella Corp", "finance@umbrella.com", NULL, NULL);
+        struct hs_engine_report r;
+        hs_engine_report_init(&r);
+        struct hs_error err = {0};
+        failalloc_arm(n);
+        int rc = hs_engine_run_once(x->e, &r, &err);
+        failalloc_disarm();
+        if (!failalloc_tripped()) {
+            assert_int_equal(rc, HS_OK);
+            done = true;
+        }
+        hs_engine_report_release(&r);
+        x->now += 120000;
+        run(x, &r);
+        hs_engine_report_release(&r);
+        run(x, &r);
+        assert_int_equal(r.n_writes, 0);
+        hs_engine_report_release(&r);
+        assert_int_equal(x->crm.n, 2);
+        assert_int_equal(x->acc.n, 2);
+        assert_int_equal(n_links(x), 1);
+        assert_int_equal(hs_store_dirty_count(x->s, &err), 0);
+        assert_int_equal(hs_store_item_count(x->s, 0, NULL, -1, &err), 0);
+        assert_int_equal(teardown(&st), 0);
+    }
+    assert_true(done);
+}
+
 static void test_engine_pass_survives_failed_allocations_and_converges(void **state)
 {
     (void)state;
@@ -1667,6 +2051,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_engine_provider_echo_of_unstorable_field_does_not_flap,
                                         setup, teardown),
         cmocka_unit_test(test_engine_pass_survives_failed_allocations_and_converges),
+        cmocka_unit_test_setup_teardown(test_engine_filter_syncs_only_records_in_it, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_engine_filter_linked_record_leaving_is_no_longer_synced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_filter_two_flows_split_by_region, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_engine_filter_unknown_field_is_refused_at_open, setup,
+                                        teardown),
+        cmocka_unit_test(test_engine_filter_survives_failed_allocations),
         cmocka_unit_test_setup_teardown(test_engine_items_flow_one_way_with_transform, setup,
                                         teardown),
         cmocka_unit_test(test_engine_idem_key_is_stable),
