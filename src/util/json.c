@@ -666,6 +666,7 @@ int hs_json_parse(const uint8_t *buf, size_t len, const char *what, json_t **out
         return hs_error_set(err, HS_EPROTO, "cannot parse %s: line %d column %zu: %s", what, w.line,
                             w.column, w.why);
     json_error_t jerr;
+    memset(&jerr, 0, sizeof jerr); /* a load cut short by memory sets no error code */
     v = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (v == NULL)
         return hs_json_load_error(&jerr, what, err);

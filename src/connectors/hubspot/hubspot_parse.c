@@ -679,6 +679,7 @@ static int parse_json(const uint8_t *buf, size_t len, const char *what, json_t *
     if (syn != HS_OK)
         return hs_error_set(err, HS_EPROTO, "cannot read HubSpot %s: not valid JSON", what);
     json_error_t jerr;
+    memset(&jerr, 0, sizeof jerr); /* a load cut short by memory sets no error code */
     *out = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (*out != NULL)
         return HS_OK;
