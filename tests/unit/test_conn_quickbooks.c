@@ -1439,7 +1439,7 @@ static void close_limited(struct t *t, struct hs_ratelimit *rl, struct hs_record
 
 /* n customer creates named "<name> <i>" with idempotency keys "<key>-<i>". */
 static void customer_creates(const char *name, const char *key, size_t n, struct hs_record **r,
-                             struct hs_write *w, char (*keys)[8])
+                             struct hs_write *w, char (*keys)[32])
 {
     memset(w, 0, n * sizeof *w);
     for (size_t i = 0; i < n; i++) {
@@ -1459,7 +1459,7 @@ static void test_conn_quickbooks_singles_while_batches_are_spent(void **state)
     hs_error_clear(&err);
     struct hs_record *r[6];
     struct hs_write w[6];
-    char keys[6][8];
+    char keys[6][32];
     customer_creates("Single", "s", 6, r, w, keys);
     char *ids[6];
     write_ok(t, HS_KIND_CUSTOMER, w, 2, ids); /* the minute's one batch */
@@ -1518,7 +1518,7 @@ static void test_conn_quickbooks_batches_only_when_asked(void **state)
     struct hs_ratelimit *rl = open_limited(t, set);
     struct hs_record *r[4];
     struct hs_write w[4];
-    char keys[4][8];
+    char keys[4][32];
     customer_creates("Batched", "b", 4, r, w, keys);
     char *ids[4];
     write_ok(t, HS_KIND_CUSTOMER, w, 2, ids);
