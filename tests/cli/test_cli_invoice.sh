@@ -34,7 +34,7 @@ flows:
       untaxed_code: NON
       default_currency: USD
       utc_offset: "-08:00"
-      updates: never
+      invoice_updates: never
 EOF
 cfg=(-c "$ws/hoopsync.yaml")
 

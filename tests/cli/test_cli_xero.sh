@@ -99,7 +99,7 @@ cat >>"$ws/hoopsync.yaml" <<EOF
         "Exempt": {code: NONE}
       untaxed_code: NONE
       default_currency: USD
-      updates: never
+      invoice_updates: never
 EOF
 "$bin" "${cfg[@]}" sync --once >"$tmp/sync3" 2>"$tmp/err" || fail "sync with invoices: $(cat "$tmp/err")"
 n_created=$(grep -cE '^create +invoices +invoice ' "$tmp/sync3")
