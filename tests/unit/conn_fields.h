@@ -58,9 +58,9 @@ static inline void fields_of(parse_fn parse, enum hs_kind kind, const json_t *ob
 }
 
 /*
- * Removes the element a provider field name points at: segments split on '.', each "Key" (an
- * object member) or "Key[TYPE]" (the element of array Key with a string member equal to TYPE).
- * Returns false when the name points at nothing.
+ * Removes the element a provider field name points at: segments split on '.', each an object
+ * member, or, inside an array, a TYPE that picks the element with a string member equal to it
+ * (Xero "Addresses.POBOX.City"). Returns false when the name points at nothing.
  */
 static inline bool remove_named(json_t *obj, const char *name)
 {
@@ -72,30 +72,24 @@ static inline bool remove_named(json_t *obj, const char *name)
         char *dot = strchr(seg, '.');
         if (dot != NULL)
             *dot = '\0';
-        char *sel = strchr(seg, '[');
-        if (sel != NULL) {
-            *sel++ = '\0';
-            sel[strlen(sel) - 1] = '\0'; /* the ']' */
-        }
-        if (dot == NULL && sel == NULL)
-            return json_object_del(cur, seg) == 0;
-        json_t *next = json_object_get(cur, seg);
-        if (sel != NULL) {
-            json_t *found = NULL;
+        json_t *next = NULL;
+        if (json_is_array(cur)) {
             size_t i;
             json_t *el;
-            json_array_foreach(next, i, el)
+            json_array_foreach(cur, i, el)
             {
                 const char *k;
                 json_t *v;
                 json_object_foreach(el, k, v)
                 {
-                    if (found == NULL && json_is_string(v) &&
-                        strcmp(json_string_value(v), sel) == 0)
-                        found = el;
+                    if (next == NULL && json_is_string(v) && strcmp(json_string_value(v), seg) == 0)
+                        next = el;
                 }
             }
-            next = found;
+        } else if (dot == NULL) {
+            return json_object_del(cur, seg) == 0;
+        } else {
+            next = json_object_get(cur, seg);
         }
         if (next == NULL || dot == NULL)
             return false;

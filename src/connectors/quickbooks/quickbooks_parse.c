@@ -298,10 +298,10 @@ static void set_currency(char out[4], const char *code)
 /* ---- field names (describe_fields) ------------------------------------------------------- */
 
 /* What parse_customer, parse_address and parse_item below read, element by element: the names
- * hoopsync.yaml's `mappings:` may use for QuickBooks fields. tests/unit/test_conn_fields.c
- * proves every row against those functions and that every field they fill has a row, so an
- * edit of one without the other fails there. Invoices and payments are built by the invoice
- * step, which `mappings:` does not drive: they have no names here. */
+ * hoopsync.yaml's `mappings:` may use for QuickBooks fields.
+ * tests/unit/test_conn_fields_quickbooks.c proves every row against those functions and that every
+ * field they fill has a row, so an edit of one without the other fails there. Invoices and payments
+ * are built by the invoice step, which `mappings:` does not drive: they have no names here. */
 #define C HS_KIND_CUSTOMER
 #define I HS_KIND_ITEM
 static const struct hs_conn_field_row field_rows[] = {

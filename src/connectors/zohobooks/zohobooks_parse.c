@@ -272,7 +272,7 @@ static const char *currency_of(const char *code, const struct hs_zoho_opts *zo,
 /* What parse_customer, parse_address and parse_item below read: the names hoopsync.yaml's
  * `mappings:` may use for Zoho Books fields. first_name, last_name, email and phone are the
  * primary contact person's (the contact's own when it has no persons), as Zoho shows them on
- * the contact. tests/unit/test_conn_fields.c proves every row against those functions and
+ * the contact. tests/unit/test_conn_fields_zohobooks.c proves every row against those functions and
  * that every field they fill has a row. Invoices and payments are built by the invoice step:
  * no names here. */
 #define C HS_KIND_CUSTOMER
