@@ -54,8 +54,7 @@ static void test_conn_fields_xero_resolves_and_refuses(void **state)
     assert_int_equal(compile_rule(hub, xero, "name", "Name", HS_KIND_CUSTOMER, &m, NULL), HS_OK);
     expect_pair(m, "display_name", "display_name");
     assert_int_equal(
-        compile_rule(hub, xero, "city", "Addresses.POBOX.City", HS_KIND_CUSTOMER, &m, NULL),
-        HS_OK);
+        compile_rule(hub, xero, "city", "Addresses.POBOX.City", HS_KIND_CUSTOMER, &m, NULL), HS_OK);
     expect_pair(m, "billing_address.city", "billing_address.city");
     assert_int_equal(compile_rule(hub, xero, "hs_sku", "Code", HS_KIND_ITEM, &m, NULL), HS_OK);
     expect_pair(m, "sku", "sku");
