@@ -96,6 +96,32 @@ HS_API void hs_changes_release(struct hs_changes *c);
 HS_API HS_MUST_CHECK int hs_changes_add(struct hs_changes *c, enum hs_kind kind, const char *id,
                                         int64_t updated_at, bool deleted);
 
+/*
+ * One field as the provider names it and the canonical path the connector reads it into
+ * ("DisplayName" -> "display_name", "PrimaryEmailAddr.Address" -> "email", HubSpot "name" ->
+ * "display_name"): the answer of describe_fields, which lets hoopsync.yaml's `mappings:` use
+ * the provider's names.
+ */
+struct hs_field_name {
+    char *name;
+    char *path;
+};
+
+/* The field names of one kind (caller-allocated: _init / _release; owns its strings). */
+struct hs_field_names {
+    struct hs_field_name *items;
+    size_t n_items;
+};
+HS_API void hs_field_names_init(struct hs_field_names *f);
+HS_API void hs_field_names_release(struct hs_field_names *f);
+/* Appends copies of name and path. HS_OK or HS_ENOMEM (f unchanged). */
+HS_API HS_MUST_CHECK int hs_field_names_add(struct hs_field_names *f, const char *name,
+                                            const char *path);
+/* The canonical path of the provider field name (exact spelling), or NULL. A name that fills
+ * several fields (HubSpot `name`: display_name and company_name) gives its first one. The
+ * string is borrowed from f. */
+HS_API const char *hs_field_names_find(const struct hs_field_names *f, const char *name);
+
 enum hs_write_op { HS_WRITE_CREATE = 1, HS_WRITE_UPDATE = 2 };
 
 /* One record to write, and its result. */
@@ -177,6 +203,20 @@ struct hs_connector_ops {
      */
     const struct hs_validate_limit *(*field_limits)(const struct hs_connector *c, enum hs_kind kind,
                                                     size_t *n_out);
+    /*
+     * Describe fields: appends to out the provider's own names of the fields of kind this
+     * connector reads into canonical fields, each with its canonical path, taken from where
+     * its parser reads them (so the two cannot drift apart; the connector's unit tests prove
+     * every name against the parser). hoopsync.yaml's `mappings:` and `authority:` may use
+     * these names instead of canonical paths (core/mapping.h, through a resolver). Needs no
+     * handle and does no I/O, so `hoopsync config check` can ask too: settings is the
+     * connection's settings (a const json_t * object, may be NULL) for connectors whose names
+     * depend on them (HubSpot `properties`, `custom_properties`). Kinds without names leave
+     * out empty. HS_OK; HS_EINVAL (settings the connector refuses, as open() would);
+     * HS_ENOMEM. May be NULL: the config must then name canonical paths.
+     */
+    int (*describe_fields)(const void *settings, enum hs_kind kind, struct hs_field_names *out,
+                           struct hs_error *err);
 };
 
 #endif

@@ -3,7 +3,11 @@
  *
  * Design:     `config` groups subcommands that work on hoopsync.yaml, in a small table like
  *             main.c's (one row and one function per subcommand). check parses the file with
- *             hs_config_load_file, which names file:line:column in every error, and touches
+ *             hs_config_load_file, which names file:line:column in every error, then compiles
+ *             the mappings of every customers and items flow as plan and sync will, with the
+ *             field names the configured connectors describe (describe_fields needs no
+ *             connection; the file's settings apply, e.g. HubSpot custom_properties), so a
+ *             misspelt field fails here with the same file:line:column message. It touches
  *             nothing else: no store, no network, no secrets.
  */
 #include <jansson.h>
@@ -12,7 +16,11 @@
 
 #include "cli/cli.h"
 #include "config/config.h"
+#include "connectors/common/fields.h"
+#include "core/mapping.h"
+#include "hoopsync/connector.h"
 #include "hoopsync/error.h"
+#include "util/json.h"
 
 static const char usage[] = "usage: hoopsync config SUBCOMMAND [ARGS]\n"
                             "\n"
@@ -28,7 +36,8 @@ static const char check_usage[] =
     "usage: hoopsync config check [--json] [FILE]\n"
     "\n"
     "Read and validate FILE (default: the global --config, else $HOOPSYNC_CONFIG, else\n"
-    "./hoopsync.yaml) without contacting any provider. Prints\n"
+    "./hoopsync.yaml) without contacting any provider, including the field names of\n"
+    "every flow's mappings (as the configured connectors name them). Prints\n"
     "\"ok: FILE (N connections, M flows)\", or the first problem on stderr as\n"
     "\"hoopsync: FILE:LINE:COLUMN: message\" and exits 1.\n"
     "\n"
@@ -48,6 +57,62 @@ static int print_json(struct hs_cli *cli, json_t *o)
     json_decref(o);
     fputc('\n', cli->out);
     return HS_CLI_EXIT_OK;
+}
+
+/* Loads the field names of connection cc (its connector's describe_fields with the file's
+ * settings) as side of f. HS_OK when hoopsync has no connector for the provider (nothing to
+ * ask); else as hs_conn_fields_load, the message naming the connection's place in the file. */
+static int load_side(const struct hs_config *cfg, const struct hs_config_connection *cc,
+                     const char *name, enum hs_side side, struct hs_conn_fields *f,
+                     struct hs_error *err)
+{
+    const struct hs_connector_ops *ops =
+        hs_cli_connector_for(hs_config_provider_name(cc->provider));
+    if (ops == NULL)
+        return HS_OK;
+    json_t *settings = NULL;
+    struct hs_error e = {0};
+    int rc = HS_OK;
+    if (cc->settings != NULL)
+        rc = hs_json_parse((const uint8_t *)cc->settings, strlen(cc->settings), "settings",
+                           &settings, &e);
+    if (rc == HS_OK)
+        rc = hs_conn_fields_load(f, side, ops, settings, &e);
+    json_decref(settings);
+    if (rc != HS_OK)
+        return hs_error_set(err, rc, "%s:%u:%u: connection '%s': %s", cfg->path, cc->pos.line,
+                            cc->pos.col, name, e.msg);
+    return HS_OK;
+}
+
+/*
+ * Compiles the mapping of every customers and items flow (the flows whose `mappings:` the
+ * engine applies; the parser refuses them elsewhere) with the configured connectors' field
+ * names, as hs_engine_open does. A provider hoopsync has no connector for yet is skipped
+ * (plan says it cannot be synced). HS_OK or the first error, placed as "FILE:LINE:COL: ...".
+ */
+static int check_mappings(const struct hs_config *cfg, struct hs_error *err)
+{
+    if (cfg->n_flows == 0 ||
+        hs_cli_connector_for(hs_config_provider_name(cfg->crm.provider)) == NULL ||
+        hs_cli_connector_for(hs_config_provider_name(cfg->accounting.provider)) == NULL)
+        return HS_OK;
+    struct hs_conn_fields f;
+    hs_conn_fields_init(&f);
+    int rc = load_side(cfg, &cfg->crm, "crm", HS_SIDE_CRM, &f, err);
+    if (rc == HS_OK)
+        rc = load_side(cfg, &cfg->accounting, "accounting", HS_SIDE_ACCOUNTING, &f, err);
+    for (size_t i = 0; rc == HS_OK && i < cfg->n_flows; i++) {
+        const struct hs_config_flow *flow = &cfg->flows[i];
+        if (flow->objects != HS_CONFIG_OBJECT_CUSTOMERS && flow->objects != HS_CONFIG_OBJECT_ITEMS)
+            continue;
+        struct hs_mapping *m = NULL;
+        rc = hs_mapping_compile_file(flow, hs_mapping_kind_of(flow->objects), cfg->path,
+                                     hs_conn_fields_resolve, &f, &m, err);
+        hs_mapping_free(m);
+    }
+    hs_conn_fields_release(&f);
+    return rc;
 }
 
 static int config_check(int argc, char **argv, struct hs_cli *cli)
@@ -77,6 +142,11 @@ static int config_check(int argc, char **argv, struct hs_cli *cli)
     struct hs_config *cfg = NULL;
     struct hs_error err = {0};
     int rc = hs_config_load_file(path, &cfg, &err);
+    if (rc == HS_OK) {
+        rc = check_mappings(cfg, &err);
+        if (rc != HS_OK)
+            hs_config_free(cfg);
+    }
     if (rc != HS_OK) {
         if (json) {
             print_json(cli, json_pack("{s:b, s:s, s:s}", "ok", 0, "file", path, "error", err.msg));

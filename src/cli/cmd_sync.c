@@ -10,7 +10,9 @@
  *             hoopsync.yaml merged over them (the file wins per top-level key), tokens through
  *             an OAuth2 token source whose vault is the store (refreshes are persisted before
  *             use), HTTP through libcurl. Then it opens the engine over them, with the
- *             invoicing settings of the `objects: invoices` flow (cli/invoicing.c). Every failure
+ *             invoicing settings of the `objects: invoices` flow (cli/invoicing.c) and the
+ *             connectors' field names as the resolver of `mappings:` (the provider's names,
+ *             connectors/common/fields.h). Every failure
  * is printed once, naming what to do ("run 'hoopsync connect crm'"). Progress: on a terminal, long
  * runs redraw one stderr line per stage. Ownership:  struct hs_cli_ws owns everything it opened;
  * hs_cli_ws_close frees it. Not here:   the pass itself (engine/engine.c), OAuth consent
@@ -24,6 +26,7 @@
 
 #include "cli/cli.h"
 #include "config/config.h"
+#include "connectors/common/fields.h"
 #include "connectors/common/limits.h"
 #include "connectors/common/request.h"
 #include "connectors/hubspot/hubspot.h"
@@ -67,6 +70,7 @@ struct hs_cli_ws {
     struct ws_side acc;
     struct hs_engine *engine;
     struct hs_cli_invoicing *invoicing; /* NULL without an invoices flow; outlives engine */
+    struct hs_conn_fields fields;       /* both connectors' field names, for `mappings:` */
     bool tty;
 };
 
@@ -111,6 +115,7 @@ void hs_cli_ws_close(struct hs_cli_ws *ws)
     hs_cli_invoicing_free(ws->invoicing);
     side_close(&ws->crm);
     side_close(&ws->acc);
+    hs_conn_fields_release(&ws->fields);
     if (ws->have_http)
         hs_http_transport_close(&ws->http);
     hs_store_close(ws->store);
@@ -260,6 +265,7 @@ int hs_cli_ws_open(struct hs_cli *cli, bool connectors, struct hs_cli_ws **out)
     if (ws == NULL)
         return hs_cli_fail(cli, "out of memory");
     hs_env_system(&ws->env, HS_LOG_WARN);
+    hs_conn_fields_init(&ws->fields);
     ws->tty = isatty(fileno(cli->err)) != 0;
     struct hs_store_options sopt = {.env = &ws->env, .key_file = cfg->master_key_file};
     if (hs_store_open(cfg->store, &sopt, &ws->store, &err) != HS_OK) {
@@ -276,6 +282,15 @@ int hs_cli_ws_open(struct hs_cli *cli, bool connectors, struct hs_cli_ws **out)
             rc = side_open(cli, ws, &ws->crm, &cfg->crm, "crm");
         if (rc == HS_CLI_EXIT_OK)
             rc = side_open(cli, ws, &ws->acc, &cfg->accounting, "accounting");
+        /* provider field names of `mappings:` (DisplayName, HubSpot name) resolve through
+         * the connector of their side, with the settings the connection runs with */
+        if (rc == HS_CLI_EXIT_OK && hs_conn_fields_load(&ws->fields, HS_SIDE_CRM, ws->crm.ops,
+                                                        ws->crm.settings, &err) != HS_OK)
+            rc = hs_cli_fail(cli, "connection 'crm': %s", err.msg);
+        if (rc == HS_CLI_EXIT_OK &&
+            hs_conn_fields_load(&ws->fields, HS_SIDE_ACCOUNTING, ws->acc.ops, ws->acc.settings,
+                                &err) != HS_OK)
+            rc = hs_cli_fail(cli, "connection 'accounting': %s", err.msg);
         if (rc == HS_CLI_EXIT_OK && hs_cli_invoicing_new(cfg, &ws->invoicing, &err) != HS_OK)
             rc = hs_cli_fail(cli, "%s", err.msg);
         if (rc == HS_CLI_EXIT_OK) {
@@ -294,6 +309,8 @@ int hs_cli_ws_open(struct hs_cli *cli, bool connectors, struct hs_cli_ws **out)
                 .progress = ws->tty ? progress_cb : NULL,
                 .progress_ud = cli,
                 .invoicing = hs_cli_invoicing_engine(ws->invoicing),
+                .resolve = hs_conn_fields_resolve,
+                .resolve_ud = &ws->fields,
             };
             if (hs_engine_open(&ec, &ws->engine, &err) != HS_OK)
                 rc = hs_cli_fail(cli, "%s", err.msg);

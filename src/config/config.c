@@ -67,7 +67,7 @@ typedef int (*parse_fn)(struct ctx *c, const struct field *f, void *obj);
 
 enum key_flags {
     KEY_REQUIRED = 1 << 0,
-    KEY_HIDDEN = 1 << 1, /* accepted only to give a better message; not listed as expected */
+    KEY_HIDDEN = 1 << 1, /* accepted (an older spelling, or for a better message); not listed */
 };
 
 struct key_spec {
@@ -650,7 +650,20 @@ static int p_conn_base_url(struct ctx *c, const struct field *f, void *obj)
 
 static int p_conn_redirect_uri(struct ctx *c, const struct field *f, void *obj)
 {
-    return get_url(c, f, &((struct conn_scratch *)obj)->conn->redirect_uri);
+    char **out = &((struct conn_scratch *)obj)->conn->redirect_uri;
+    int rc = get_str(c, f, out);
+    if (rc != HS_OK)
+        return rc;
+    /* the rule `hoopsync connect` listens by (util/str.h), so check and connect agree */
+    rc = hs_str_loopback_uri(*out, NULL, NULL, NULL);
+    if (rc == HS_ENOMEM)
+        return nomem(c);
+    if (rc != HS_OK)
+        return fail(c, f->v, HS_EINVAL,
+                    "invalid redirect_uri '%.64s' %s (expected " HS_LOOPBACK_URI_FORMS
+                    ": 'hoopsync connect' receives the consent redirect on this machine)",
+                    f->v->value, f->what);
+    return HS_OK;
 }
 
 static int p_conn_client_id(struct ctx *c, const struct field *f, void *obj)
@@ -955,6 +968,9 @@ struct flow_scratch {
     const struct hs_config_node *direction; /* its value when given, else NULL */
     const struct hs_config_node *enforce;   /* its value when given, else NULL */
     struct field invoicing;                 /* invoicing.v == NULL when absent */
+    /* the keys of mappings, authority and matching when given (for invoices and payments
+     * flows, which do not use them: check_flow_objects) */
+    const struct hs_config_node *field_keys[3];
 };
 
 static int p_flow_name(struct ctx *c, const struct field *f, void *obj)
@@ -1052,6 +1068,7 @@ static int p_flow_mappings(struct ctx *c, const struct field *f, void *obj)
 {
     struct flow_scratch *s = obj;
     struct hs_config_flow *flow = s->flow;
+    s->field_keys[0] = f->kn;
     if (f->v->kind != HS_CONFIG_NODE_SEQ)
         return wrong_type(c, f, "a list");
     size_t n = f->v->n_items;
@@ -1087,6 +1104,7 @@ static int p_flow_authority(struct ctx *c, const struct field *f, void *obj)
 {
     struct flow_scratch *s = obj;
     struct hs_config_flow *flow = s->flow;
+    s->field_keys[1] = f->kn;
     char what[WHAT_MAX];
     snprintf(what, sizeof what, "in 'authority' of %s", s->flow_what);
     if (f->v->kind != HS_CONFIG_NODE_MAP)
@@ -1121,6 +1139,8 @@ static int p_flow_authority(struct ctx *c, const struct field *f, void *obj)
             continue;
         }
         struct hs_config_field_authority *fa = &flow->authority[flow->n_authority++];
+        fa->pos.line = k->line;
+        fa->pos.col = k->col;
         fa->authority = (enum hs_config_authority)a;
         rc = dup_str(c, k, &fa->field);
         if (rc != HS_OK)
@@ -1154,6 +1174,7 @@ static const struct key_spec matching_keys[] = {
 static int p_flow_matching(struct ctx *c, const struct field *f, void *obj)
 {
     struct flow_scratch *s = obj;
+    s->field_keys[2] = f->kn;
     char what[WHAT_MAX];
     snprintf(what, sizeof what, "in 'matching' of %s", s->flow_what);
     struct matching_scratch ms = {s->flow, NULL};
@@ -1175,6 +1196,7 @@ struct invoicing_scratch {
     struct hs_config_invoicing *iv;
     const char *flow_what;                      /* "flow 'invoices'" */
     const struct hs_config_node *payment_terms; /* its value, for the check against terms */
+    const struct hs_config_node *updates;       /* invoice_updates or updates, the first seen */
 };
 
 /* A string shorter than HS_TAX_REF_MAX (a tax code or rate id the tax map can hold). */
@@ -1213,12 +1235,21 @@ static int p_inv_tax_mode(struct ctx *c, const struct field *f, void *obj)
     return rc;
 }
 
+/* invoice_updates, and `updates` (its spelling before 0.1.0 was documented with the name the
+ * product uses; still read so that files `hoopsync init` wrote keep working). */
 static int p_inv_updates(struct ctx *c, const struct field *f, void *obj)
 {
+    struct invoicing_scratch *s = obj;
+    if (s->updates != NULL)
+        return fail(c, f->kn, HS_EINVAL,
+                    "'%s' %s repeats '%s' of line %u (they are one setting: keep "
+                    "'invoice_updates')",
+                    f->key, f->what, s->updates->value, s->updates->line);
+    s->updates = f->kn;
     int v = 0;
     int rc = get_enum(c, f, updates_names, N_ELEMS(updates_names), 0, &v);
     if (rc == HS_OK)
-        ((struct invoicing_scratch *)obj)->iv->updates = (enum hs_config_invoice_updates)v;
+        s->iv->updates = (enum hs_config_invoice_updates)v;
     return rc;
 }
 
@@ -1478,7 +1509,8 @@ static const struct key_spec invoicing_keys[] = {
     {"untaxed_code", 0, p_inv_untaxed_code},
     {"default_currency", 0, p_inv_default_currency},
     {"utc_offset", 0, p_inv_utc_offset},
-    {"updates", 0, p_inv_updates},
+    {"invoice_updates", 0, p_inv_updates},
+    {"updates", KEY_HIDDEN, p_inv_updates}, /* the older spelling of invoice_updates */
 };
 
 /* The `invoicing:` value f of the invoices flow described by flow_what. */
@@ -1490,7 +1522,7 @@ static int parse_invoicing(struct ctx *c, const struct field *f, const char *flo
     iv->present = true;
     iv->pos.line = f->v->line;
     iv->pos.col = f->v->col;
-    struct invoicing_scratch s = {iv, flow_what, NULL};
+    struct invoicing_scratch s = {iv, flow_what, NULL, NULL};
     int rc = parse_sub_map(c, f, invoicing_keys, N_ELEMS(invoicing_keys), what, &s);
     if (rc != HS_OK || iv->payment_terms == NULL)
         return rc;
@@ -1521,7 +1553,43 @@ static int p_flow_invoicing(struct ctx *c, const struct field *f, void *obj)
     return HS_OK;
 }
 
-/* What needs the whole flow: the invoicing block's place, the invoices flow's direction. */
+/*
+ * mappings, authority and matching drive the field sync of customers and items flows. An
+ * invoices flow builds each invoice from its deal (engine/invoices.c) and a payments flow
+ * writes payment status to the deals as it is, so there they would be silently ignored: they
+ * are refused instead, saying what to use.
+ */
+static int check_field_keys(struct ctx *c, const struct flow_scratch *s)
+{
+    static const char *const keys[3] = {"mappings", "authority", "matching"};
+    static const char *const invoices[3] = {
+        "invoices are built from their deals; use 'invoicing' (default_currency, default_item, "
+        "payment_terms, taxes)",
+        "invoices are built from their deals; 'invoice_updates' in 'invoicing' says what a deal "
+        "edit may change",
+        "each closed-won deal gets its own invoice, nothing is matched",
+    };
+    static const char *const payments[3] = {
+        "payment status is written to the deals as it is (hoopsync_payment_status, amounts "
+        "paid and due)",
+        "payment status only goes from accounting to the deals",
+        "payments reach the deals through their invoices, nothing is matched",
+    };
+    enum hs_config_object o = s->flow->objects;
+    if (o != HS_CONFIG_OBJECT_INVOICES && o != HS_CONFIG_OBJECT_PAYMENTS)
+        return HS_OK;
+    for (size_t i = 0; i < N_ELEMS(keys); i++) {
+        if (s->field_keys[i] != NULL)
+            return fail(c, s->field_keys[i], HS_EINVAL,
+                        "'%s' in %s would be ignored on an 'objects: %s' flow: %s", keys[i],
+                        s->flow_what, hs_config_object_name(o),
+                        o == HS_CONFIG_OBJECT_INVOICES ? invoices[i] : payments[i]);
+    }
+    return HS_OK;
+}
+
+/* What needs the whole flow: the invoicing block's place, the invoices flow's direction, the
+ * keys invoices and payments flows do not use. */
 static int check_flow_objects(struct ctx *c, struct flow_scratch *s)
 {
     struct hs_config_flow *flow = s->flow;
@@ -1531,6 +1599,9 @@ static int check_flow_objects(struct ctx *c, struct flow_scratch *s)
                     "'enforce: true' in %s has no effect: it applies to one-way flows "
                     "(crm_to_accounting or accounting_to_crm), and this flow syncs both ways",
                     s->flow_what);
+    int rc = check_field_keys(c, s);
+    if (rc != HS_OK)
+        return rc;
     if (flow->objects != HS_CONFIG_OBJECT_INVOICES) {
         if (s->invoicing.v != NULL)
             return fail(c, s->invoicing.kn, HS_EINVAL,

@@ -139,6 +139,7 @@ struct hs_config_mapping {
 struct hs_config_field_authority {
     char *field;
     enum hs_config_authority authority;
+    struct hs_config_pos pos; /* of the field name */
 };
 
 /* `tax_mode:` of an invoicing block (the accounting provider's rounding applies). */

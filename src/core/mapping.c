@@ -18,6 +18,8 @@
  * Not here:   the merge (merge.c); a direct "is this a field of kind" query in record.c would
  *             replace the probes.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -209,7 +211,36 @@ struct compile {
     hs_mapping_resolve_fn resolve;
     void *ud;
     struct hs_error *err;
+    const char *file; /* NULL: positions as "line L:C: " after the flow prefix */
+    bool placed;      /* the message already names the file and the flow */
 };
+
+/*
+ * Fails with a message about the config entry at pos: "line L:C: what" (hs_mapping_compile
+ * adds "cannot compile mapping of flow 'x': " in front), or with a file name
+ * "FILE:L:C: cannot compile mapping of flow 'x': what", as the config parser words its own
+ * errors. pos.line 0 (an entry built without a position) gives no position. Returns code.
+ */
+static int at(struct compile *c, struct hs_config_pos pos, int code, const char *fmt, ...)
+    HS_PRINTF(4, 5);
+static int at(struct compile *c, struct hs_config_pos pos, int code, const char *fmt, ...)
+{
+    char what[HS_ERRMSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (c->file == NULL && pos.line == 0)
+        return hs_error_set(c->err, code, "%s", what);
+    if (c->file == NULL)
+        return hs_error_set(c->err, code, "line %u:%u: %s", pos.line, pos.col, what);
+    c->placed = true;
+    if (pos.line == 0)
+        return hs_error_set(c->err, code, "%s: cannot compile mapping of flow '%.64s': %s", c->file,
+                            c->m->flow_name, what);
+    return hs_error_set(c->err, code, "%s:%u:%u: cannot compile mapping of flow '%.64s': %s",
+                        c->file, pos.line, pos.col, c->m->flow_name, what);
+}
 
 /*
  * Resolves a config name on side into a new canonical path (*out). HS_OK, HS_EINVAL (unknown
@@ -221,21 +252,23 @@ static int resolve_name(struct compile *c, enum hs_mapping_side side, const char
     *out = NULL;
     const char *kind = hs_kind_name(c->m->kind);
     if (name == NULL || *name == '\0')
-        return hs_error_set(c->err, HS_EINVAL, "line %u:%u: empty %s field name", pos.line, pos.col,
-                            hs_mapping_side_name(side));
+        return at(c, pos, HS_EINVAL, "empty %s field name", hs_mapping_side_name(side));
     const char *path = c->resolve != NULL ? c->resolve(c->ud, side, c->m->kind, name) : NULL;
     int ok = path_check(c->m->kind, path != NULL ? path : name);
     if (ok == HS_ENOMEM)
         return hs_error_set(c->err, HS_ENOMEM, "out of memory");
     if (path != NULL && ok == 0)
-        return hs_error_set(c->err, HS_EINVAL,
-                            "line %u:%u: %s field '%.64s' resolves to '%.64s', which is not a "
-                            "field of %s",
-                            pos.line, pos.col, hs_mapping_side_name(side), name, path, kind);
+        return at(c, pos, HS_EINVAL,
+                  "%s field '%.64s' resolves to '%.64s', which is not a "
+                  "field of %s",
+                  hs_mapping_side_name(side), name, path, kind);
     if (path == NULL) {
         if (ok == 0)
-            return hs_error_set(c->err, HS_EINVAL, "line %u:%u: unknown %s field '%.64s' of %s",
-                                pos.line, pos.col, hs_mapping_side_name(side), name, kind);
+            return at(c, pos, HS_EINVAL, "unknown %s field '%.64s' of %s%s",
+                      hs_mapping_side_name(side), name, kind,
+                      c->resolve != NULL ? " (neither a field name of the provider on that side "
+                                           "nor a canonical field path)"
+                                         : "");
         path = name;
     }
     *out = hs_strdup(path);
@@ -261,17 +294,14 @@ static int compile_transform(struct compile *c, const struct hs_config_mapping *
         break;
     case HS_CONFIG_TRANSFORM_DEFAULT:
         if (cm->n_args != 1 || cm->args[0] == NULL)
-            return hs_error_set(c->err, HS_EINVAL,
-                                "line %u:%u: transform 'default' needs exactly one value",
-                                cm->pos.line, cm->pos.col);
+            return at(c, cm->pos, HS_EINVAL, "transform 'default' needs exactly one value");
         r->dflt = hs_strdup(cm->args[0]);
         if (r->dflt == NULL)
             return hs_error_set(c->err, HS_ENOMEM, "out of memory");
         break;
     case HS_CONFIG_TRANSFORM_MAP: {
         if (cm->n_map == 0)
-            return hs_error_set(c->err, HS_EINVAL, "line %u:%u: transform 'map' needs a table",
-                                cm->pos.line, cm->pos.col);
+            return at(c, cm->pos, HS_EINVAL, "transform 'map' needs a table");
         r->from = hs_calloc(cm->n_map, sizeof *r->from);
         r->to = hs_calloc(cm->n_map, sizeof *r->to);
         if (r->from == NULL || r->to == NULL)
@@ -290,9 +320,8 @@ static int compile_transform(struct compile *c, const struct hs_config_mapping *
         for (size_t i = 0; i < r->n_table && dup_to == NULL; i++) {
             for (size_t j = i + 1; j < r->n_table; j++) {
                 if (strcmp(r->from[i], r->from[j]) == 0)
-                    return hs_error_set(c->err, HS_EINVAL,
-                                        "line %u:%u: map table of crm '%.64s' lists '%.64s' twice",
-                                        cm->pos.line, cm->pos.col, r->crm_label, r->from[i]);
+                    return at(c, cm->pos, HS_EINVAL, "map table of crm '%.64s' lists '%.64s' twice",
+                              r->crm_label, r->from[i]);
                 if (strcmp(r->to[i], r->to[j]) == 0 && dup_to == NULL) {
                     dup_to = r->to[i];
                     first = r->from[i];
@@ -304,25 +333,21 @@ static int compile_transform(struct compile *c, const struct hs_config_mapping *
             r->invertible = false;
             can_crm = false;
             if (need_crm)
-                return hs_error_set(
-                    c->err, HS_EINVAL,
-                    "line %u:%u: map table of crm '%.64s' is not one-to-one ('%.32s' comes from "
-                    "'%.32s' and '%.32s'), so accounting values cannot flow back to the crm; "
-                    "make the table one-to-one or the flow crm_to_accounting",
-                    cm->pos.line, cm->pos.col, r->crm_label, dup_to, first, second);
+                return at(c, cm->pos, HS_EINVAL,
+                          "map table of crm '%.64s' is not one-to-one ('%.32s' comes from "
+                          "'%.32s' and '%.32s'), so accounting values cannot flow back to the crm; "
+                          "make the table one-to-one or the flow crm_to_accounting",
+                          r->crm_label, dup_to, first, second);
         }
         break;
     }
     case HS_CONFIG_TRANSFORM_CONCAT:
         if (m->direction == HS_CONFIG_DIRECTION_ACCOUNTING_TO_CRM)
-            return hs_error_set(c->err, HS_EINVAL,
-                                "line %u:%u: transform 'concat' joins crm fields, so it cannot "
-                                "feed the crm in an accounting_to_crm flow",
-                                cm->pos.line, cm->pos.col);
+            return at(c, cm->pos, HS_EINVAL,
+                      "transform 'concat' joins crm fields, so it cannot "
+                      "feed the crm in an accounting_to_crm flow");
         if (cm->n_args == 0)
-            return hs_error_set(c->err, HS_EINVAL,
-                                "line %u:%u: transform 'concat' needs the fields to append",
-                                cm->pos.line, cm->pos.col);
+            return at(c, cm->pos, HS_EINVAL, "transform 'concat' needs the fields to append");
         r->concat = hs_calloc(cm->n_args, sizeof *r->concat);
         if (r->concat == NULL)
             return hs_error_set(c->err, HS_ENOMEM, "out of memory");
@@ -335,8 +360,7 @@ static int compile_transform(struct compile *c, const struct hs_config_mapping *
         can_crm = false;
         break;
     default:
-        return hs_error_set(c->err, HS_EINVAL, "line %u:%u: unknown transform %d", cm->pos.line,
-                            cm->pos.col, (int)cm->transform);
+        return at(c, cm->pos, HS_EINVAL, "unknown transform %d", (int)cm->transform);
     }
     r->f.to_accounting = need_acc;
     r->f.to_crm = need_crm && can_crm;
@@ -396,10 +420,8 @@ static int check_duplicates(struct compile *c)
             if (side != NULL) {
                 const struct rule *lo = a->pos.line <= b->pos.line ? a : b;
                 const struct rule *hi = lo == a ? b : a;
-                return hs_error_set(c->err, HS_EINVAL,
-                                    "line %u:%u: %s field '%.64s' is already mapped at line %u:%u",
-                                    hi->pos.line, hi->pos.col, side, path, lo->pos.line,
-                                    lo->pos.col);
+                return at(c, hi->pos, HS_EINVAL, "%s field '%.64s' is already mapped at line %u:%u",
+                          side, path, lo->pos.line, lo->pos.col);
             }
         }
     }
@@ -451,10 +473,9 @@ static int compile_authority(struct compile *c, const struct hs_config_flow *flo
         if (ok == HS_ENOMEM)
             return hs_error_set(c->err, HS_ENOMEM, "out of memory");
         if (path == NULL)
-            return hs_error_set(c->err, HS_EINVAL,
-                                "authority for unknown field '%.64s' (not mapped and not a field "
-                                "of %s)",
-                                key, hs_kind_name(m->kind));
+            return at(c, fa->pos, HS_EINVAL,
+                      "authority for unknown field '%.64s' (not mapped and not a field of %s)", key,
+                      hs_kind_name(m->kind));
         bool dup = false;
         for (size_t k = 0; k < m->n_auth; k++) {
             if (strcmp(m->auth[k].path, path) == 0) {
@@ -475,9 +496,27 @@ static int compile_authority(struct compile *c, const struct hs_config_flow *flo
     return HS_OK;
 }
 
+static int compile(const struct hs_config_flow *flow, enum hs_kind kind, const char *file,
+                   hs_mapping_resolve_fn resolve, void *ud, struct hs_mapping **out,
+                   struct hs_error *err);
+
 int hs_mapping_compile(const struct hs_config_flow *flow, enum hs_kind kind,
                        hs_mapping_resolve_fn resolve, void *ud, struct hs_mapping **out,
                        struct hs_error *err)
+{
+    return compile(flow, kind, NULL, resolve, ud, out, err);
+}
+
+int hs_mapping_compile_file(const struct hs_config_flow *flow, enum hs_kind kind, const char *file,
+                            hs_mapping_resolve_fn resolve, void *ud, struct hs_mapping **out,
+                            struct hs_error *err)
+{
+    return compile(flow, kind, file, resolve, ud, out, err);
+}
+
+static int compile(const struct hs_config_flow *flow, enum hs_kind kind, const char *file,
+                   hs_mapping_resolve_fn resolve, void *ud, struct hs_mapping **out,
+                   struct hs_error *err)
 {
     *out = NULL;
     const char *flow_name = flow != NULL && flow->name != NULL ? flow->name : "default";
@@ -489,7 +528,7 @@ int hs_mapping_compile(const struct hs_config_flow *flow, enum hs_kind kind,
     struct hs_mapping *m = hs_calloc(1, sizeof *m);
     if (m == NULL)
         return hs_error_set(err, HS_ENOMEM, "cannot compile mapping: out of memory");
-    struct compile c = {m, resolve, ud, err};
+    struct compile c = {m, resolve, ud, err, file, false};
     int rc = HS_ENOMEM;
     m->kind = kind;
     m->flow_name = hs_strdup(flow_name);
@@ -539,7 +578,8 @@ fail:
                             "cannot compile mapping of flow '%.64s': out of "
                             "memory",
                             flow_name);
-    hs_error_prefix(err, "cannot compile mapping of flow '%.64s'", flow_name);
+    if (!c.placed)
+        hs_error_prefix(err, "cannot compile mapping of flow '%.64s'", flow_name);
     return rc;
 }
 

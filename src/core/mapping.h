@@ -107,6 +107,17 @@ struct hs_mapping_list {
 HS_API HS_MUST_CHECK int hs_mapping_compile(const struct hs_config_flow *flow, enum hs_kind kind,
                                             hs_mapping_resolve_fn resolve, void *ud,
                                             struct hs_mapping **out, struct hs_error *err);
+/*
+ * As hs_mapping_compile, with errors about an entry placed the way the config parser places
+ * its own (file is the config's name, as in struct hs_config.path):
+ * "hoopsync.yaml:41:9: cannot compile mapping of flow 'customers': unknown crm field 'phnoe'
+ * of customer ...". `hoopsync config check`, plan and sync therefore report a bad field name
+ * alike.
+ */
+HS_API HS_MUST_CHECK int hs_mapping_compile_file(const struct hs_config_flow *flow,
+                                                 enum hs_kind kind, const char *file,
+                                                 hs_mapping_resolve_fn resolve, void *ud,
+                                                 struct hs_mapping **out, struct hs_error *err);
 /* Frees m; NULL does nothing. */
 HS_API void hs_mapping_free(struct hs_mapping *m);
 

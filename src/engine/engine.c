@@ -491,7 +491,8 @@ int hs_engine_open(const struct hs_engine_config *cfg, struct hs_engine **out, s
         struct flow_rt *fl = &e->flows[e->n_flows];
         fl->cf = cf;
         fl->kind = kind;
-        rc = hs_mapping_compile(cf, kind, cfg->resolve, cfg->resolve_ud, &fl->map, err);
+        rc = hs_mapping_compile_file(cf, kind, c->path, cfg->resolve, cfg->resolve_ud, &fl->map,
+                                     err);
         e->n_flows++;
         if (rc == HS_OK)
             rc = eng_filter_new(cf, kind, fl->map, cfg->resolve, cfg->resolve_ud, &fl->filter, err);

@@ -200,9 +200,11 @@ struct hs_engine;
 
 /*
  * Opens an engine: checks that both sides are present and of the right side, compiles the
- * mapping of every flow whose object kind both connectors carry. Does no I/O. *out NULL on
- * failure. HS_OK; HS_EINVAL (missing store/config/connector, a connector on the wrong side,
- * a mapping that does not compile: the message names the flow); HS_ENOMEM.
+ * mapping of every flow whose object kind both connectors carry (field names through
+ * cfg->resolve). Does no I/O. *out NULL on failure. HS_OK; HS_EINVAL (missing
+ * store/config/connector, a connector on the wrong side, a mapping that does not compile: the
+ * message names the flow, and FILE:LINE:COL when the config has a path, as config check
+ * words it); HS_ENOMEM.
  */
 HS_API HS_MUST_CHECK int hs_engine_open(const struct hs_engine_config *cfg, struct hs_engine **out,
                                         struct hs_error *err);

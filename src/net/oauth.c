@@ -543,41 +543,6 @@ static int listen_handler(void *ud, const struct hs_http_request *req,
                                  rc == HS_OK ? page_ok : page_fail);
 }
 
-/* Splits http://HOST:PORT/path; HOST must be loopback. */
-static int parse_redirect(const char *uri, char **out_host, int64_t *out_port, char **out_path)
-{
-    *out_host = NULL;
-    *out_path = NULL;
-    if (!hs_str_starts(uri, "http://"))
-        return HS_EINVAL;
-    const char *h = uri + 7;
-    const char *colon = strchr(h, ':');
-    const char *slash = strchr(h, '/');
-    if (colon == NULL || (slash != NULL && slash < colon))
-        return HS_EINVAL;
-    const char *pe = slash != NULL ? slash : h + strlen(h);
-    int64_t port = 0;
-    if (hs_str_to_i64(colon + 1, (size_t)(pe - colon - 1), &port) != HS_OK || port < 0 ||
-        port > 65535)
-        return HS_EINVAL;
-    size_t hl = (size_t)(colon - h);
-    if (!((hl == 9 && strncmp(h, "127.0.0.1", 9) == 0) ||
-          (hl == 9 && strncmp(h, "localhost", 9) == 0)))
-        return HS_EINVAL;
-    const char *path = slash != NULL ? slash : "/";
-    if (strchr(path, '?') != NULL || strchr(path, '#') != NULL)
-        return HS_EINVAL;
-    *out_host = hs_strndup(h, hl);
-    *out_path = hs_strdup(path);
-    *out_port = port;
-    if (*out_host == NULL || *out_path == NULL) {
-        HS_FREE(*out_host);
-        HS_FREE(*out_path);
-        return HS_ENOMEM;
-    }
-    return HS_OK;
-}
-
 int hs_oauth_listen_open(const struct hs_oauth_profile *p, const char *name,
                          const char *redirect_uri, const char *expected_state,
                          const struct hs_env *env, struct hs_oauth_listener **out,
@@ -591,12 +556,11 @@ int hs_oauth_listen_open(const struct hs_oauth_profile *p, const char *name,
     char *host = NULL;
     char *path = NULL;
     int64_t port = 0;
-    int rc = parse_redirect(redirect_uri, &host, &port, &path);
+    int rc = hs_str_loopback_uri(redirect_uri, &host, &port, &path);
     if (rc == HS_EINVAL)
         return hs_error_set(err, rc,
                             "cannot listen for the consent callback of connection '%s': "
-                            "redirect_uri '%s' is not http://127.0.0.1:PORT/path or "
-                            "http://localhost:PORT/path",
+                            "redirect_uri '%s' is not " HS_LOOPBACK_URI_FORMS,
                             nm(name), redirect_uri);
     if (rc != HS_OK)
         return hs_error_set(err, rc, "cannot listen for the consent callback: out of memory");

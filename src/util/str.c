@@ -230,3 +230,44 @@ size_t hs_utf8_len(const unsigned char *s, size_t len)
         return 0;
     return n + 1;
 }
+
+int hs_str_loopback_uri(const char *uri, char **out_host, int64_t *out_port, char **out_path)
+{
+    if (out_host != NULL)
+        *out_host = NULL;
+    if (out_path != NULL)
+        *out_path = NULL;
+    if (uri == NULL || !hs_str_starts(uri, "http://"))
+        return HS_EINVAL;
+    const char *h = uri + 7;
+    const char *colon = strchr(h, ':');
+    const char *slash = strchr(h, '/');
+    if (colon == NULL || (slash != NULL && slash < colon))
+        return HS_EINVAL;
+    const char *pe = slash != NULL ? slash : h + strlen(h);
+    int64_t port = 0;
+    if (hs_str_to_i64(colon + 1, (size_t)(pe - colon - 1), &port) != HS_OK || port < 0 ||
+        port > 65535)
+        return HS_EINVAL;
+    size_t hl = (size_t)(colon - h);
+    if (!((hl == 9 && strncmp(h, "127.0.0.1", 9) == 0) ||
+          (hl == 9 && strncmp(h, "localhost", 9) == 0)))
+        return HS_EINVAL;
+    const char *path = slash != NULL ? slash : "/";
+    if (strchr(path, '?') != NULL || strchr(path, '#') != NULL)
+        return HS_EINVAL;
+    char *host = out_host != NULL ? hs_strndup(h, hl) : NULL;
+    char *p = out_path != NULL ? hs_strdup(path) : NULL;
+    if ((out_host != NULL && host == NULL) || (out_path != NULL && p == NULL)) {
+        hs_free(host);
+        hs_free(p);
+        return HS_ENOMEM;
+    }
+    if (out_host != NULL)
+        *out_host = host;
+    if (out_path != NULL)
+        *out_path = p;
+    if (out_port != NULL)
+        *out_port = port;
+    return HS_OK;
+}

@@ -38,4 +38,18 @@ HS_API HS_MUST_CHECK int hs_str_to_i64(const char *s, size_t len, int64_t *out);
  */
 HS_API char *hs_str_form_get(const char *form, const char *key, int *out_err);
 
+/* What hs_str_loopback_uri accepts, for messages ("expected " HS_LOOPBACK_URI_FORMS). */
+#define HS_LOOPBACK_URI_FORMS "http://127.0.0.1:PORT/path or http://localhost:PORT/path"
+
+/*
+ * The rule for an OAuth redirect_uri that `hoopsync connect` can listen on: "http://", host
+ * 127.0.0.1 or localhost, an explicit port 0..65535 (0: any free one), an optional path
+ * without query or fragment. On success fills the parts whose out pointer is not NULL:
+ * *out_host and *out_path (default "/") are new strings the caller frees, *out_port the port.
+ * HS_OK, HS_EINVAL (any other URI), HS_ENOMEM. The config parser (redirect_uri) and the
+ * consent listener (net/oauth.c) both apply it, so they accept and refuse the same URIs.
+ */
+HS_API HS_MUST_CHECK int hs_str_loopback_uri(const char *uri, char **out_host, int64_t *out_port,
+                                             char **out_path);
+
 #endif

@@ -143,6 +143,33 @@ broken secret.yaml "version: 1\nconnections:\n  crm:\n    provider: hubspot\n   
   "5:5: inline 'client_secret' in connection 'crm' is not allowed (put the secret in an environment variable and name it with 'client_secret_env')"
 broken syntax.yaml "version: 1\nflows: [a, b\n" \
   "3:1: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence at line 2)"
+# mappings are compiled with the configured connectors' field names, as plan does
+flow='flows:\n  - name: customers\n    objects: customers\n    mappings:\n'
+broken field.yaml "${conns}${flow}      - {crm: name, accounting: Name}\n      - {crm: phnoe, accounting: Phones.DEFAULT.PhoneNumber}\n" \
+  "12:9: cannot compile mapping of flow 'customers': unknown crm field 'phnoe' of customer (neither a field name of the provider on that side nor a canonical field path)"
+broken accfield.yaml "${conns}${flow}      - {crm: phone, accounting: PrimaryPhone.FreeFormNumber}\n" \
+  "11:9: cannot compile mapping of flow 'customers': unknown accounting field 'PrimaryPhone.FreeFormNumber' of customer (neither a field name of the provider on that side nor a canonical field path)"
+broken authority.yaml "${conns}${flow}      - {crm: name, accounting: Name}\n    authority: {emial: crm}\n" \
+  "12:17: cannot compile mapping of flow 'customers': authority for unknown field 'emial' (not mapped and not a field of customer)"
+printf '%b' "${conns}${flow}      - {crm: name, accounting: Name}\n      - {crm: phone, accounting: Phones.DEFAULT.PhoneNumber}\n      - {crm: email, accounting: email}\n    authority: {name: crm, company_name: crm}\n" >"$tmp/names.yaml"
+run 0 "$bin" config check "$tmp/names.yaml" && ok "config check: provider and canonical field names" ||
+  fail "config check of provider field names"
+# keys an invoices flow would ignore are refused, saying what to use
+broken invmap.yaml "${conns}flows:\n  - name: invoices\n    objects: invoices\n    mappings:\n      - {crm: dealname, accounting: Reference}\n" \
+  "10:5: 'mappings' in flow 'invoices' would be ignored on an 'objects: invoices' flow: invoices are built from their deals; use 'invoicing' (default_currency, default_item, payment_terms, taxes)"
+# invoice_updates is the key (updates: its older spelling)
+broken updates.yaml "${conns}flows:\n  - name: invoices\n    objects: invoices\n    invoicing: {invoice_updates: sometimes}\n" \
+  "10:34: invalid invoice_updates 'sometimes' in 'invoicing' of flow 'invoices' (expected one of: never, draft_only, unpaid)"
+printf '%b' "${conns}flows:\n  - name: invoices\n    objects: invoices\n    invoicing: {invoice_updates: draft_only}\n" >"$tmp/iu.yaml"
+run 0 "$bin" config check "$tmp/iu.yaml" && ok "config check: invoice_updates" || fail "config check of invoice_updates"
+# a redirect_uri that connect cannot listen on: check and connect refuse it alike
+redirect='version: 1\nconnections:\n  crm:\n    provider: hubspot\n    client_id: x\n    client_secret_env: HS_TEST_NOPE\n    redirect_uri: https://example.com/cb\n'
+broken redirect.yaml "$redirect" \
+  "7:19: invalid redirect_uri 'https://example.com/cb' in connection 'crm' (expected http://127.0.0.1:PORT/path or http://localhost:PORT/path: 'hoopsync connect' receives the consent redirect on this machine)"
+check_err=$err
+run 1 "$bin" -c "$tmp/redirect.yaml" connect crm &&
+  { [ "$err" = "$check_err" ] && ok "connect refuses that redirect_uri with the same message" ||
+    fail "connect: got '$err', config check said '$check_err'"; }
 run 1 "$bin" config check --json "$tmp/typo.yaml"
 grep -q '^{"ok":false,"file":".*typo.yaml","error":".*typo.yaml:10:5: unknown key' <<<"$out" ||
   fail "config check --json on a broken file: '$out'"

@@ -34,7 +34,7 @@ flows:
       untaxed_code: NON
       default_currency: USD
       utc_offset: "-08:00"
-      updates: never
+      invoice_updates: never
 EOF
 cfg=(-c "$ws/hoopsync.yaml")
 
@@ -70,11 +70,9 @@ invoices() { # all QuickBooks invoices as JSON into $1 (after a sync the realm m
   done
 }
 deals() { # the closed-won HubSpot deals with the amount and hoopsync's payment fields into $1
-  curl -s -H "Authorization: Bearer $htok" -H 'Content-Type: application/json' \
-    -d '{"filterGroups":[{"filters":[{"propertyName":"dealstage","operator":"EQ","value":"closedwon"}]}],
-         "properties":["dealname","amount","deal_currency_code","hoopsync_payment_status",
-         "hoopsync_amount_paid","hoopsync_amount_due","hoopsync_last_payment_date"],"limit":100}' \
-    "$base/hubspot/crm/v3/objects/deals/search" >"$1"
+  hs_test_hub_search "$htok" deals '{"filterGroups":[{"filters":[{"propertyName":"dealstage","operator":"EQ","value":"closedwon"}]}],
+    "properties":["dealname","amount","deal_currency_code","hoopsync_payment_status",
+    "hoopsync_amount_paid","hoopsync_amount_due","hoopsync_last_payment_date"],"limit":100}' "$1"
 }
 
 invoices "$tmp/inv0.json"

@@ -99,7 +99,7 @@ cat >>"$ws/hoopsync.yaml" <<EOF
         "Exempt": {code: NONE}
       untaxed_code: NONE
       default_currency: USD
-      updates: never
+      invoice_updates: never
 EOF
 "$bin" "${cfg[@]}" sync --once >"$tmp/sync3" 2>"$tmp/err" || fail "sync with invoices: $(cat "$tmp/err")"
 n_created=$(grep -cE '^create +invoices +invoice ' "$tmp/sync3")
@@ -109,10 +109,8 @@ hcode=$(curl -s -o /dev/null -w '%{redirect_url}' \
   sed -E 's/.*[?&]code=([^&]*).*/\1/')
 htok=$(curl -s -d "grant_type=authorization_code&code=$hcode&redirect_uri=$cb&client_id=check&client_secret=secret" \
   "$base/hubspot/oauth/v1/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-curl -s -H "Authorization: Bearer $htok" -H 'Content-Type: application/json' \
-  -d '{"filterGroups":[{"filters":[{"propertyName":"dealstage","operator":"EQ","value":"closedwon"}]}],
-       "properties":["amount","deal_currency_code"],"limit":100}' \
-  "$base/hubspot/crm/v3/objects/deals/search" >"$tmp/deals.json"
+hs_test_hub_search "$htok" deals '{"filterGroups":[{"filters":[{"propertyName":"dealstage","operator":"EQ","value":"closedwon"}]}],
+  "properties":["amount","deal_currency_code"],"limit":100}' "$tmp/deals.json"
 python3 - "$tmp/inv.json" "$tmp/deals.json" "$n_created" <<'EOF' && ok "sync: $n_created Xero invoices, one per closed-won deal, totals equal to the deals'" || fail "Xero invoices: $(head -c 400 "$tmp/inv.json") / $(tail -n 3 "$tmp/sync3")"
 import json, sys
 from decimal import Decimal
@@ -145,10 +143,8 @@ grep -q '"StatusAttributeString":"OK"' "$tmp/pay.json" && ok "paid $pay_amount $
   fail "payment: $(head -c 300 "$tmp/pay.json")"
 printf '  - name: payments\n    objects: payments\n    direction: accounting_to_crm\n' >>"$ws/hoopsync.yaml"
 "$bin" "${cfg[@]}" sync --once >"$tmp/sync5" 2>"$tmp/err" || fail "sync with payments: $(cat "$tmp/err")"
-curl -s -H "Authorization: Bearer $htok" -H 'Content-Type: application/json' \
-  -d '{"filterGroups":[{"filters":[{"propertyName":"dealstage","operator":"EQ","value":"closedwon"}]}],
-       "properties":["amount","deal_currency_code","hoopsync_payment_status","hoopsync_amount_paid","hoopsync_amount_due"],"limit":100}' \
-  "$base/hubspot/crm/v3/objects/deals/search" >"$tmp/deals2.json"
+hs_test_hub_search "$htok" deals '{"filterGroups":[{"filters":[{"propertyName":"dealstage","operator":"EQ","value":"closedwon"}]}],
+  "properties":["amount","deal_currency_code","hoopsync_payment_status","hoopsync_amount_paid","hoopsync_amount_due"],"limit":100}' "$tmp/deals2.json"
 python3 - "$tmp/deals2.json" "$pay_cur" "$pay_amount" "$n_created" <<'EOF' && ok "payments flow: every deal has its status, the paid one partially_paid with $pay_amount" || fail "deals after payments: $(head -c 600 "$tmp/deals2.json") / $(tail -n 2 "$tmp/sync5")"
 import json, sys
 from decimal import Decimal

@@ -89,7 +89,7 @@ static const char full_text[] =
     "      untaxed_code: NON\n"
     "      default_currency: EUR\n"
     "      utc_offset: \"-09:30\"\n"
-    "      updates: draft_only\n"
+    "      invoice_updates: draft_only\n"
     "  - name: payments\n"
     "    objects: payments\n"
     "    direction: accounting_to_crm\n";
@@ -190,7 +190,8 @@ static void test_config_invoicing_defaults(void **state)
     assert_null(cfg->accounting.settings);
     hs_config_free(cfg);
 
-    /* an empty block is present, with the same defaults; +14:00 and -12:00 are the bounds */
+    /* an empty block is present, with the same defaults; +14:00 and -12:00 are the bounds;
+     * `updates` is still read as the older spelling of invoice_updates */
     assert_int_equal(parse_text(INVB "      utc_offset: +14:00\n      tax_mode: none\n"
                                      "      updates: unpaid\n",
                                 &cfg, &err),
@@ -240,7 +241,7 @@ static const struct error_case error_cases[] = {
     {INVB "      default_itme: '1'\n", HS_EINVAL,
      "t.yaml:11:7: unknown key 'default_itme' in 'invoicing' of flow 'invoices' (expected one "
      "of: default_item, payment_terms, terms, tax_mode, taxes, untaxed_code, default_currency, "
-     "utc_offset, updates)"},
+     "utc_offset, invoice_updates)"},
     {INV "    invoicing: [a]\n", HS_EINVAL,
      "t.yaml:10:16: 'invoicing' in flow 'invoices' must be a mapping, got a list"},
     {INVB "      default_item: {id: 1}\n", HS_EINVAL,
@@ -279,9 +280,19 @@ static const struct error_case error_cases[] = {
     {INVB "      tax_mode: gross\n", HS_EINVAL,
      "t.yaml:11:17: invalid tax_mode 'gross' in 'invoicing' of flow 'invoices' (expected one "
      "of: exclusive, inclusive, none)"},
+    {INVB "      invoice_updates: always\n", HS_EINVAL,
+     "t.yaml:11:24: invalid invoice_updates 'always' in 'invoicing' of flow 'invoices' (expected "
+     "one of: never, draft_only, unpaid)"},
     {INVB "      updates: always\n", HS_EINVAL,
      "t.yaml:11:16: invalid updates 'always' in 'invoicing' of flow 'invoices' (expected one "
      "of: never, draft_only, unpaid)"},
+    {INVB "      invoice_updates: unpaid\n      updates: never\n", HS_EINVAL,
+     "t.yaml:12:7: 'updates' in 'invoicing' of flow 'invoices' repeats 'invoice_updates' of line "
+     "11 (they are one setting: keep 'invoice_updates')"},
+    {INVB "      invoice_update: unpaid\n", HS_EINVAL,
+     "t.yaml:11:7: unknown key 'invoice_update' in 'invoicing' of flow 'invoices' (expected one "
+     "of: default_item, payment_terms, terms, tax_mode, taxes, untaxed_code, default_currency, "
+     "utc_offset, invoice_updates)"},
     {INVB "      default_currency: usd\n", HS_EINVAL,
      "t.yaml:11:25: invalid currency 'usd' for 'default_currency' in 'invoicing' of flow "
      "'invoices' (expected an ISO 4217 code such as USD or EUR)"},

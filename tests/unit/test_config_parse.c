@@ -61,11 +61,11 @@ static void test_config_parse_example(void **state)
     assert_int_equal(hs_config_n_connections(cfg), 2);
     assert_int_equal(cfg->crm.provider, HS_CONFIG_PROVIDER_HUBSPOT);
     assert_string_equal(cfg->crm.client_secret_env, "HUBSPOT_CLIENT_SECRET");
-    assert_int_equal(cfg->crm.n_scopes, 5);
-    assert_string_equal(cfg->crm.scopes[4], "crm.objects.line_items.read");
+    /* no scopes: `hoopsync connect` asks for what hoopsync uses (net/oauth.c defaults) */
+    assert_int_equal(cfg->crm.n_scopes, 0);
     assert_null(cfg->crm.base_url);
     assert_int_equal(cfg->accounting.provider, HS_CONFIG_PROVIDER_QUICKBOOKS);
-    assert_int_equal(cfg->accounting.n_scopes, 1);
+    assert_int_equal(cfg->accounting.n_scopes, 0);
     assert_int_equal(cfg->n_flows, 4);
 
     const struct hs_config_flow *cu = hs_config_flow_find(cfg, "customers");
@@ -73,19 +73,17 @@ static void test_config_parse_example(void **state)
     assert_int_equal(cu->objects, HS_CONFIG_OBJECT_CUSTOMERS);
     assert_int_equal(cu->direction, HS_CONFIG_DIRECTION_BOTH);
     assert_false(cu->enforce);
-    assert_int_equal(cu->n_mappings, 5);
+    assert_int_equal(cu->n_mappings, 4);
     assert_string_equal(cu->mappings[1].crm, "email");
     assert_string_equal(cu->mappings[1].accounting, "PrimaryEmailAddr.Address");
     assert_int_equal(cu->mappings[1].transform, HS_CONFIG_TRANSFORM_LOWER);
     assert_int_equal(cu->mappings[2].transform, HS_CONFIG_TRANSFORM_NONE);
-    assert_int_equal(cu->mappings[4].transform, HS_CONFIG_TRANSFORM_MAP);
-    assert_int_equal(cu->mappings[4].n_map, 3);
-    assert_string_equal(cu->mappings[4].map[0].from, "Net 30");
-    assert_string_equal(cu->mappings[4].map[0].to, "3");
+    assert_int_equal(cu->mappings[3].transform, HS_CONFIG_TRANSFORM_UPPER);
     assert_int_equal(cu->default_authority, HS_CONFIG_AUTHORITY_MANUAL);
-    assert_int_equal(cu->n_authority, 3);
-    assert_string_equal(cu->authority[2].field, "SalesTermRef");
-    assert_int_equal(cu->authority[2].authority, HS_CONFIG_AUTHORITY_ACCOUNTING);
+    assert_int_equal(cu->n_authority, 4);
+    assert_string_equal(cu->authority[1].field, "company_name");
+    assert_int_equal(cu->authority[1].authority, HS_CONFIG_AUTHORITY_CRM);
+    assert_int_not_equal(cu->authority[1].pos.line, 0);
     assert_int_equal(cu->match_link, 900000);
     assert_int_equal(cu->match_review, 600000);
 
@@ -96,9 +94,9 @@ static void test_config_parse_example(void **state)
     assert_string_equal(inv->filters[0].field, "dealstage");
     assert_int_equal(inv->filters[0].n_values, 1);
     assert_string_equal(inv->filters[0].values[0], "closedwon");
-    assert_int_equal(inv->mappings[1].transform, HS_CONFIG_TRANSFORM_DEFAULT);
-    assert_int_equal(inv->mappings[1].n_args, 1);
-    assert_string_equal(inv->mappings[1].args[0], "USD");
+    assert_int_equal(inv->n_mappings, 0); /* refused on invoices flows */
+    assert_int_equal(inv->invoicing.updates, HS_CONFIG_UPDATES_NEVER);
+    assert_string_equal(inv->invoicing.default_currency, "USD");
     assert_true(inv->invoicing.present);
     assert_string_equal(inv->invoicing.default_item, "1");
     assert_string_equal(inv->invoicing.payment_terms, "Net 30");
@@ -112,7 +110,7 @@ static void test_config_parse_example(void **state)
     assert_string_equal(cfg->crm.settings,
                         "{\"closed_won_stages\":[\"closedwon\"],\"currency\":\"USD\"}");
     assert_string_equal(cfg->accounting.settings,
-                        "{\"income_account\":\"79\",\"home_currency\":\"USD\"}");
+                        "{\"income_account\":\"1\",\"home_currency\":\"USD\"}");
     assert_null(hs_config_flow_find(cfg, "nope"));
 
     assert_int_equal(cfg->sync.interval_s, 300);
@@ -186,7 +184,7 @@ static void test_config_parse_flow_details(void **state)
                         "  accounting: {provider: zohobooks, scopes: [a, b c]}\n"
                         "flows:\n"
                         "  - name: Team-EU.invoices_2\n"
-                        "    objects: payments\n"
+                        "    objects: customers\n"
                         "    direction: accounting_to_crm\n"
                         "    enforce: TRUE\n"
                         "    filter: {region: [EMEA, APAC], team: '7'}\n"
@@ -207,7 +205,7 @@ static void test_config_parse_flow_details(void **state)
     assert_string_equal(f->name, "Team-EU.invoices_2");
     assert_int_equal(f->pos.line, 6);
     assert_int_equal(f->pos.col, 5);
-    assert_int_equal(f->objects, HS_CONFIG_OBJECT_PAYMENTS);
+    assert_int_equal(f->objects, HS_CONFIG_OBJECT_CUSTOMERS);
     assert_int_equal(f->direction, HS_CONFIG_DIRECTION_ACCOUNTING_TO_CRM);
     assert_true(f->enforce);
     assert_int_equal(f->n_filters, 2);
@@ -223,7 +221,8 @@ static void test_config_parse_flow_details(void **state)
     assert_int_equal(f->match_link, HS_CONFIG_THRESHOLD_ONE);
     assert_int_equal(f->match_review, 1);
     assert_string_equal(hs_config_provider_name(cfg->crm.provider), "hubspot");
-    assert_string_equal(hs_config_object_name(f->objects), "payments");
+    assert_string_equal(hs_config_object_name(f->objects), "customers");
+    assert_string_equal(hs_config_object_name(HS_CONFIG_OBJECT_PAYMENTS), "payments");
     assert_string_equal(hs_config_direction_name(f->direction), "accounting_to_crm");
     assert_string_equal(hs_config_transform_name(f->mappings[0].transform), "concat");
     assert_string_equal(hs_config_authority_name(f->default_authority), "newest");
@@ -350,6 +349,38 @@ static const struct error_case error_cases[] = {
     {"version: 1\nconnections:\n  crm:\n    provider: hubspot\n    base_url: ftp://x\n", HS_EINVAL,
      "t.yaml:5:15: invalid URL 'ftp://x' for 'base_url' in connection 'crm' (expected "
      "http://HOST... or https://HOST...)"},
+    /* redirect_uri: what `hoopsync connect` can listen on (a loopback port), nothing else */
+    {"version: 1\nconnections:\n  crm:\n    provider: hubspot\n"
+     "    redirect_uri: https://example.com/cb\n",
+     HS_EINVAL,
+     "t.yaml:5:19: invalid redirect_uri 'https://example.com/cb' in connection 'crm' (expected "
+     "http://127.0.0.1:PORT/path or http://localhost:PORT/path: 'hoopsync connect' receives the "
+     "consent redirect on this machine)"},
+    {"version: 1\nconnections:\n  accounting:\n    provider: xero\n"
+     "    redirect_uri: http://localhost/cb\n",
+     HS_EINVAL,
+     "t.yaml:5:19: invalid redirect_uri 'http://localhost/cb' in connection 'accounting' "
+     "(expected http://127.0.0.1:PORT/path or http://localhost:PORT/path: 'hoopsync connect' "
+     "receives the consent redirect on this machine)"},
+    /* keys an invoices or payments flow would ignore */
+    {CONNS "flows:\n  - name: invoices\n    objects: invoices\n"
+           "    mappings: [{crm: dealname, accounting: PrivateNote}]\n",
+     HS_EINVAL,
+     "t.yaml:10:5: 'mappings' in flow 'invoices' would be ignored on an 'objects: invoices' flow: "
+     "invoices are built from their deals; use 'invoicing' (default_currency, default_item, "
+     "payment_terms, taxes)"},
+    {CONNS "flows:\n  - name: invoices\n    authority: {default: crm}\n    objects: invoices\n",
+     HS_EINVAL,
+     "t.yaml:9:5: 'authority' in flow 'invoices' would be ignored on an 'objects: invoices' flow: "
+     "invoices are built from their deals; 'invoice_updates' in 'invoicing' says what a deal "
+     "edit may change"},
+    {CONNS "flows:\n  - name: p\n    objects: payments\n    mappings: []\n", HS_EINVAL,
+     "t.yaml:10:5: 'mappings' in flow 'p' would be ignored on an 'objects: payments' flow: "
+     "payment status is written to the deals as it is (hoopsync_payment_status, amounts paid and "
+     "due)"},
+    {CONNS "flows:\n  - name: p\n    objects: payments\n    matching: {link: 0.9}\n", HS_EINVAL,
+     "t.yaml:10:5: 'matching' in flow 'p' would be ignored on an 'objects: payments' flow: "
+     "payments reach the deals through their invoices, nothing is matched"},
     {"version: 1\nstore: hoopsync.db\n", HS_EINVAL,
      "t.yaml:2:8: invalid store 'hoopsync.db' (expected sqlite:PATH or postgres://USER@HOST/DB)"},
     {"version: 2\n", HS_EUNSUPPORTED, "t.yaml:1:10: unsupported config version 2 (expected 1)"},

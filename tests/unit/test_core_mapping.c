@@ -225,9 +225,9 @@ static void test_mapping_resolver_translates_provider_names(void **state)
         rule("hs_payment_terms", "SalesTermRef", HS_CONFIG_TRANSFORM_NONE),
     };
     struct hs_config_field_authority auth[] = {
-        {S("SalesTermRef"), HS_CONFIG_AUTHORITY_ACCOUNTING},
-        {S("name"), HS_CONFIG_AUTHORITY_CRM},
-        {S("email"), HS_CONFIG_AUTHORITY_NEWEST},
+        {S("SalesTermRef"), HS_CONFIG_AUTHORITY_ACCOUNTING, {0, 0}},
+        {S("name"), HS_CONFIG_AUTHORITY_CRM, {0, 0}},
+        {S("email"), HS_CONFIG_AUTHORITY_NEWEST, {0, 0}},
     };
     struct hs_config_flow f = flow(HS_CONFIG_DIRECTION_BOTH, maps, N(maps));
     f.authority = auth;
@@ -334,18 +334,58 @@ static void test_mapping_compile_errors_are_clear(void **state)
         "cannot compile mapping of flow 'customers': line 7:9: transform 'concat' "
         "joins crm fields, so it cannot feed the crm in an accounting_to_crm flow");
 
-    struct hs_config_field_authority auth[] = {{S("emial"), HS_CONFIG_AUTHORITY_CRM}};
+    struct hs_config_field_authority auth[] = {{S("emial"), HS_CONFIG_AUTHORITY_CRM, {0, 0}}};
     f = flow(HS_CONFIG_DIRECTION_BOTH, NULL, 0);
     f.authority = auth;
     f.n_authority = 1;
     expect_compile_error(&f, NULL,
                          "cannot compile mapping of flow 'customers': authority for unknown field "
                          "'emial' (not mapped and not a field of customer)");
+    /* with its place in the file (the parser records it) */
+    auth[0].pos = (struct hs_config_pos){12, 7};
+    expect_compile_error(&f, NULL,
+                         "cannot compile mapping of flow 'customers': line 12:7: authority for "
+                         "unknown field 'emial' (not mapped and not a field of customer)");
 
     struct hs_error err = {0, ""};
     struct hs_mapping *m = NULL;
     assert_int_equal(hs_mapping_compile(NULL, HS_KIND_NONE, NULL, NULL, &m, &err), HS_EINVAL);
     assert_null(m);
+}
+
+static void test_mapping_compile_file_places_errors_like_the_config_parser(void **state)
+{
+    (void)state;
+    int calls = 0;
+    struct hs_error err = {0, ""};
+    struct hs_mapping *m = NULL;
+    /* with a resolver, an unknown name is neither the provider's nor canonical */
+    struct hs_config_mapping unknown[] = {rule("phnoe", "PrimaryPhone", HS_CONFIG_TRANSFORM_NONE)};
+    struct hs_config_flow f = flow(HS_CONFIG_DIRECTION_BOTH, unknown, 1);
+    assert_int_equal(hs_mapping_compile_file(&f, HS_KIND_CUSTOMER, "conf/hoopsync.yaml", resolver,
+                                             &calls, &m, &err),
+                     HS_EINVAL);
+    assert_null(m);
+    assert_string_equal(err.msg, "conf/hoopsync.yaml:7:9: cannot compile mapping of flow "
+                                 "'customers': unknown crm field 'phnoe' of customer (neither a "
+                                 "field name of the provider on that side nor a canonical field "
+                                 "path)");
+    /* an entry without a position still names the file and the flow */
+    struct hs_config_field_authority auth[] = {{S("emial"), HS_CONFIG_AUTHORITY_CRM, {0, 0}}};
+    f = flow(HS_CONFIG_DIRECTION_BOTH, NULL, 0);
+    f.authority = auth;
+    f.n_authority = 1;
+    assert_int_equal(hs_mapping_compile_file(&f, HS_KIND_CUSTOMER, "h.yaml", NULL, NULL, &m, &err),
+                     HS_EINVAL);
+    assert_string_equal(err.msg, "h.yaml: cannot compile mapping of flow 'customers': authority "
+                                 "for unknown field 'emial' (not mapped and not a field of "
+                                 "customer)");
+    /* a name the resolver knows, and canonical names, compile */
+    struct hs_config_mapping good[] = {rule("name", "DisplayName", HS_CONFIG_TRANSFORM_NONE),
+                                       rule("email", "email", HS_CONFIG_TRANSFORM_NONE)};
+    f = flow(HS_CONFIG_DIRECTION_BOTH, good, 2);
+    OK(hs_mapping_compile_file(&f, HS_KIND_CUSTOMER, "h.yaml", resolver, &calls, &m, &err));
+    hs_mapping_free(m);
 }
 
 static void test_mapping_transforms_both_ways(void **state)
@@ -538,8 +578,8 @@ static void test_mapping_survives_every_failed_allocation(void **state)
     maps[1].n_args = 1;
     maps[2].args = dflt;
     maps[2].n_args = 1;
-    struct hs_config_field_authority auth[] = {{S("phone"), HS_CONFIG_AUTHORITY_CRM},
-                                               {S("email"), HS_CONFIG_AUTHORITY_NEWEST}};
+    struct hs_config_field_authority auth[] = {{S("phone"), HS_CONFIG_AUTHORITY_CRM, {0, 0}},
+                                               {S("email"), HS_CONFIG_AUTHORITY_NEWEST, {0, 0}}};
     struct hs_config_flow f = flow(HS_CONFIG_DIRECTION_BOTH, maps, N(maps));
     f.authority = auth;
     f.n_authority = N(auth);
@@ -581,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_mapping_rules_claim_paths_from_identity),
         cmocka_unit_test(test_mapping_resolver_translates_provider_names),
         cmocka_unit_test(test_mapping_compile_errors_are_clear),
+        cmocka_unit_test(test_mapping_compile_file_places_errors_like_the_config_parser),
         cmocka_unit_test(test_mapping_transforms_both_ways),
         cmocka_unit_test(test_mapping_one_way_flows_orient_transforms),
         cmocka_unit_test(test_mapping_apply_whole_record_with_skips),

@@ -1313,4 +1313,5 @@ const struct hs_connector_ops hs_connector_hubspot_ops = {
     .write = hub_write,
     .webhook = hub_webhook,
     .setup = hub_setup,
+    .describe_fields = hs_hubspot_describe_fields,
 };

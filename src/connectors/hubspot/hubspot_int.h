@@ -106,6 +106,16 @@ void hs_hubspot_settings_release(struct hs_hubspot_settings *s);
 json_t *hs_hubspot_props_for(const struct hs_hubspot_settings *s, enum hs_kind kind,
                              enum hs_hubspot_src src);
 
+/*
+ * describe_fields (hoopsync/connector.h): the HubSpot properties that the maps of settings (a
+ * const json_t * object or NULL, parsed as hs_hubspot_settings_parse does) read into canonical
+ * fields of kind, in map order: the object's and its primary contact's. Line item properties
+ * are left out (they fill invoice lines, which `mappings:` cannot name). HS_OK, HS_EINVAL (bad
+ * settings), HS_ENOMEM.
+ */
+HS_MUST_CHECK int hs_hubspot_describe_fields(const void *settings, enum hs_kind kind,
+                                             struct hs_field_names *out, struct hs_error *err);
+
 /* ---- answers ----------------------------------------------------------------------------- */
 
 /* One CRM object of an answer. */

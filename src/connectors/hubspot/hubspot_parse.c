@@ -401,6 +401,25 @@ fail:
     return rc;
 }
 
+int hs_hubspot_describe_fields(const void *settings, enum hs_kind kind, struct hs_field_names *out,
+                               struct hs_error *err)
+{
+    struct hs_hubspot_settings s;
+    int rc = hs_hubspot_settings_parse(settings, &s, err);
+    if (rc != HS_OK)
+        return rc;
+    /* the maps are what hs_hubspot_to_customer / _to_item read: the names cannot drift */
+    for (size_t i = 0; rc == HS_OK && i < s.n_maps; i++) {
+        const struct hs_hubspot_map *m = &s.maps[i];
+        if (m->kind == kind && m->src != HS_HUBSPOT_SRC_LINE && m->prop[0] != '\0')
+            rc = hs_field_names_add(out, m->prop, m->field);
+    }
+    hs_hubspot_settings_release(&s);
+    if (rc != HS_OK)
+        return hs_error_set(err, rc, "cannot describe HubSpot fields: out of memory");
+    return HS_OK;
+}
+
 json_t *hs_hubspot_props_for(const struct hs_hubspot_settings *s, enum hs_kind kind,
                              enum hs_hubspot_src src)
 {

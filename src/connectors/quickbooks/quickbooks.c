@@ -514,4 +514,5 @@ const struct hs_connector_ops hs_connector_quickbooks_ops = {
     .webhook = qb_webhook,
     .setup = NULL,
     .field_limits = qb_field_limits,
+    .describe_fields = hs_quickbooks_describe_fields,
 };

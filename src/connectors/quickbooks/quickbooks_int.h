@@ -163,6 +163,11 @@ HS_MUST_CHECK int hs_quickbooks_cursor_parse(const char *s, size_t len,
 /* Formats a cursor into a new string (caller hs_free()s); NULL on ENOMEM. */
 char *hs_quickbooks_cursor_format(const struct hs_quickbooks_cursor *c);
 
+/* describe_fields (hoopsync/connector.h): the QuickBooks names of the customer and item
+ * fields this parser reads (settings unused). HS_OK or HS_ENOMEM. */
+HS_MUST_CHECK int hs_quickbooks_describe_fields(const void *settings, enum hs_kind kind,
+                                                struct hs_field_names *out, struct hs_error *err);
+
 /* ---- requests we send --------------------------------------------------------------------- */
 
 /*

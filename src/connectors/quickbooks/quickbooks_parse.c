@@ -34,6 +34,7 @@
 #include <sodium.h>
 
 #include "connectors/common/build.h"
+#include "connectors/common/fields.h"
 #include "connectors/quickbooks/quickbooks_int.h"
 #include "core/currency.h"
 #include "core/tax.h"
@@ -292,6 +293,63 @@ static void set_currency(char out[4], const char *code)
     out[0] = '\0';
     if (code != NULL && hs_currency_find(code) != NULL)
         memcpy(out, code, 4);
+}
+
+/* ---- field names (describe_fields) ------------------------------------------------------- */
+
+/* What parse_customer, parse_address and parse_item below read, element by element: the names
+ * hoopsync.yaml's `mappings:` may use for QuickBooks fields.
+ * tests/unit/test_conn_fields_quickbooks.c proves every row against those functions and that every
+ * field they fill has a row, so an edit of one without the other fails there. Invoices and payments
+ * are built by the invoice step, which `mappings:` does not drive: they have no names here. */
+#define C HS_KIND_CUSTOMER
+#define I HS_KIND_ITEM
+static const struct hs_conn_field_row field_rows[] = {
+    {C, "DisplayName", "display_name"},
+    {C, "CompanyName", "company_name"},
+    {C, "GivenName", "given_name"},
+    {C, "FamilyName", "family_name"},
+    {C, "PrimaryEmailAddr.Address", "email"},
+    {C, "PrimaryPhone.FreeFormNumber", "phone"},
+    {C, "WebAddr.URI", "website"},
+    {C, "BillAddr.Line1", "billing_address.line1"},
+    {C, "BillAddr.Line2", "billing_address.line2"},
+    {C, "BillAddr.Line3", "billing_address.line3"},
+    {C, "BillAddr.City", "billing_address.city"},
+    {C, "BillAddr.CountrySubDivisionCode", "billing_address.region"},
+    {C, "BillAddr.PostalCode", "billing_address.postcode"},
+    {C, "BillAddr.Country", "billing_address.country"},
+    {C, "ShipAddr.Line1", "shipping_address.line1"},
+    {C, "ShipAddr.Line2", "shipping_address.line2"},
+    {C, "ShipAddr.Line3", "shipping_address.line3"},
+    {C, "ShipAddr.City", "shipping_address.city"},
+    {C, "ShipAddr.CountrySubDivisionCode", "shipping_address.region"},
+    {C, "ShipAddr.PostalCode", "shipping_address.postcode"},
+    {C, "ShipAddr.Country", "shipping_address.country"},
+    {C, "PrimaryTaxIdentifier", "tax_id"},
+    {C, "CurrencyRef", "currency"},
+    {C, "SalesTermRef", "payment_terms"},
+    {C, "Notes", "notes"},
+    {C, "Active", "active"},
+    {I, "Name", "name"},
+    {I, "Sku", "sku"},
+    {I, "Description", "description"},
+    {I, "UnitPrice", "unit_price"},
+    {I, "IncomeAccountRef", "income_account_ref"},
+    {I, "Taxable", "taxable"},
+    {I, "Active", "active"},
+};
+#undef C
+#undef I
+
+int hs_quickbooks_describe_fields(const void *settings, enum hs_kind kind,
+                                  struct hs_field_names *out, struct hs_error *err)
+{
+    (void)settings; /* no setting renames a field */
+    if (hs_conn_fields_add_rows(out, field_rows, sizeof field_rows / sizeof field_rows[0], kind) !=
+        HS_OK)
+        return hs_error_set(err, HS_ENOMEM, "cannot describe QuickBooks fields: out of memory");
+    return HS_OK;
 }
 
 /* ---- records ------------------------------------------------------------------------------ */

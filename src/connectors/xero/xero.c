@@ -838,4 +838,5 @@ const struct hs_connector_ops hs_connector_xero_ops = {
     .webhook = xero_webhook,
     .setup = NULL,
     .field_limits = xero_field_limits,
+    .describe_fields = hs_xero_conn_describe_fields,
 };

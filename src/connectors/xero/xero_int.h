@@ -94,6 +94,11 @@ HS_MUST_CHECK int hs_xero_conn_parse_list(const uint8_t *buf, size_t len, enum h
                                           bool records, const struct hs_xero_opts *o,
                                           struct hs_xero_page *out, struct hs_error *err);
 
+/* describe_fields (hoopsync/connector.h): the Xero names of the customer and item fields this
+ * parser reads (settings unused). HS_OK or HS_ENOMEM. */
+HS_MUST_CHECK int hs_xero_conn_describe_fields(const void *settings, enum hs_kind kind,
+                                               struct hs_field_names *out, struct hs_error *err);
+
 /*
  * One Xero element (parsed with hs_json_parse_exact) -> a new canonical record of kind (id,
  * updated_at set; invoices also meta "url"). Values the canonical model cannot hold (a

@@ -36,6 +36,7 @@
 #include <sodium.h>
 
 #include "connectors/common/build.h"
+#include "connectors/common/fields.h"
 #include "connectors/xero/xero_int.h"
 #include "core/currency.h"
 #include "core/tax.h"
@@ -299,6 +300,62 @@ static void set_currency(char out[4], const char *code)
     out[0] = '\0';
     if (code != NULL && strlen(code) == 3 && hs_currency_find(code) != NULL)
         memcpy(out, code, 4);
+}
+
+/* ---- field names (describe_fields) ------------------------------------------------------- */
+
+/* What parse_customer, parse_address and parse_item below read: the names hoopsync.yaml's
+ * `mappings:` may use for Xero fields. In "Phones.DEFAULT.PhoneNumber" and
+ * "Addresses.POBOX.City" the middle part picks the array element of that PhoneType or
+ * AddressType (brackets would need quotes in YAML flow mappings). FirstName, LastName and
+ * EmailAddress are the contact's own (the first ContactPersons entry's when the contact has none).
+ * tests/unit/test_conn_fields_xero.c proves every row against those functions and that every field
+ * they fill has a row. Invoices and payments are built by the invoice step: no names here. */
+#define C HS_KIND_CUSTOMER
+#define I HS_KIND_ITEM
+static const struct hs_conn_field_row field_rows[] = {
+    {C, "Name", "display_name"},
+    {C, "FirstName", "given_name"},
+    {C, "LastName", "family_name"},
+    {C, "EmailAddress", "email"},
+    {C, "Phones.DEFAULT.PhoneNumber", "phone"},
+    {C, "Website", "website"},
+    {C, "Addresses.POBOX.AddressLine1", "billing_address.line1"},
+    {C, "Addresses.POBOX.AddressLine2", "billing_address.line2"},
+    {C, "Addresses.POBOX.AddressLine3", "billing_address.line3"},
+    {C, "Addresses.POBOX.City", "billing_address.city"},
+    {C, "Addresses.POBOX.Region", "billing_address.region"},
+    {C, "Addresses.POBOX.PostalCode", "billing_address.postcode"},
+    {C, "Addresses.POBOX.Country", "billing_address.country"},
+    {C, "Addresses.STREET.AddressLine1", "shipping_address.line1"},
+    {C, "Addresses.STREET.AddressLine2", "shipping_address.line2"},
+    {C, "Addresses.STREET.AddressLine3", "shipping_address.line3"},
+    {C, "Addresses.STREET.City", "shipping_address.city"},
+    {C, "Addresses.STREET.Region", "shipping_address.region"},
+    {C, "Addresses.STREET.PostalCode", "shipping_address.postcode"},
+    {C, "Addresses.STREET.Country", "shipping_address.country"},
+    {C, "TaxNumber", "tax_id"},
+    {C, "DefaultCurrency", "currency"},
+    {C, "ContactStatus", "active"},
+    {I, "Name", "name"},
+    {I, "Code", "sku"},
+    {I, "Description", "description"},
+    {I, "SalesDetails.UnitPrice", "unit_price"},
+    {I, "SalesDetails.AccountCode", "income_account_ref"},
+    {I, "SalesDetails.TaxType", "taxable"},
+    {I, "IsSold", "active"},
+};
+#undef C
+#undef I
+
+int hs_xero_conn_describe_fields(const void *settings, enum hs_kind kind,
+                                 struct hs_field_names *out, struct hs_error *err)
+{
+    (void)settings; /* no setting renames a field */
+    if (hs_conn_fields_add_rows(out, field_rows, sizeof field_rows / sizeof field_rows[0], kind) !=
+        HS_OK)
+        return hs_error_set(err, HS_ENOMEM, "cannot describe Xero fields: out of memory");
+    return HS_OK;
 }
 
 /* ---- records ------------------------------------------------------------------------------ */

@@ -585,4 +585,5 @@ const struct hs_connector_ops hs_connector_zohobooks_ops = {
     .webhook = zoho_webhook,
     .setup = NULL,
     .field_limits = zoho_field_limits,
+    .describe_fields = hs_zoho_conn_describe_fields,
 };

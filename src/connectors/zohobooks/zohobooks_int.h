@@ -84,6 +84,11 @@ HS_MUST_CHECK int hs_zoho_conn_parse_list(const uint8_t *buf, size_t len, enum h
                                           bool records, const struct hs_zoho_opts *o,
                                           struct hs_zoho_page *out, struct hs_error *err);
 
+/* describe_fields (hoopsync/connector.h): the Zoho Books names of the customer and item
+ * fields this parser reads (settings unused). HS_OK or HS_ENOMEM. */
+HS_MUST_CHECK int hs_zoho_conn_describe_fields(const void *settings, enum hs_kind kind,
+                                               struct hs_field_names *out, struct hs_error *err);
+
 /*
  * One Zoho record object -> a new canonical record of kind (id, updated_at set; invoices also
  * meta "url", customers meta "contact_person_id" of the primary person). HS_OK, HS_EPROTO

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "connectors/common/build.h"
+#include "connectors/common/fields.h"
 #include "connectors/zohobooks/zohobooks_int.h"
 #include "core/currency.h"
 #include "util/alloc.h"
@@ -264,6 +265,58 @@ static const char *currency_of(const char *code, const struct hs_zoho_opts *zo,
         return NULL;
     }
     return code;
+}
+
+/* ---- field names (describe_fields) ------------------------------------------------------- */
+
+/* What parse_customer, parse_address and parse_item below read: the names hoopsync.yaml's
+ * `mappings:` may use for Zoho Books fields. first_name, last_name, email and phone are the
+ * primary contact person's (the contact's own when it has no persons), as Zoho shows them on
+ * the contact. tests/unit/test_conn_fields_zohobooks.c proves every row against those functions and
+ * that every field they fill has a row. Invoices and payments are built by the invoice step:
+ * no names here. */
+#define C HS_KIND_CUSTOMER
+#define I HS_KIND_ITEM
+static const struct hs_conn_field_row field_rows[] = {
+    {C, "contact_name", "display_name"},
+    {C, "first_name", "given_name"},
+    {C, "last_name", "family_name"},
+    {C, "email", "email"},
+    {C, "phone", "phone"},
+    {C, "website", "website"},
+    {C, "tax_reg_no", "tax_id"},
+    {C, "billing_address.address", "billing_address.line1"},
+    {C, "billing_address.street2", "billing_address.line2"},
+    {C, "billing_address.city", "billing_address.city"},
+    {C, "billing_address.state", "billing_address.region"},
+    {C, "billing_address.zip", "billing_address.postcode"},
+    {C, "billing_address.country", "billing_address.country"},
+    {C, "shipping_address.address", "shipping_address.line1"},
+    {C, "shipping_address.street2", "shipping_address.line2"},
+    {C, "shipping_address.city", "shipping_address.city"},
+    {C, "shipping_address.state", "shipping_address.region"},
+    {C, "shipping_address.zip", "shipping_address.postcode"},
+    {C, "shipping_address.country", "shipping_address.country"},
+    {C, "currency_code", "currency"},
+    {C, "status", "active"},
+    {I, "name", "name"},
+    {I, "sku", "sku"},
+    {I, "description", "description"},
+    {I, "rate", "unit_price"},
+    {I, "tax_id", "taxable"},
+    {I, "status", "active"},
+};
+#undef C
+#undef I
+
+int hs_zoho_conn_describe_fields(const void *settings, enum hs_kind kind,
+                                 struct hs_field_names *out, struct hs_error *err)
+{
+    (void)settings; /* no setting renames a field */
+    if (hs_conn_fields_add_rows(out, field_rows, sizeof field_rows / sizeof field_rows[0], kind) !=
+        HS_OK)
+        return hs_error_set(err, HS_ENOMEM, "cannot describe Zoho Books fields: out of memory");
+    return HS_OK;
 }
 
 /* ---- records ------------------------------------------------------------------------------ */
