@@ -549,10 +549,10 @@ static int zoho_webhook(struct hs_connector *c, const struct hs_http_request *re
 /* contact_name 200 characters, required, unique ignoring case; item name required
  * (docs/sandbox-zoho.md). */
 static const struct hs_validate_limit customer_limits[] = {
-    {"display_name", "Contact name", 200, NULL, true, true},
+    {"display_name", "Contact name", 200, NULL, true, true, false},
 };
 static const struct hs_validate_limit item_limits[] = {
-    {"name", "Item name", 100, NULL, true, true},
+    {"name", "Item name", 100, NULL, true, true, false},
 };
 
 static const struct hs_validate_limit *zoho_field_limits(const struct hs_connector *c,
