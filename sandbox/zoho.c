@@ -1740,12 +1740,15 @@ static int begin(struct zoho *z, const struct hs_http_request *req, struct hs_ht
         snprintf(key, sizeof key, "zoho:%s:min", g->id);
         bool ok = hs_sbx_rate_take(z->sbx, key, z->min_limit, 60000, &min_left, &retry);
         bool day = false;
+        snprintf(key, sizeof key, "zoho:%s:day", g->id);
         if (ok) {
-            snprintf(key, sizeof key, "zoho:%s:day", g->id);
             ok = hs_sbx_rate_take(z->sbx, key, z->day_limit, DAY_MS, &c->day_left, &retry);
             day = !ok;
             if (day)
                 c->day_left = 0;
+        } else {
+            /* refused for the minute: the day is untouched, and says what it has left */
+            c->day_left = hs_sbx_rate_left(z->sbx, key, z->day_limit, DAY_MS);
         }
         if (!ok) {
             rc = throttled(resp, day);
@@ -2317,7 +2320,7 @@ static const char *dc_location(const char *dc)
 {
     static const char *const map[][2] = {{"com", "us"},    {"eu", "eu"}, {"in", "in"},
                                          {"com.au", "au"}, {"jp", "jp"}, {"ca", "ca"},
-                                         {"com.cn", "cn"}, {"sa", "sa"}};
+                                         {"com.cn", "cn"}, {"sa", "sa"}, {"uk", "uk"}};
     for (size_t i = 0; dc != NULL && i < sizeof map / sizeof map[0]; i++)
         if (strcmp(map[i][0], dc) == 0 || strcmp(map[i][1], dc) == 0)
             return map[i][1];

@@ -377,6 +377,22 @@ static void test_sbx_zoho_oauth_flow(void **state)
     t->token = NULL;
     assert_int_equal(req(t, "POST", "/zohobooks/accounts/oauth/v2/token", form), 200);
     assert_int_equal(req(t, "GET", "/zohobooks/accounts/oauth/v2/auth?dc=mars", NULL), 400);
+    /* every data center Zoho runs, the UK's too (net/oauth.c follows accounts.zoho.uk) */
+    static const char *const dcs[][2] = {{"com", "us"},    {"eu", "eu"}, {"in", "in"},
+                                         {"com.au", "au"}, {"jp", "jp"}, {"ca", "ca"},
+                                         {"com.cn", "cn"}, {"sa", "sa"}, {"uk", "uk"}};
+    for (size_t i = 0; i < sizeof dcs / sizeof dcs[0]; i++) {
+        char url[256];
+        snprintf(url, sizeof url,
+                 "/zohobooks/accounts/oauth/v2/auth?response_type=code&client_id=app&"
+                 "redirect_uri=http%%3A%%2F%%2Flocalhost%%2Fcb&scope=ZohoBooks.fullaccess.all&"
+                 "state=dc&dc=%s",
+                 dcs[i][0]);
+        assert_int_equal(req(t, "GET", url, NULL), 302);
+        char *dc_loc = query_param(header(t, "Location"), "location");
+        assert_string_equal(dc_loc, dcs[i][1]);
+        hs_free(dc_loc);
+    }
     /* a consent without access_type=offline (Zoho's default, online): an access token only */
     assert_int_equal(req(t, "GET",
                          "/zohobooks/accounts/oauth/v2/auth?response_type=code&client_id=app&"
@@ -409,6 +425,8 @@ static void test_sbx_zoho_rate_limits(void **state)
     assert_int_equal(api(t, "GET", "settings/currencies", NULL), 429);
     assert_int_equal(code_of(t), 45);
     assert_null(header(t, "Retry-After"));
+    /* refused for the minute: the day says what it really has left (and lost nothing) */
+    assert_string_equal(header(t, "X-Rate-Limit-Remaining"), "9900");
     /* the other organization has its own limits */
     t->org_param = t->org2;
     assert_int_equal(api(t, "GET", "settings/currencies", NULL), 200);
@@ -598,11 +616,11 @@ static void test_sbx_zoho_seed_matches_quickbooks(void **state)
     char realm[32];
     snprintf(realm, sizeof realm, "%s", jpath(t->json, "quickbooks.realmId"));
     char target[256];
-    snprintf(
-        target, sizeof target,
-        "/quickbooks/v3/company/%s/query?query=select%%20*%%20from%%20Customer%%20maxresults%%20"
-        "1000",
-        realm);
+    snprintf(target, sizeof target,
+             "/quickbooks/v3/company/%s/"
+             "query?query=select%%20*%%20from%%20Customer%%20maxresults%%20"
+             "1000",
+             realm);
     assert_int_equal(req(t, "GET", target, NULL), 200);
     json_t *qc =
         json_incref(json_object_get(json_object_get(t->json, "QueryResponse"), "Customer"));
