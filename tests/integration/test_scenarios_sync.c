@@ -8,7 +8,10 @@
  * one linked record on both sides between two passes both survive; an edit of the same field
  * on both sides follows the flow's authority (crm, accounting) or, with manual, queues exactly
  * one conflict and writes nothing; an invalid email becomes one error item that says what is
- * wrong while the rest of the pass syncs.
+ * wrong while the rest of the pass syncs; where the accounting side has contact persons (Xero,
+ * Zoho Books), the billing person of a linked customer is never renamed into the CRM contact,
+ * a person the accounts team adds survives the CRM's changes, and the person of a customer
+ * hoopsync created follows the CRM contact.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -344,6 +347,218 @@ static void test_scenarios_invalid_email_is_one_clear_error_rest_syncs(void **st
     assert_int_equal(scn_items(s, HS_STORE_ITEM_ERROR, NULL, NULL, 0), 1);
 }
 
+/* ---- the accounting side's contact persons -------------------------------------------------- */
+
+/* The primary person of a persons list (scn_acc.persons), or NULL. */
+static const json_t *primary_of(const json_t *persons)
+{
+    size_t i;
+    const json_t *p;
+    json_array_foreach(persons, i, p)
+    {
+        if (json_is_true(json_object_get(p, "primary")))
+            return p;
+    }
+    return NULL;
+}
+
+static const json_t *person_with(const json_t *persons, const char *email)
+{
+    size_t i;
+    const json_t *p;
+    json_array_foreach(persons, i, p)
+    {
+        if (strcmp(hs_json_str(p, "email"), email) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+/* The HubSpot contact associated with company (its first), into out; false when none. */
+static bool crm_contact_of(struct scn *s, const char *company, char out[SCN_ID_MAX])
+{
+    char path[160];
+    snprintf(path, sizeof path, "/hubspot/crm/v4/objects/companies/%s/associations/contacts",
+             company);
+    json_t *j = NULL;
+    assert_int_equal(scn_http(s, "GET", path, NULL, &j), 200);
+    json_t *first = json_array_get(json_object_get(j, "results"), 0);
+    json_int_t id = json_integer_value(json_object_get(first, "toObjectId"));
+    const char *ids = hs_json_str(first, "toObjectId");
+    bool found = first != NULL;
+    if (ids != NULL)
+        snprintf(out, SCN_ID_MAX, "%s", ids);
+    else
+        snprintf(out, SCN_ID_MAX, "%lld", (long long)id);
+    json_decref(j);
+    return found;
+}
+
+struct seeded_pair {
+    struct scn *s;
+    const json_t *before; /* accounting id -> persons before the backfill */
+    char crm[SCN_ID_MAX];
+    char acc[SCN_ID_MAX];
+    char contact[SCN_ID_MAX];
+};
+
+static int seeded_pair_cb(void *ud, const struct hs_store_link *l)
+{
+    struct seeded_pair *p = ud;
+    const json_t *had = json_object_get(p->before, l->acc_id);
+    if (p->crm[0] != '\0' || primary_of(had) == NULL ||
+        !crm_contact_of(p->s, l->crm_id, p->contact))
+        return 0;
+    snprintf(p->crm, sizeof p->crm, "%s", l->crm_id);
+    snprintf(p->acc, sizeof p->acc, "%s", l->acc_id);
+    return 0;
+}
+
+/* Two persons are the same person with the same names and email. */
+static void assert_same_person(const json_t *a, const json_t *b)
+{
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(hs_json_str(a, "first"), hs_json_str(b, "first"));
+    assert_string_equal(hs_json_str(a, "last"), hs_json_str(b, "last"));
+    assert_string_equal(hs_json_str(a, "email"), hs_json_str(b, "email"));
+}
+
+/*
+ * A customer that was already in accounting, linked by the backfill to a CRM company whose
+ * contact is someone else: its billing person is not renamed into the CRM contact (nor the
+ * CRM contact into it), a person the accounts team adds survives the CRM company's and its
+ * contact's changes, and nothing ping-pongs.
+ */
+static void test_scenarios_accounting_persons_survive_crm_changes(void **state)
+{
+    struct scn *s = *state;
+    scn_skip_unless(s, s->acc->add_person != NULL, "the provider's customers have one person");
+    json_t *before = json_object();
+    json_t *seeded = s->acc->customers(s);
+    const char *id;
+    json_t *name;
+    json_object_foreach(seeded, id, name)
+    {
+        json_object_set_new(before, id, s->acc->persons(s, id));
+    }
+    json_decref(seeded);
+    struct hs_engine_report r;
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    hs_engine_report_release(&r);
+    struct seeded_pair p = {.s = s, .before = before};
+    struct hs_error err;
+    hs_error_clear(&err);
+    assert_int_equal(
+        hs_store_link_each(s->store, "crm", "accounting", "customer", seeded_pair_cb, &p, &err), 0);
+    assert_true(p.crm[0] != '\0');
+    const json_t *had = json_object_get(before, p.acc);
+    char crm_first[128], crm_email[160];
+    scn_crm_get(s, "contacts", p.contact, "firstname", crm_first, sizeof crm_first);
+    scn_crm_get(s, "contacts", p.contact, "email", crm_email, sizeof crm_email);
+    print_message("pair: crm %s (contact %s %s), accounting %s (billing %s %s)\n", p.crm, crm_first,
+                  crm_email, p.acc, hs_json_str(primary_of(had), "first"),
+                  hs_json_str(primary_of(had), "email"));
+    assert_string_not_equal(crm_email, hs_json_str(primary_of(had), "email"));
+    /* the backfill left the billing person as it was, and the CRM contact too */
+    json_t *now = s->acc->persons(s, p.acc);
+    assert_same_person(primary_of(now), primary_of(had));
+    assert_int_equal(json_array_size(now), json_array_size(had));
+    json_decref(now);
+    char v[160];
+    scn_crm_get(s, "contacts", p.contact, "email", v, sizeof v);
+    assert_string_equal(v, crm_email);
+    scn_quiet_pass(s);
+
+    /* the accounts team adds a bookkeeper; the CRM company and its contact change */
+    scn_advance(s, 60000);
+    s->acc->add_person(s, p.acc, "Betty", "Books", "betty.books@ledger-team.example");
+    char val[96];
+    snprintf(val, sizeof val, "%s%s%s", s->acc->edit_before, "persons-kept", s->acc->edit_after);
+    scn_crm_set(s, "companies", p.crm, s->acc->edit_prop, val);
+    scn_crm_set(s, "contacts", p.contact, "firstname", "Renamed");
+    scn_crm_set(s, "contacts", p.contact, "email", "renamed.contact@crm-side.example");
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    assert_int_equal(r.n_conflicts, 0);
+    hs_engine_report_release(&r);
+    /* the company's change landed; the persons are as the accounts team left them */
+    s->acc->customer_field(s, p.acc, s->acc->edit_field, v, sizeof v);
+    assert_string_equal(v, val);
+    now = s->acc->persons(s, p.acc);
+    assert_same_person(primary_of(now), primary_of(had));
+    const json_t *betty = person_with(now, "betty.books@ledger-team.example");
+    assert_non_null(betty);
+    assert_string_equal(hs_json_str(betty, "first"), "Betty");
+    assert_null(person_with(now, "renamed.contact@crm-side.example"));
+    assert_int_equal(json_array_size(now), json_array_size(had) + 1);
+    json_decref(now);
+    /* and the CRM contact kept its own */
+    scn_crm_get(s, "contacts", p.contact, "firstname", v, sizeof v);
+    assert_string_equal(v, "Renamed");
+    scn_quiet_pass(s);
+    json_decref(before);
+}
+
+/*
+ * A customer hoopsync created: its person is the CRM contact and follows it, while a person
+ * the accounts team adds there is kept.
+ */
+static void test_scenarios_created_customer_person_follows_crm_others_stay(void **state)
+{
+    struct scn *s = *state;
+    scn_skip_unless(s, s->acc->add_person != NULL, "the provider's customers have one person");
+    struct hs_engine_report r;
+    scn_pass(s, &r);
+    hs_engine_report_release(&r);
+    char company[SCN_ID_MAX], contact[SCN_ID_MAX], acc[SCN_ID_MAX];
+    scn_crm_create(s, "companies",
+                   "{\"name\":\"Kept Persons Trading Co\",\"country\":\"US\","
+                   "\"city\":\"Denver\"}",
+                   NULL, company);
+    char assoc[256];
+    snprintf(assoc, sizeof assoc,
+             "[{\"to\":{\"id\":\"%s\"},\"types\":[{\"associationCategory\":"
+             "\"HUBSPOT_DEFINED\",\"associationTypeId\":279}]}]",
+             company);
+    scn_crm_create(s, "contacts",
+                   "{\"firstname\":\"Ada\",\"lastname\":\"Lovelace\",\"email\":"
+                   "\"ada@kept-persons.example\"}",
+                   assoc, contact);
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    hs_engine_report_release(&r);
+    assert_true(scn_linked(s, "customer", company, acc));
+    json_t *now = s->acc->persons(s, acc);
+    const json_t *ours = primary_of(now);
+    assert_non_null(ours);
+    assert_string_equal(hs_json_str(ours, "email"), "ada@kept-persons.example");
+    assert_string_equal(hs_json_str(ours, "first"), "Ada");
+    json_decref(now);
+    scn_quiet_pass(s);
+
+    scn_advance(s, 60000);
+    s->acc->add_person(s, acc, "Betty", "Books", "betty.books@kept-persons.example");
+    scn_crm_set(s, "contacts", contact, "lastname", "King");
+    scn_crm_set(s, "contacts", contact, "email", "ada.king@kept-persons.example");
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    assert_int_equal(r.n_conflicts, 0);
+    hs_engine_report_release(&r);
+    now = s->acc->persons(s, acc);
+    ours = primary_of(now);
+    assert_string_equal(hs_json_str(ours, "email"), "ada.king@kept-persons.example");
+    assert_string_equal(hs_json_str(ours, "last"), "King");
+    assert_string_equal(hs_json_str(ours, "first"), "Ada");
+    const json_t *betty = person_with(now, "betty.books@kept-persons.example");
+    assert_non_null(betty);
+    assert_string_equal(hs_json_str(betty, "first"), "Betty");
+    assert_string_equal(hs_json_str(betty, "last"), "Books");
+    json_decref(now);
+    scn_quiet_pass(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +578,10 @@ int main(void)
                                         setup_manual, teardown),
         cmocka_unit_test_setup_teardown(test_scenarios_invalid_email_is_one_clear_error_rest_syncs,
                                         setup_crm, teardown),
+        cmocka_unit_test_setup_teardown(test_scenarios_accounting_persons_survive_crm_changes,
+                                        setup_crm, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_scenarios_created_customer_person_follows_crm_others_stay, setup_crm, teardown),
     };
     return scn_run_all("sync", tests, sizeof tests / sizeof tests[0]);
 }

@@ -802,6 +802,8 @@ static int xero_webhook(struct hs_connector *c, const struct hs_http_request *re
  * (the sandbox's and Xero's documented lengths, docs/sandbox-xero.md). */
 static const struct hs_validate_limit customer_limits[] = {
     {"display_name", "Contact name", 255, NULL, true, true, false},
+    /* "Website address for contact (read only)" (the spec's Contact.Website): Xero ignores it */
+    {"website", "Website", 0, NULL, false, false, true},
 };
 static const struct hs_validate_limit item_limits[] = {
     {"name", "Item name", 50, NULL, false, false, false},
