@@ -535,6 +535,106 @@ static void test_sbx_zoho_contacts(void **state)
     assert_int_equal(json_array_size(json_object_get(t->json, "contacts")), all);
 }
 
+/* The contact persons endpoints (contact-persons.yml): each touches one person. */
+static void test_sbx_zoho_contact_person_endpoints(void **state)
+{
+    struct t *t = *state;
+    assert_int_equal(api(t, "POST", "contacts",
+                         "{\"contact_name\":\"Persons Ltd\",\"contact_persons\":["
+                         "{\"first_name\":\"Accounts\",\"last_name\":\"Payable\","
+                         "\"email\":\"ap@persons.example\"}]}"),
+                     201);
+    char cid[32], ap[32], rel[160], body[512];
+    snprintf(cid, sizeof cid, "%s", jpath(t->json, "contact.contact_id"));
+    snprintf(ap, sizeof ap, "%s", jpath(t->json, "contact.contact_persons.0.contact_person_id"));
+    /* create: a second person, not primary; the first is kept */
+    advance(t, 2000);
+    snprintf(body, sizeof body,
+             "{\"contact_id\":\"%s\",\"first_name\":\"Betty\",\"last_name\":\"Books\","
+             "\"email\":\"betty@persons.example\",\"phone\":\"+1 555 0101\"}",
+             cid);
+    assert_int_equal(api(t, "POST", "contacts/contactpersons", body), 201);
+    assert_int_equal(code_of(t), 0);
+    assert_string_equal(jpath(t->json, "contact_person.0.first_name"), "Betty");
+    assert_string_equal(jpath(t->json, "contact_person.0.contact_id"), cid);
+    assert_true(json_is_false(jget(t->json, "contact_person.0.is_primary_contact")));
+    char betty[32];
+    snprintf(betty, sizeof betty, "%s", jpath(t->json, "contact_person.0.contact_person_id"));
+    assert_string_not_equal(betty, ap);
+    snprintf(rel, sizeof rel, "contacts/%s", cid);
+    assert_int_equal(api(t, "GET", rel, NULL), 200);
+    assert_int_equal(json_array_size(jget(t->json, "contact.contact_persons")), 2);
+    assert_string_equal(jpath(t->json, "contact.contact_persons.0.first_name"), "Accounts");
+    assert_string_equal(jpath(t->json, "contact.email"), "ap@persons.example");
+    assert_string_equal(jpath(t->json, "contact.last_modified_time"), "2026-11-23T18:00:02+0000");
+    /* update: only that person, only the fields sent */
+    snprintf(rel, sizeof rel, "contacts/contactpersons/%s", betty);
+    snprintf(body, sizeof body,
+             "{\"contact_id\":\"%s\",\"first_name\":\"Bettina\",\"email\":"
+             "\"bettina@persons.example\"}",
+             cid);
+    assert_int_equal(api(t, "PUT", rel, body), 200);
+    assert_string_equal(jpath(t->json, "message"), "The contactperson details has been updated.");
+    assert_string_equal(jpath(t->json, "contact_person.0.first_name"), "Bettina");
+    assert_string_equal(jpath(t->json, "contact_person.0.last_name"), "Books");
+    assert_string_equal(jpath(t->json, "contact_person.0.phone"), "+1 555 0101");
+    snprintf(rel, sizeof rel, "contacts/%s/contactpersons/%s", cid, betty);
+    assert_int_equal(api(t, "GET", rel, NULL), 200);
+    assert_string_equal(jpath(t->json, "contact_person.email"), "bettina@persons.example");
+    snprintf(rel, sizeof rel, "contacts/%s/contactpersons/%s", cid, ap);
+    assert_int_equal(api(t, "GET", rel, NULL), 200);
+    assert_string_equal(jpath(t->json, "contact_person.first_name"), "Accounts");
+    assert_true(json_is_true(jget(t->json, "contact_person.is_primary_contact")));
+    /* refusals: no contact_id, a blank first name, a new person without one, unknown ids, a
+     * bad email */
+    snprintf(rel, sizeof rel, "contacts/contactpersons/%s", betty);
+    assert_int_equal(api(t, "PUT", rel, "{\"first_name\":\"X\"}"), 400);
+    assert_int_equal(code_of(t), 4);
+    snprintf(body, sizeof body, "{\"contact_id\":\"%s\",\"first_name\":\"\"}", cid);
+    assert_int_equal(api(t, "PUT", rel, body), 400);
+    assert_int_equal(code_of(t), 4);
+    snprintf(body, sizeof body, "{\"contact_id\":\"%s\",\"last_name\":\"X\"}", cid);
+    assert_int_equal(api(t, "POST", "contacts/contactpersons", body), 400);
+    assert_int_equal(code_of(t), 4);
+    snprintf(body, sizeof body,
+             "{\"contact_id\":\"%s\",\"first_name\":\"X\","
+             "\"email\":\"nope\"}",
+             cid);
+    assert_int_equal(api(t, "PUT", rel, body), 400);
+    assert_int_equal(code_of(t), 2);
+    snprintf(body, sizeof body, "{\"contact_id\":\"%s\",\"first_name\":\"X\"}", cid);
+    assert_int_equal(api(t, "PUT", "contacts/contactpersons/1", body), 404);
+    assert_int_equal(code_of(t), 1002);
+    assert_int_equal(
+        api(t, "POST", "contacts/contactpersons", "{\"contact_id\":\"1\",\"first_name\":\"X\"}"),
+        404);
+    assert_int_equal(api(t, "POST", "contacts/contactpersons", "{\"first_name\":\"X\"}"), 400);
+    /* primary: the contact's own fields follow the primary person */
+    snprintf(rel, sizeof rel, "contacts/contactpersons/%s/primary", betty);
+    assert_int_equal(api(t, "POST", rel, NULL), 200);
+    snprintf(rel, sizeof rel, "contacts/%s", cid);
+    assert_int_equal(api(t, "GET", rel, NULL), 200);
+    assert_string_equal(jpath(t->json, "contact.email"), "bettina@persons.example");
+    assert_true(json_is_false(jget(t->json, "contact.contact_persons.0.is_primary_contact")));
+    assert_true(json_is_true(jget(t->json, "contact.contact_persons.1.is_primary_contact")));
+    /* delete one; the other stays (and becomes primary again) */
+    snprintf(rel, sizeof rel, "contacts/contactpersons/%s", betty);
+    assert_int_equal(api(t, "DELETE", rel, NULL), 200);
+    assert_string_equal(jpath(t->json, "message"), "The contact person has been deleted.");
+    snprintf(rel, sizeof rel, "contacts/%s", cid);
+    assert_int_equal(api(t, "GET", rel, NULL), 200);
+    assert_int_equal(json_array_size(jget(t->json, "contact.contact_persons")), 1);
+    assert_string_equal(jpath(t->json, "contact.contact_persons.0.contact_person_id"), ap);
+    assert_true(json_is_true(jget(t->json, "contact.contact_persons.0.is_primary_contact")));
+    /* whereas a contact_persons list sent with the contact replaces the persons (Zoho's
+     * "remove them by excluding them from the contact_persons list") */
+    snprintf(body, sizeof body, "%s",
+             "{\"contact_persons\":[{\"first_name\":\"Only\",\"email\":\"only@p.example\"}]}");
+    assert_int_equal(api(t, "PUT", rel, body), 200);
+    assert_int_equal(json_array_size(jget(t->json, "contact.contact_persons")), 1);
+    assert_string_equal(jpath(t->json, "contact.contact_persons.0.first_name"), "Only");
+}
+
 static void test_sbx_zoho_upsert_by_unique_field(void **state)
 {
     struct t *t = *state;
@@ -1195,6 +1295,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sbx_zoho_oauth_flow, setup, teardown),
         cmocka_unit_test(test_sbx_zoho_rate_limits),
         cmocka_unit_test_setup_teardown(test_sbx_zoho_contacts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sbx_zoho_contact_person_endpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sbx_zoho_upsert_by_unique_field, setup, teardown),
         cmocka_unit_test(test_sbx_zoho_seed_matches_quickbooks),
         cmocka_unit_test_setup_teardown(test_sbx_zoho_items, setup, teardown),
