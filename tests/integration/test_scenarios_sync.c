@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/validate.h"
 #include "scenario.h"
 #include "util/json.h"
 
@@ -559,6 +560,59 @@ static void test_scenarios_created_customer_person_follows_crm_others_stay(void 
     scn_quiet_pass(s);
 }
 
+/* Counts the audit rows of an update toward the accounting side that name the website. */
+static int audit_website_cb(void *ud, const struct hs_store_audit_row *row)
+{
+    if (strcmp(row->action, "update") == 0 && strstr(row->object, ":accounting:") != NULL &&
+        strstr(row->detail, "\"website\"") != NULL)
+        (*(size_t *)ud)++;
+    return 0;
+}
+
+/* Whether the accounting connector declares field read only (Xero's website). */
+static bool acc_read_only(struct scn *s, const char *field)
+{
+    size_t n = 0;
+    const struct hs_validate_limit *lim =
+        s->acc->ops->field_limits != NULL ? s->acc->ops->field_limits(s->accc, HS_KIND_CUSTOMER, &n)
+                                          : NULL;
+    for (size_t i = 0; lim != NULL && i < n; i++)
+        if (lim[i].read_only && strcmp(lim[i].field, field) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * A field the accounting provider does not take (Xero's Contact.Website, read only in its API):
+ * a CRM change of it is neither sent, nor reported or audited as an update toward it, nor tried
+ * again on the next pass; the provider's own value still reaches the CRM.
+ */
+static void test_scenarios_read_only_field_is_not_claimed(void **state)
+{
+    struct scn *s = *state;
+    scn_skip_unless(s, acc_read_only(s, "website"), "the provider takes the website");
+    struct first f;
+    backfill_pair(s, &f);
+    scn_crm_set(s, "companies", f.crm, "website", "https://read-only.example");
+    struct hs_engine_report r;
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    assert_int_equal(r.n_writes, 0);
+    assert_int_equal(r.n_calls_write, 0);
+    assert_int_equal(scn_count(&r, HS_ENGINE_UPDATE, HS_KIND_NONE), 0);
+    hs_engine_report_release(&r);
+    scn_quiet_pass(s);
+    /* nor is an update audited for it */
+    size_t website_rows = 0;
+    struct hs_error err;
+    hs_error_clear(&err);
+    assert_int_equal(hs_store_audit_each(s->store, 0, audit_website_cb, &website_rows, &err), 0);
+    assert_int_equal(website_rows, 0);
+    char v[256];
+    s->acc->customer_field(s, f.acc, "website", v, sizeof v);
+    assert_string_equal(v, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -582,6 +636,8 @@ int main(void)
                                         setup_crm, teardown),
         cmocka_unit_test_setup_teardown(
             test_scenarios_created_customer_person_follows_crm_others_stay, setup_crm, teardown),
+        cmocka_unit_test_setup_teardown(test_scenarios_read_only_field_is_not_claimed, setup_crm,
+                                        teardown),
     };
     return scn_run_all("sync", tests, sizeof tests / sizeof tests[0]);
 }
