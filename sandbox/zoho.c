@@ -2,7 +2,9 @@
  * sandbox/zoho.c - Zoho Books API v3 emulator (hs_sbx_zoho_ops).
  *
  * Design:     routes live under /zohobooks/: the Books API at /zohobooks/books/v3/ (contacts
- *             with contact_persons, items, invoices, customerpayments, creditnotes,
+ *             with contact_persons, which a list sent with the contact replaces and
+ *             /contacts/contactpersons[/{id}] changes one by one, items, invoices,
+ *             customerpayments, creditnotes,
  *             settings/taxes, settings/currencies, organizations) and Zoho Accounts' OAuth2
  *             endpoints at /zohobooks/accounts/oauth/v2/auth and /token (the shared oauth.c with
  *             Zoho's one-hour access tokens and refresh tokens that never rotate; the token
