@@ -346,3 +346,17 @@ bool hs_sbx_rate_take(struct hs_sbx *sbx, const char *key, int64_t limit, int64_
         *out_remaining = limit - w->count;
     return true;
 }
+
+int64_t hs_sbx_rate_left(struct hs_sbx *sbx, const char *key, int64_t limit, int64_t window_ms)
+{
+    if (sbx->no_rate_limits)
+        return limit;
+    int64_t len = window_ms / (int64_t)(sbx->time_scale ? sbx->time_scale : 1);
+    if (len < 1)
+        len = 1;
+    int64_t now = hs_sbx_now_ms(sbx);
+    const struct window *w = hs_sbx_map_get(&sbx->rates, key);
+    if (w == NULL || now >= w->start + w->len || now < w->start || w->len != len)
+        return limit; /* a new window would start with this call */
+    return w->count >= limit ? 0 : limit - w->count;
+}

@@ -235,6 +235,10 @@ bool hs_sbx_rate_limits_on(const struct hs_sbx *sbx);
  */
 bool hs_sbx_rate_take(struct hs_sbx *sbx, const char *key, int64_t limit, int64_t window_ms,
                       int64_t *out_remaining, int64_t *out_retry_ms);
+/* Calls left in counter `key`'s current window (as hs_sbx_rate_take counts them), taking
+ * none: limit when no window of it is running. For the headers of a call refused by another
+ * window. */
+int64_t hs_sbx_rate_left(struct hs_sbx *sbx, const char *key, int64_t limit, int64_t window_ms);
 
 /* Bearer-token check for provider `mod` and tenant (NULL = any tenant): true when token is
  * the static token or a live access token issued for that provider and tenant. */

@@ -91,18 +91,22 @@ struct ent_def {
     const char *id_field; /* "ContactID" (TaxRates: TaxType, Currencies: Code) */
     const char *alt;      /* second lookup key for GET /{plural}/{x}: "ContactNumber", or NULL */
     const char *category; /* webhook eventCategory, or NULL when Xero sends none */
+    const char *schema;   /* the spec's schema of one record ("Contact"), for where and order */
     unsigned flags;
 };
 
 static const struct ent_def defs[N_ENT] = {
-    {"Contacts", "ContactID", "ContactNumber", "CONTACT", F_WRITE | F_PAGED | F_IMS | F_IDS},
-    {"Items", "ItemID", "Code", NULL, F_WRITE | F_IMS},
-    {"Invoices", "InvoiceID", "InvoiceNumber", "INVOICE", F_WRITE | F_PAGED | F_IMS | F_IDS},
-    {"Payments", "PaymentID", NULL, NULL, F_WRITE | F_PAGED | F_IMS},
-    {"CreditNotes", "CreditNoteID", "CreditNoteNumber", "CREDITNOTE", F_WRITE | F_PAGED | F_IMS},
-    {"TaxRates", "TaxType", NULL, NULL, 0},
-    {"Currencies", "Code", NULL, NULL, 0},
-    {"Accounts", "AccountID", "Code", NULL, F_IMS},
+    {"Contacts", "ContactID", "ContactNumber", "CONTACT", "Contact",
+     F_WRITE | F_PAGED | F_IMS | F_IDS},
+    {"Items", "ItemID", "Code", NULL, "Item", F_WRITE | F_IMS},
+    {"Invoices", "InvoiceID", "InvoiceNumber", "INVOICE", "Invoice",
+     F_WRITE | F_PAGED | F_IMS | F_IDS},
+    {"Payments", "PaymentID", NULL, NULL, "Payment", F_WRITE | F_PAGED | F_IMS},
+    {"CreditNotes", "CreditNoteID", "CreditNoteNumber", "CREDITNOTE", "CreditNote",
+     F_WRITE | F_PAGED | F_IMS},
+    {"TaxRates", "TaxType", NULL, NULL, "TaxRate", 0},
+    {"Currencies", "Code", NULL, NULL, "Currency", 0},
+    {"Accounts", "AccountID", "Code", NULL, "Account", F_IMS},
 };
 
 struct rec {
@@ -1737,6 +1741,12 @@ static int begin(struct xero *x, const struct hs_http_request *req, struct hs_ht
             !hs_sbx_rate_take(x->sbx, "xero:app:min", APP_MIN_LIMIT, 60000, &c->app_left, &retry))
             problem = "appminute";
         if (problem != NULL) {
+            /* a refused call takes nothing from the windows after the one that refused it:
+             * their headers say what they really have left, not their full allowance */
+            if (strcmp(problem, "minute") == 0)
+                c->day_left = hs_sbx_rate_left(x->sbx, key, DAY_LIMIT, DAY_MS);
+            if (strcmp(problem, "appminute") != 0)
+                c->app_left = hs_sbx_rate_left(x->sbx, "xero:app:min", APP_MIN_LIMIT, 60000);
             int rc = throttled(x, resp, (int)((retry + 999) / 1000), problem);
             if (rc == HS_OK)
                 rc = limit_headers(c, resp);
@@ -1791,8 +1801,15 @@ static int finish(struct call *c, struct hs_http_response *resp, int rc)
         rc = limit_headers(c, resp);
     struct tenant *tn = c->op.tn;
     if (rc == HS_OK && c->idem != NULL && resp->status < 500 && resp->status != 429) {
-        if (json_object_size(tn->idem) >= IDEM_MAX)
-            json_object_clear(tn->idem); /* keys are for retries within minutes */
+        /* the last IDEM_MAX keys are kept: the oldest goes (jansson keeps insertion order) */
+        while (json_object_size(tn->idem) >= IDEM_MAX) {
+            void *oldest = json_object_iter(tn->idem);
+            char *k = oldest != NULL ? hs_strdup(json_object_iter_key(oldest)) : NULL;
+            int drc = k != NULL ? json_object_del(tn->idem, k) : -1;
+            hs_free(k);
+            if (drc != 0)
+                break;
+        }
         char *body = hs_strndup(resp->body.data != NULL ? resp->body.data : "", resp->body.len);
         json_t *v = body != NULL ? json_pack("{s:i, s:s}", "s", resp->status, "b", body) : NULL;
         hs_free(body);
@@ -1934,6 +1951,20 @@ static int list(struct xero *x, struct call *c, int e, const struct hs_http_requ
         rc = bad_query(resp, "pageSize", "must be a whole number from 1 to 1000");
         answered = true;
     }
+    if (rc != HS_OK || answered)
+        goto done;
+    /* a field the entity does not have is Xero's QueryParseException, not an empty answer */
+    char why[160];
+    for (size_t k = 0; w != NULL && k < w->n_terms && !answered; k++)
+        if (!hs_xero_field_known(defs[e].schema, w->terms[k].field, why, sizeof why)) {
+            rc = bad_query(resp, "where", why);
+            answered = true;
+        }
+    for (size_t k = 0; ord != NULL && k < ord->n && !answered; k++)
+        if (!hs_xero_field_known(defs[e].schema, ord->fields[k], why, sizeof why)) {
+            rc = bad_query(resp, "order", why);
+            answered = true;
+        }
     if (rc != HS_OK || answered)
         goto done;
     if (!(defs[e].flags & F_PAGED))

@@ -89,6 +89,17 @@ void hs_xero_order_free(struct hs_xero_order *o);
 /* <0, 0, >0 as a sorts before, equal to or after b under o. */
 int hs_xero_order_cmp(const struct hs_xero_order *o, const json_t *a, const json_t *b);
 
+/*
+ * Whether path (a where or order field: "Name", "Contact.ContactID") names a property of Xero's
+ * schema type ("Contact", "Item", "Invoice", "Payment", "CreditNote", "TaxRate", "Currency",
+ * "Account", as the spec defines them); a dotted path goes on through properties that are
+ * themselves one of those (Invoice.Contact, Payment.Invoice, Item.SalesDetails). Names are
+ * compared without regard to ASCII case. True also for a type or a nested value it does not
+ * know. False with Xero's message ("No property or field 'Foo' exists in type 'Contact'") in
+ * msg (may be NULL).
+ */
+bool hs_xero_field_known(const char *type, const char *path, char *msg, size_t len);
+
 /* Value of a Xero "/Date(1573755038314+0000)/" string in ms; false when s is not one. */
 bool hs_xero_msdate_parse(const char *s, int64_t *out_ms);
 /* "/Date(ms+0000)/" into out (at least 40 bytes). */

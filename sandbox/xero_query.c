@@ -8,18 +8,279 @@
  *             that into Xero's QueryParseException), never silently ignored. Values are read
  *             from the record by dotted path; numbers are compared exactly (scale 6), dates in
  *             Xero's "/Date(ms+0000)/" form or ISO text are compared as instants, strings
- *             without regard to ASCII case (Xero's database collation).
+ *             without regard to ASCII case (Xero's database collation). Field names are
+ *             checked against the spec's schema of the entity (hs_xero_field_known, a table
+ *             generated from shared/specs/xero/xero_accounting.yaml): an unknown one is
+ *             Xero's "No property or field 'X' exists in type 'Contact'", not an empty answer.
  * Invariants: the parser never reads past the NUL; every failure frees what it built.
  * Not here:   the HTTP side and records (xero.c).
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sandbox/qbo.h"
 #include "sandbox/xero.h"
 #include "util/alloc.h"
 #include "util/civil.h"
 #include "util/str.h"
+
+/* ---- fields of Xero's schemas ---- */
+
+/* Properties of the spec's schemas (shared/specs/xero/xero_accounting.yaml), generated;
+ * "Name>Schema" names a property whose value is that schema (a dotted path goes on there). */
+static const char *const f_contact[] = {"ContactID",
+                                        "MergedToContactID",
+                                        "ContactNumber",
+                                        "AccountNumber",
+                                        "ContactStatus",
+                                        "Name",
+                                        "FirstName",
+                                        "LastName",
+                                        "CompanyNumber",
+                                        "EmailAddress",
+                                        "ContactPersons",
+                                        "BankAccountDetails",
+                                        "TaxNumber",
+                                        "TaxNumberType",
+                                        "AccountsReceivableTaxType",
+                                        "AccountsPayableTaxType",
+                                        "Addresses",
+                                        "Phones",
+                                        "IsSupplier",
+                                        "IsCustomer",
+                                        "SalesDefaultLineAmountType",
+                                        "PurchasesDefaultLineAmountType",
+                                        "DefaultCurrency",
+                                        "XeroNetworkKey",
+                                        "SalesDefaultAccountCode",
+                                        "PurchasesDefaultAccountCode",
+                                        "SalesTrackingCategories",
+                                        "PurchasesTrackingCategories",
+                                        "TrackingCategoryName",
+                                        "TrackingCategoryOption",
+                                        "PaymentTerms",
+                                        "UpdatedDateUTC",
+                                        "ContactGroups",
+                                        "Website",
+                                        "BrandingTheme",
+                                        "BatchPayments",
+                                        "Discount",
+                                        "Balances",
+                                        "Attachments",
+                                        "HasAttachments",
+                                        "ValidationErrors",
+                                        "HasValidationErrors",
+                                        "StatusAttributeString",
+                                        NULL};
+static const char *const f_item[] = {"Code",
+                                     "InventoryAssetAccountCode",
+                                     "Name",
+                                     "IsSold",
+                                     "IsPurchased",
+                                     "Description",
+                                     "PurchaseDescription",
+                                     "PurchaseDetails>Purchase",
+                                     "SalesDetails>Purchase",
+                                     "IsTrackedAsInventory",
+                                     "TotalCostPool",
+                                     "QuantityOnHand",
+                                     "UpdatedDateUTC",
+                                     "ItemID",
+                                     "StatusAttributeString",
+                                     "ValidationErrors",
+                                     NULL};
+static const char *const f_invoice[] = {"Type",
+                                        "Contact>Contact",
+                                        "LineItems",
+                                        "Date",
+                                        "DueDate",
+                                        "LineAmountTypes",
+                                        "InvoiceNumber",
+                                        "Reference",
+                                        "BrandingThemeID",
+                                        "Url",
+                                        "CurrencyCode",
+                                        "CurrencyRate",
+                                        "Status",
+                                        "SentToContact",
+                                        "ExpectedPaymentDate",
+                                        "PlannedPaymentDate",
+                                        "CISDeduction",
+                                        "CISRate",
+                                        "SubTotal",
+                                        "TotalTax",
+                                        "Total",
+                                        "TotalDiscount",
+                                        "InvoiceID",
+                                        "RepeatingInvoiceID",
+                                        "HasAttachments",
+                                        "IsDiscounted",
+                                        "Payments",
+                                        "Prepayments",
+                                        "Overpayments",
+                                        "AmountDue",
+                                        "AmountPaid",
+                                        "FullyPaidOnDate",
+                                        "AmountCredited",
+                                        "UpdatedDateUTC",
+                                        "UpdatedDateUTCString",
+                                        "CreditNotes",
+                                        "Attachments",
+                                        "HasErrors",
+                                        "StatusAttributeString",
+                                        "ValidationErrors",
+                                        "Warnings",
+                                        "InvoiceAddresses",
+                                        NULL};
+static const char *const f_payment[] = {"Invoice>Invoice",
+                                        "CreditNote>CreditNote",
+                                        "Prepayment",
+                                        "Overpayment",
+                                        "InvoiceNumber",
+                                        "CreditNoteNumber",
+                                        "BatchPayment",
+                                        "Account>Account",
+                                        "Code",
+                                        "Date",
+                                        "CurrencyRate",
+                                        "Amount",
+                                        "BankAmount",
+                                        "Reference",
+                                        "IsReconciled",
+                                        "Status",
+                                        "PaymentType",
+                                        "UpdatedDateUTC",
+                                        "UpdatedDateUTCString",
+                                        "PaymentID",
+                                        "BatchPaymentID",
+                                        "BankAccountNumber",
+                                        "Particulars",
+                                        "Details",
+                                        "HasAccount",
+                                        "HasValidationErrors",
+                                        "StatusAttributeString",
+                                        "ValidationErrors",
+                                        "Warnings",
+                                        NULL};
+static const char *const f_creditnote[] = {"Type",
+                                           "Contact>Contact",
+                                           "Date",
+                                           "DueDate",
+                                           "Status",
+                                           "LineAmountTypes",
+                                           "LineItems",
+                                           "SubTotal",
+                                           "TotalTax",
+                                           "Total",
+                                           "CISDeduction",
+                                           "CISRate",
+                                           "UpdatedDateUTC",
+                                           "UpdatedDateUTCString",
+                                           "CurrencyCode",
+                                           "FullyPaidOnDate",
+                                           "CreditNoteID",
+                                           "CreditNoteNumber",
+                                           "Reference",
+                                           "SentToContact",
+                                           "CurrencyRate",
+                                           "RemainingCredit",
+                                           "Allocations",
+                                           "AppliedAmount",
+                                           "Payments",
+                                           "BrandingThemeID",
+                                           "StatusAttributeString",
+                                           "HasAttachments",
+                                           "HasErrors",
+                                           "ValidationErrors",
+                                           "Warnings",
+                                           "InvoiceAddresses",
+                                           NULL};
+static const char *const f_taxrate[] = {"Name",
+                                        "TaxType",
+                                        "TaxComponents",
+                                        "Status",
+                                        "ReportTaxType",
+                                        "CanApplyToAssets",
+                                        "CanApplyToEquity",
+                                        "CanApplyToExpenses",
+                                        "CanApplyToLiabilities",
+                                        "CanApplyToRevenue",
+                                        "DisplayTaxRate",
+                                        "EffectiveRate",
+                                        NULL};
+static const char *const f_currency[] = {"Code", "Description", NULL};
+static const char *const f_account[] = {"Code",
+                                        "Name",
+                                        "AccountID",
+                                        "Type",
+                                        "BankAccountNumber",
+                                        "Status",
+                                        "Description",
+                                        "BankAccountType",
+                                        "CurrencyCode",
+                                        "TaxType",
+                                        "EnablePaymentsToAccount",
+                                        "ShowInExpenseClaims",
+                                        "Class",
+                                        "SystemAccount",
+                                        "ReportingCode",
+                                        "ReportingCodeName",
+                                        "HasAttachments",
+                                        "UpdatedDateUTC",
+                                        "AddToWatchlist",
+                                        "ValidationErrors",
+                                        NULL};
+static const char *const f_purchase[] = {"UnitPrice", "AccountCode", "COGSAccountCode", "TaxType",
+                                         NULL};
+static const struct {
+    const char *name;
+    const char *const *fields;
+} schemas[] = {
+    {"Contact", f_contact},       {"Item", f_item},
+    {"Invoice", f_invoice},       {"Payment", f_payment},
+    {"CreditNote", f_creditnote}, {"TaxRate", f_taxrate},
+    {"Currency", f_currency},     {"Account", f_account},
+    {"Purchase", f_purchase},
+};
+
+static const char *const *schema_fields(const char *type)
+{
+    for (size_t i = 0; type != NULL && i < sizeof schemas / sizeof schemas[0]; i++)
+        if (strcmp(schemas[i].name, type) == 0)
+            return schemas[i].fields;
+    return NULL;
+}
+
+bool hs_xero_field_known(const char *type, const char *path, char *msg, size_t len)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path != NULL ? path : "");
+    const char *const *fields = schema_fields(type);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ".", &save); tok != NULL && fields != NULL;
+         tok = strtok_r(NULL, ".", &save)) {
+        const char *next = NULL;
+        bool found = false;
+        for (size_t i = 0; !found && fields[i] != NULL; i++) {
+            const char *gt = strchr(fields[i], '>');
+            size_t n = gt != NULL ? (size_t)(gt - fields[i]) : strlen(fields[i]);
+            /* field names are case-insensitive, as where and order read them (node_at) */
+            if (strlen(tok) == n && strncasecmp(fields[i], tok, n) == 0) {
+                found = true;
+                next = gt != NULL ? gt + 1 : NULL;
+            }
+        }
+        if (!found) {
+            if (msg != NULL && len > 0)
+                snprintf(msg, len, "No property or field '%.64s' exists in type '%s'", tok, type);
+            return false;
+        }
+        type = next;
+        fields = schema_fields(next); /* NULL: a plain value or a schema we do not check */
+    }
+    return true;
+}
 
 /* ---- dates ---- */
 

@@ -122,6 +122,23 @@ HS_API HS_MUST_CHECK int hs_field_names_add(struct hs_field_names *f, const char
  * string is borrowed from f. */
 HS_API const char *hs_field_names_find(const struct hs_field_names *f, const char *name);
 
+/*
+ * Record meta (struct hs_record.meta) is the connector's own bookkeeping (SyncToken, url, a
+ * person id), except these keys, which a connector sets on a record it read to tell the
+ * engine how to sync that record (values: comma-separated canonical paths, each covering the
+ * paths under it; core/merge.h struct hs_merge_input):
+ *   HS_META_READ_ONLY  paths this record does not take from the other side (the provider
+ *                      cannot, or the connector may not, write them): nothing is written
+ *                      there and a change on the other side is not reported as a write; this
+ *                      record's own changes still flow to the other side.
+ *   HS_META_UNSYNCED   paths left out of the sync for this record, both ways (a person the
+ *                      connector does not own, such as a billing contact someone else keeps).
+ * Fields a provider never takes for any record are declared once instead, as read_only limits
+ * (field_limits below, core/validate.h), which also keeps them out of creates.
+ */
+#define HS_META_READ_ONLY "hs.read_only"
+#define HS_META_UNSYNCED  "hs.unsynced"
+
 enum hs_write_op { HS_WRITE_CREATE = 1, HS_WRITE_UPDATE = 2 };
 
 /* One record to write, and its result. */

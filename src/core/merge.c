@@ -141,6 +141,32 @@ static int dup_opt(const char *s, char **out)
     return *out == NULL ? HS_ENOMEM : HS_OK;
 }
 
+bool hs_merge_path_listed(const char *list, const char *path)
+{
+    if (list == NULL || path == NULL)
+        return false;
+    size_t plen = strlen(path);
+    const char *p = list;
+    while (*p != '\0') {
+        const char *end = strchr(p, ',');
+        size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+        if (n > 0 && n <= plen && strncmp(path, p, n) == 0 &&
+            (path[n] == '\0' || path[n] == '.' || path[n] == '['))
+            return true;
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    return false;
+}
+
+/* Whether side s does not take the current pair's path (hs_merge_input read_only). */
+static bool read_only(const struct ctx *c, enum hs_mapping_side s)
+{
+    return hs_merge_path_listed(is_crm(s) ? c->in->crm_read_only : c->in->acc_read_only,
+                                path_of(c->f, s));
+}
+
 /* Appends a change for the current pair; takes value and reason (freed on failure too). */
 static int put(struct ctx *c, enum hs_merge_action action, enum hs_mapping_side target,
                enum hs_mapping_side winner, char *value, char *reason)
@@ -343,6 +369,14 @@ static int propagate(struct ctx *c, enum hs_mapping_side src, enum hs_merge_acti
     enum hs_mapping_side to = other(src);
     const char *v = is_crm(src) ? c->a : c->b;
     const char *cur = is_crm(to) ? c->a : c->b;
+    if (read_only(c, to)) {
+        /* the provider does not take it: nothing to write, nothing to retry; both bases
+         * follow the current values, so the next pass is quiet */
+        char *reason = hs_asprintf("%s; not written: %s does not take '%s'", why,
+                                   hs_mapping_side_name(to), label_of(c->f, to));
+        hs_free(why);
+        return put(c, HS_MERGE_ADVANCE_BASE, 0, 0, NULL, reason);
+    }
     char *t = NULL;
     bool done = false;
     int rc = convert_or_error(c, to, v, why, &t, &done);
@@ -542,6 +576,11 @@ static int cmp_change(const void *x, const void *y)
 static int merge_one(struct ctx *c, const struct hs_fields *crm)
 {
     const struct hs_merge_input *in = c->in;
+    if (hs_merge_path_listed(in->crm_unsynced, c->f->crm) ||
+        hs_merge_path_listed(in->acc_unsynced, c->f->accounting)) {
+        c->out->n_unchanged++; /* left out: the new bases keep the current values */
+        return HS_OK;
+    }
     char *v[4] = {NULL, NULL, NULL, NULL};
     int rc = hs_mapping_side_value(c->f, HS_MAPPING_CRM, crm, &v[0]);
     if (rc == HS_OK)
@@ -608,7 +647,8 @@ int hs_merge_run(const struct hs_mapping *m, const struct hs_merge_input *in,
 }
 
 int hs_merge_create(const struct hs_mapping *m, enum hs_mapping_side to,
-                    const struct hs_fields *src, struct hs_merge_result *out, struct hs_error *err)
+                    const struct hs_fields *src, const char *read_only_paths,
+                    struct hs_merge_result *out, struct hs_error *err)
 {
     hs_merge_result_release(out);
     if (m == NULL || src == NULL)
@@ -629,7 +669,8 @@ int hs_merge_create(const struct hs_mapping *m, enum hs_mapping_side to,
         rc = hs_fields_copy(is_crm(from) ? &out->crm_base : &out->acc_base, src);
     for (size_t i = 0; i < list.n_items && rc == HS_OK; i++) {
         c.f = &list.items[i];
-        if (!(is_crm(to) ? c.f->to_crm : c.f->to_accounting))
+        if (!(is_crm(to) ? c.f->to_crm : c.f->to_accounting) ||
+            hs_merge_path_listed(read_only_paths, path_of(c.f, to)))
             continue;
         char *sv = NULL;
         char *t = NULL;

@@ -112,7 +112,21 @@ struct hs_merge_result {
     size_t n_errors;
 };
 
-/* One linked pair. crm and acc are required; a NULL base means first sync (see above). */
+/*
+ * One linked pair. crm and acc are required; a NULL base means first sync (see above).
+ *
+ * Path lists (each NULL for none) are comma-separated canonical paths, each also covering the
+ * paths under it ("billing_address" covers "billing_address.city"), as a side's connector
+ * declares them (core/validate.h read_only, and the record meta of hoopsync/connector.h):
+ *   *_read_only  paths that side does not take: nothing is ever written there. A change on
+ *                the other side that would be written there only advances that side's base
+ *                (HS_MERGE_ADVANCE_BASE, "not written: ... does not take it"), so it is
+ *                neither reported as a write nor retried; the side's own changes still flow
+ *                to the other side.
+ *   *_unsynced   paths that side leaves out of the sync for this record (a person the
+ *                connector does not own): the pair is skipped whole, both bases follow the
+ *                current values, nothing is written or reported either way.
+ */
 struct hs_merge_input {
     const struct hs_fields *crm;
     const struct hs_fields *crm_base;
@@ -120,6 +134,10 @@ struct hs_merge_input {
     const struct hs_fields *acc_base;
     int64_t crm_updated_at; /* record's last change, ms since the epoch; 0 unknown */
     int64_t acc_updated_at;
+    const char *crm_read_only;
+    const char *acc_read_only;
+    const char *crm_unsynced;
+    const char *acc_unsynced;
 };
 
 HS_API void hs_merge_result_init(struct hs_merge_result *r);
@@ -136,14 +154,19 @@ HS_API HS_MUST_CHECK int hs_merge_run(const struct hs_mapping *m, const struct h
 /*
  * A newly created record (unlinked create): maps the whole of src, which lives on the side
  * opposite `to`, through m. Fills out->to_crm or out->to_accounting with the full mapped view
- * (every path), the source side's base (src, minus fields that could not be converted so they
- * are retried), the target's base (the mapped view: after the create, store the provider's
- * whole answer view instead), and one HS_MERGE_ERROR change per field left out. HS_OK,
- * HS_ENOMEM (out empty).
+ * (every path but those listed in read_only: the paths `to` does not take, as in struct
+ * hs_merge_input; NULL for none), the source side's base (src, minus fields that could not be
+ * converted so they are retried), the target's base (the mapped view: after the create, store
+ * the provider's whole answer view instead), and one HS_MERGE_ERROR change per field left out.
+ * HS_OK, HS_ENOMEM (out empty).
  */
 HS_API HS_MUST_CHECK int hs_merge_create(const struct hs_mapping *m, enum hs_mapping_side to,
-                                         const struct hs_fields *src, struct hs_merge_result *out,
-                                         struct hs_error *err);
+                                         const struct hs_fields *src, const char *read_only,
+                                         struct hs_merge_result *out, struct hs_error *err);
+
+/* True when path is one of list's comma-separated paths or lies under one of them
+ * ("billing_address" lists "billing_address.city"; "lines" lists "lines[0].amount"). */
+HS_API bool hs_merge_path_listed(const char *list, const char *path);
 
 /*
  * After a successful update: for every path of patch, sets base to the value the provider

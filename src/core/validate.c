@@ -1186,27 +1186,27 @@ int hs_validate_tax_id(const char *tax_id, const char *country, struct hs_error 
 /* ---- records ---------------------------------------------------------------------------- */
 
 static const struct hs_validate_limit qbo_customer_limits[] = {
-    {"display_name", "Display name", 500, ":\t\n\r", true, true},
-    {"company_name", "Company name", 100, NULL, false, false},
-    {"given_name", "First name", 100, NULL, false, false},
-    {"family_name", "Last name", 100, NULL, false, false},
-    {"email", "Email", 100, NULL, false, false},
-    {"phone", "Phone", 30, NULL, false, false},
-    {"website", "Website", 1000, NULL, false, false},
-    {"notes", "Notes", 2000, NULL, false, false},
-    {"billing_address.line1", "Billing address line 1", 500, NULL, false, false},
-    {"billing_address.line2", "Billing address line 2", 500, NULL, false, false},
-    {"billing_address.line3", "Billing address line 3", 500, NULL, false, false},
-    {"billing_address.city", "Billing city", 255, NULL, false, false},
-    {"billing_address.region", "Billing state or region", 255, NULL, false, false},
-    {"billing_address.postcode", "Billing postcode", 30, NULL, false, false},
-    {"shipping_address.line1", "Shipping address line 1", 500, NULL, false, false},
-    {"shipping_address.line2", "Shipping address line 2", 500, NULL, false, false},
-    {"shipping_address.line3", "Shipping address line 3", 500, NULL, false, false},
-    {"shipping_address.city", "Shipping city", 255, NULL, false, false},
-    {"shipping_address.region", "Shipping state or region", 255, NULL, false, false},
-    {"shipping_address.postcode", "Shipping postcode", 30, NULL, false, false},
-    {"tax_id", "Tax id", 20, NULL, false, false},
+    {"display_name", "Display name", 500, ":\t\n\r", true, true, false},
+    {"company_name", "Company name", 100, NULL, false, false, false},
+    {"given_name", "First name", 100, NULL, false, false, false},
+    {"family_name", "Last name", 100, NULL, false, false, false},
+    {"email", "Email", 100, NULL, false, false, false},
+    {"phone", "Phone", 30, NULL, false, false, false},
+    {"website", "Website", 1000, NULL, false, false, false},
+    {"notes", "Notes", 2000, NULL, false, false, false},
+    {"billing_address.line1", "Billing address line 1", 500, NULL, false, false, false},
+    {"billing_address.line2", "Billing address line 2", 500, NULL, false, false, false},
+    {"billing_address.line3", "Billing address line 3", 500, NULL, false, false, false},
+    {"billing_address.city", "Billing city", 255, NULL, false, false, false},
+    {"billing_address.region", "Billing state or region", 255, NULL, false, false, false},
+    {"billing_address.postcode", "Billing postcode", 30, NULL, false, false, false},
+    {"shipping_address.line1", "Shipping address line 1", 500, NULL, false, false, false},
+    {"shipping_address.line2", "Shipping address line 2", 500, NULL, false, false, false},
+    {"shipping_address.line3", "Shipping address line 3", 500, NULL, false, false, false},
+    {"shipping_address.city", "Shipping city", 255, NULL, false, false, false},
+    {"shipping_address.region", "Shipping state or region", 255, NULL, false, false, false},
+    {"shipping_address.postcode", "Shipping postcode", 30, NULL, false, false, false},
+    {"tax_id", "Tax id", 20, NULL, false, false, false},
 };
 
 const struct hs_validate_limit *hs_validate_quickbooks_customer_limits(size_t *n_out)
@@ -1237,6 +1237,8 @@ static int check_limit(const struct hs_record *rec, const struct hs_fields *fiel
 {
     const char *provider = rules->provider != NULL ? rules->provider : "the accounting system";
     const char *label = lim->label != NULL ? lim->label : lim->field;
+    if (lim->read_only)
+        return HS_OK; /* a direction of the sync, not a rule on values (engine.c) */
     const char *v = hs_fields_get(fields, lim->field);
     char s[SHOWN_MAX + 4];
     if (v == NULL || blank(v)) {

@@ -97,6 +97,9 @@ struct hs_validate_limit {
     const char *forbidden; /* ASCII characters not allowed (":\t\n"); NULL: none */
     bool required;         /* must be present and not blank */
     bool unique;           /* must not be taken by another record (rules->is_taken) */
+    bool read_only;        /* the provider does not take it through its API (Xero's
+                              Contact.Website): the engine never writes it there (creates
+                              included) nor counts it as a change toward it; not a validation */
 };
 
 /*

@@ -1474,6 +1474,37 @@ static int report_change(struct hs_engine *e, const struct flow_rt *fl, const st
     return rc;
 }
 
+/*
+ * The paths side s does not take for records of kind: its connector's read_only limits
+ * (core/validate.h), plus those rec's meta names (HS_META_READ_ONLY) when rec is not NULL.
+ * *out: a new comma-separated list, or NULL for none. HS_OK or HS_ENOMEM.
+ */
+static int read_only_paths(const struct hs_engine *e, enum hs_side s, enum hs_kind kind,
+                           const struct hs_record *rec, char **out)
+{
+    *out = NULL;
+    const struct hs_engine_side *sd = side_of(e, s);
+    struct hs_buf b;
+    hs_buf_init(&b);
+    int rc = HS_OK;
+    size_t n = 0;
+    const struct hs_validate_limit *lim =
+        sd->ops->field_limits != NULL ? sd->ops->field_limits(sd->conn, kind, &n) : NULL;
+    for (size_t i = 0; lim != NULL && i < n && rc == HS_OK; i++)
+        if (lim[i].read_only && lim[i].field != NULL)
+            rc = hs_buf_printf(&b, "%s%s", b.len > 0 ? "," : "", lim[i].field);
+    const char *more = rec != NULL ? hs_fields_get(&rec->meta, HS_META_READ_ONLY) : NULL;
+    if (rc == HS_OK && more != NULL && more[0] != '\0')
+        rc = hs_buf_printf(&b, "%s%s", b.len > 0 ? "," : "", more);
+    if (rc == HS_OK && b.len > 0) {
+        *out = hs_buf_detach(&b);
+        if (*out == NULL)
+            rc = HS_ENOMEM;
+    }
+    hs_buf_release(&b);
+    return rc;
+}
+
 /* Merges one pair and builds its writes. quiet: a retry, already reported. */
 static int prepare_pair(struct hs_engine *e, const struct flow_rt *fl, struct pair *pr, bool quiet,
                         struct hs_error *err)
@@ -1519,6 +1550,11 @@ static int prepare_pair(struct hs_engine *e, const struct flow_rt *fl, struct pa
         }
     }
     pr->has_base = found[1] && found[2];
+    char *ro[3] = {NULL, NULL, NULL};
+    int rc = read_only_paths(e, HS_SIDE_CRM, fl->kind, pr->rec[HS_SIDE_CRM], &ro[HS_SIDE_CRM]);
+    if (rc == HS_OK)
+        rc = read_only_paths(e, HS_SIDE_ACCOUNTING, fl->kind, pr->rec[HS_SIDE_ACCOUNTING],
+                             &ro[HS_SIDE_ACCOUNTING]);
     struct hs_merge_input in = {
         .crm = &pr->view[HS_SIDE_CRM],
         .crm_base = pr->has_base ? &pr->base[HS_SIDE_CRM] : NULL,
@@ -1526,8 +1562,17 @@ static int prepare_pair(struct hs_engine *e, const struct flow_rt *fl, struct pa
         .acc_base = pr->has_base ? &pr->base[HS_SIDE_ACCOUNTING] : NULL,
         .crm_updated_at = pr->rec[HS_SIDE_CRM]->updated_at,
         .acc_updated_at = pr->rec[HS_SIDE_ACCOUNTING]->updated_at,
+        .crm_read_only = ro[HS_SIDE_CRM],
+        .acc_read_only = ro[HS_SIDE_ACCOUNTING],
+        .crm_unsynced = hs_fields_get(&pr->rec[HS_SIDE_CRM]->meta, HS_META_UNSYNCED),
+        .acc_unsynced = hs_fields_get(&pr->rec[HS_SIDE_ACCOUNTING]->meta, HS_META_UNSYNCED),
     };
-    int rc = hs_merge_run(fl->map, &in, &pr->res, err);
+    if (rc == HS_OK)
+        rc = hs_merge_run(fl->map, &in, &pr->res, err);
+    else
+        hs_error_set(err, rc, "cannot sync: out of memory");
+    hs_free(ro[HS_SIDE_CRM]);
+    hs_free(ro[HS_SIDE_ACCOUNTING]);
     if (rc != HS_OK)
         return rc;
     for (size_t i = 0; i < pr->res.n_changes && rc == HS_OK; i++)
@@ -1598,7 +1643,12 @@ static int prepare_create(struct hs_engine *e, const struct flow_rt *fl, struct 
         c->skip = true;
         return record_error(e, fl, from, c->src, c->src->id, NULL, rerr.msg, err);
     }
-    rc = hs_merge_create(fl->map, (enum hs_mapping_side)c->to, &c->src_view, &c->res, err);
+    char *ro = NULL;
+    rc = read_only_paths(e, c->to, fl->kind, NULL, &ro);
+    if (rc != HS_OK)
+        return hs_error_set(err, rc, "cannot sync: out of memory");
+    rc = hs_merge_create(fl->map, (enum hs_mapping_side)c->to, &c->src_view, ro, &c->res, err);
+    hs_free(ro);
     if (rc != HS_OK)
         return rc;
     for (size_t i = 0; i < c->res.n_changes; i++) {

@@ -9,6 +9,7 @@ invoice `total` and `balance` as strings, a known defect of the spec (shared/spe
 section 5): the test loads it with PyYAML and hands Prism a copy, made in a temporary directory at
 run time, in which those two properties are numbers. A scripted session (reads with paging and
 last_modified_time, creates, updates, upserts through X-Unique-Identifier-Key/-Value and X-Upsert,
+contact persons created, updated, read, made primary and deleted one by one,
 payments and credit notes applied to invoices, status changes) goes through the proxies with
 `Authorization: Bearer` (Prism checks the oauth2 scheme as Bearer; the sandbox takes
 `Zoho-oauthtoken` too); the test fails when Prism answers 422/500 with validation errors or sets
@@ -270,6 +271,34 @@ def session(c, org, org2):
     ct.req("PUT", "/contacts", {"contact_name": "Nobody", "contact_type": "customer"}, want=404,
            headers={"X-Unique-Identifier-Key": "cf_hoopsync_id", "X-Unique-Identifier-Value": "conf-2"})
     c["contact-persons"].req("GET", f"/contacts/{cid}/contactpersons", want=200)
+
+    # contact persons one by one (what the connector updates its own person with): the other
+    # persons of the contact stay
+    cp = c["contact-persons"]
+    _, doc, _ = cp.req("POST", "/contacts/contactpersons",
+                       {"contact_id": cid, "first_name": "Betty", "last_name": "Books",
+                        "email": "betty@conformance.test", "phone": "+33 4 00 00 00 01"}, want=201)
+    made = (doc.get("contact_person") or [{}])[0]
+    pid = made.get("contact_person_id", "x")
+    expect(made.get("first_name") == "Betty" and made.get("is_primary_contact") is False,
+           f"new person: {made}")
+    _, doc, _ = cp.req("PUT", f"/contacts/contactpersons/{pid}",
+                       {"contact_id": cid, "first_name": "Bettina", "email": "bettina@conformance.test"},
+                       want=200)
+    upd = (doc.get("contact_person") or [{}])[0]
+    expect(upd.get("first_name") == "Bettina" and upd.get("last_name") == "Books",
+           f"updated person: {upd}")
+    _, doc, _ = cp.req("GET", f"/contacts/{cid}/contactpersons/{pid}", want=200)
+    expect(doc.get("contact_person", {}).get("email") == "bettina@conformance.test", f"person: {doc}")
+    _, doc, _ = ct.req("GET", f"/contacts/{cid}", want=200)
+    persons = doc.get("contact", {}).get("contact_persons", [])
+    expect(len(persons) == 2 and doc.get("contact", {}).get("email") == "ada@conformance.test",
+           f"both persons, Ada still primary: {persons}")
+    cp.req("POST", f"/contacts/contactpersons/{pid}/primary", want=200)
+    cp.req("POST", f"/contacts/contactpersons/{persons[0].get('contact_person_id', 'x') if persons else 'x'}"
+           "/primary", want=200)
+    cp.req("PUT", "/contacts/contactpersons/1", {"contact_id": cid, "first_name": "X"}, want=404)
+    cp.req("DELETE", f"/contacts/contactpersons/{pid}", want=200)
 
     # items
     it = c["items"]

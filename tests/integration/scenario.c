@@ -534,10 +534,13 @@ void scn_quiet_pass(struct scn *s)
     scn_pass(s, &r);
     /* everything is released before a failure (a failed assertion does not return) */
     char msg[512] = "";
-    if (r.n_writes != 0 || r.n_calls_write != 0)
+    if (r.n_writes != 0 || r.n_calls_write != 0) {
         snprintf(msg, sizeof msg, "a pass with nothing changed wrote %zu records in %zu calls",
                  r.n_writes, r.n_calls_write);
-    else if (scn_count(&r, HS_ENGINE_CREATE, HS_KIND_NONE) != 0)
+        for (size_t i = 0; i < r.n_actions; i++)
+            print_message("  %s %s: %s\n", r.actions[i].fields ? r.actions[i].fields : "",
+                          r.actions[i].source_id, r.actions[i].reason ? r.actions[i].reason : "");
+    } else if (scn_count(&r, HS_ENGINE_CREATE, HS_KIND_NONE) != 0)
         snprintf(msg, sizeof msg, "a pass with nothing changed created records");
     hs_engine_report_release(&r);
     json_t *after = msg[0] == '\0' ? all_versions(s) : json_object();

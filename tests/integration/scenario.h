@@ -104,6 +104,13 @@ struct scn_acc {
     /* The provider's tax codes, added to m under their names. */
     void (*tax_codes)(struct scn *s, struct hs_tax_map *m);
     struct hs_tax_policy (*policy)(enum hs_tax_mode mode);
+    /* Optional (NULL: the provider's customers have one person, QuickBooks): adds a person to
+     * customer id as a user of the provider does, keeping the others. */
+    void (*add_person)(struct scn *s, const char *id, const char *first, const char *last,
+                       const char *email);
+    /* With add_person: every person of customer id as the provider's API shows them, a new
+     * JSON array of {"first","last","email","primary":true|false} (absent names as ""). */
+    json_t *(*persons)(struct scn *s, const char *id);
     /* A company field the scenarios edit in the CRM and read back from the provider: the
      * HubSpot property, the canonical field (customer_field) and what goes before and after a
      * word to make its value (QuickBooks: website "https://<word>.example"; Xero's Website is

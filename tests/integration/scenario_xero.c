@@ -362,6 +362,54 @@ static void xero_tax_codes(struct scn *s, struct hs_tax_map *m)
     assert_true(hs_tax_map_count(m) >= 2);
 }
 
+/* A Xero user adds a person: the API takes the whole ContactPersons list (it replaces it), so
+ * the persons already there are sent again with the new one. */
+static void xero_add_person(struct scn *s, const char *id, const char *first, const char *last,
+                            const char *email)
+{
+    json_t *c = xero_contact(s, id);
+    json_t *list = json_deep_copy(json_object_get(c, "ContactPersons"));
+    if (!json_is_array(list)) {
+        json_decref(list);
+        list = json_array();
+    }
+    json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:b}", "FirstName", first, "LastName",
+                                          last, "EmailAddress", email, "IncludeInEmails", 1));
+    json_t *b = json_pack("{s:[{s:s, s:o}]}", "Contacts", "ContactID", id, "ContactPersons", list);
+    char rel[96];
+    snprintf(rel, sizeof rel, "contacts/%s", id);
+    xwrite(s, "POST", rel, "Contacts", "ContactID", b, NULL, 0);
+    json_decref(b);
+    json_decref(c);
+}
+
+/* The contact's own FirstName/LastName/EmailAddress (its primary person, when it has one),
+ * then its ContactPersons. */
+static json_t *xero_persons(struct scn *s, const char *id)
+{
+    json_t *c = xero_contact(s, id);
+    json_t *out = json_array();
+    const char *f = hs_json_str(c, "FirstName"), *l = hs_json_str(c, "LastName");
+    const char *e = hs_json_str(c, "EmailAddress");
+    if (f != NULL || l != NULL || e != NULL)
+        json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:b}", "first", f != NULL ? f : "",
+                                             "last", l != NULL ? l : "", "email",
+                                             e != NULL ? e : "", "primary", 1));
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(c, "ContactPersons"), i, p)
+    {
+        f = hs_json_str(p, "FirstName");
+        l = hs_json_str(p, "LastName");
+        e = hs_json_str(p, "EmailAddress");
+        json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:b}", "first", f != NULL ? f : "",
+                                             "last", l != NULL ? l : "", "email",
+                                             e != NULL ? e : "", "primary", 0));
+    }
+    json_decref(c);
+    return out;
+}
+
 const struct scn_acc scn_xero = {
     .name = "xero",
     .label = "Xero",
@@ -383,6 +431,8 @@ const struct scn_acc scn_xero = {
     .pay = xero_pay,
     .tax_codes = xero_tax_codes,
     .policy = hs_tax_policy_xero,
+    .add_person = xero_add_person,
+    .persons = xero_persons,
     .edit_prop = "city",
     .edit_field = "city",
     .edit_before = "",

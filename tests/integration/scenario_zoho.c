@@ -394,6 +394,42 @@ static void zoho_tax_codes(struct scn *s, struct hs_tax_map *m)
     assert_true(hs_tax_map_count(m) >= 2);
 }
 
+static void zoho_add_person(struct scn *s, const char *id, const char *first, const char *last,
+                            const char *email)
+{
+    json_t *b = json_pack("{s:s, s:s, s:s, s:s}", "contact_id", id, "first_name", first,
+                          "last_name", last, "email", email);
+    struct hs_buf body;
+    hs_buf_init(&body);
+    assert_int_equal(hs_json_dump_exact(b, &body), HS_OK);
+    json_t *j = NULL;
+    int st = zapi(s, "POST", "contacts/contactpersons", body.data, &j);
+    if (st != 201 || !zok(j))
+        fail_msg("Zoho Books POST contacts/contactpersons %s: %d", body.data, st);
+    json_decref(j);
+    hs_buf_release(&body);
+    json_decref(b);
+}
+
+static json_t *zoho_persons(struct scn *s, const char *id)
+{
+    json_t *c = zoho_contact(s, id);
+    json_t *out = json_array();
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(c, "contact_persons"), i, p)
+    {
+        const char *f = hs_json_str(p, "first_name"), *l = hs_json_str(p, "last_name");
+        const char *e = hs_json_str(p, "email");
+        json_array_append_new(out,
+                              json_pack("{s:s, s:s, s:s, s:b}", "first", f != NULL ? f : "", "last",
+                                        l != NULL ? l : "", "email", e != NULL ? e : "", "primary",
+                                        json_is_true(json_object_get(p, "is_primary_contact"))));
+    }
+    json_decref(c);
+    return out;
+}
+
 const struct scn_acc scn_zoho = {
     .name = "zohobooks",
     .label = "Zoho Books",
@@ -414,6 +450,8 @@ const struct scn_acc scn_zoho = {
     .pay = zoho_pay,
     .tax_codes = zoho_tax_codes,
     .policy = hs_tax_policy_zoho,
+    .add_person = zoho_add_person,
+    .persons = zoho_persons,
     .edit_prop = "website",
     .edit_field = "website",
     .edit_before = "https://",

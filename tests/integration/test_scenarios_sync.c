@@ -13,7 +13,10 @@
  * made on the accounting side, and a phone edited there goes back to the contact; every
  * such pass is followed by one that writes nothing; a filter on the companies' sales region
  * (a HubSpot property of the customer's own) decides which companies become customers, and a
- * company that leaves the region is no longer synced until it comes back.
+ * company that leaves the region is no longer synced until it comes back; where the accounting
+ * side has contact persons (Xero, Zoho Books), the billing person of a linked customer is never
+ * renamed into the CRM contact, a person the accounts team adds survives the CRM's changes, and the
+ * person of a customer hoopsync created follows the CRM contact.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/validate.h"
 #include "scenario.h"
 #include "util/json.h"
 
@@ -409,7 +413,9 @@ static void test_scenarios_primary_contact_edits_reach_the_customer(void **state
 /* A customer made in the accounting system gets a HubSpot company and, through its email, a
  * primary contact; a later edit of that contact still reaches the accounting system (the
  * contact's edit time counts as the customer's, so it is not taken for the echo of our own
- * write). */
+ * write): its phone always, its email where the customer is one person (QuickBooks). Where
+ * the accounting side keeps persons (Xero, Zoho Books), a person hoopsync did not create is
+ * the accounts team's: its email stays. */
 static void test_scenarios_contact_of_an_accounting_customer_follows(void **state)
 {
     struct scn *s = *state;
@@ -419,6 +425,8 @@ static void test_scenarios_contact_of_an_accounting_customer_follows(void **stat
     char acc[SCN_ID_MAX], company[SCN_ID_MAX], contact[SCN_ID_MAX];
     s->acc->create_customer(s, "Osprey Ledger Supplies Ltd", "USD", "books@osprey-ledger.example",
                             acc);
+    if (s->acc->add_person != NULL) /* as the accounts team keeps it: a person with the email */
+        s->acc->add_person(s, acc, "Bea", "Books", "books@osprey-ledger.example");
     scn_pass(s, &r);
     assert_int_equal(r.n_errors, 0);
     assert_int_equal(scn_count(&r, HS_ENGINE_CREATE, HS_KIND_CUSTOMER), 1);
@@ -435,7 +443,9 @@ static void test_scenarios_contact_of_an_accounting_customer_follows(void **stat
     assert_int_equal(r.n_errors, 0);
     assert_int_equal(scn_count(&r, HS_ENGINE_UPDATE, HS_KIND_CUSTOMER), 1);
     hs_engine_report_release(&r);
-    assert_acc_has(s, acc, "email", "ledger@osprey-ledger.example");
+    bool persons = s->acc->persons != NULL;
+    assert_acc_has(s, acc, "email",
+                   persons ? "books@osprey-ledger.example" : "ledger@osprey-ledger.example");
     assert_acc_has(s, acc, "phone", "0321");
     scn_quiet_pass(s);
 }
@@ -573,6 +583,294 @@ static void test_scenarios_region_filter_decides_which_companies_become_customer
     scn_quiet_pass(s);
 }
 
+/* ---- the accounting side's contact persons -------------------------------------------------- */
+
+/* The primary person of a persons list (scn_acc.persons), or NULL. */
+static const json_t *primary_person(const json_t *persons)
+{
+    size_t i;
+    const json_t *p;
+    json_array_foreach(persons, i, p)
+    {
+        if (json_is_true(json_object_get(p, "primary")))
+            return p;
+    }
+    return NULL;
+}
+
+static const json_t *person_with(const json_t *persons, const char *email)
+{
+    size_t i;
+    const json_t *p;
+    json_array_foreach(persons, i, p)
+    {
+        if (strcmp(hs_json_str(p, "email"), email) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+/* The HubSpot contact associated with company (its first), into out; false when none. */
+static bool crm_contact_of(struct scn *s, const char *company, char out[SCN_ID_MAX])
+{
+    char path[160];
+    snprintf(path, sizeof path, "/hubspot/crm/v4/objects/companies/%s/associations/contacts",
+             company);
+    json_t *j = NULL;
+    assert_int_equal(scn_http(s, "GET", path, NULL, &j), 200);
+    json_t *first = json_array_get(json_object_get(j, "results"), 0);
+    json_int_t id = json_integer_value(json_object_get(first, "toObjectId"));
+    const char *ids = hs_json_str(first, "toObjectId");
+    bool found = first != NULL;
+    if (ids != NULL)
+        snprintf(out, SCN_ID_MAX, "%s", ids);
+    else
+        snprintf(out, SCN_ID_MAX, "%lld", (long long)id);
+    json_decref(j);
+    return found;
+}
+
+struct seeded_pair {
+    struct scn *s;
+    const json_t *before; /* accounting id -> persons before the backfill */
+    char crm[SCN_ID_MAX];
+    char acc[SCN_ID_MAX];
+    char contact[SCN_ID_MAX];
+};
+
+static int seeded_pair_cb(void *ud, const struct hs_store_link *l)
+{
+    struct seeded_pair *p = ud;
+    const json_t *had = json_object_get(p->before, l->acc_id);
+    if (p->crm[0] != '\0' || primary_person(had) == NULL ||
+        !crm_contact_of(p->s, l->crm_id, p->contact))
+        return 0;
+    snprintf(p->crm, sizeof p->crm, "%s", l->crm_id);
+    snprintf(p->acc, sizeof p->acc, "%s", l->acc_id);
+    return 0;
+}
+
+/* Two persons are the same person with the same names and email. */
+static void assert_same_person(const json_t *a, const json_t *b)
+{
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(hs_json_str(a, "first"), hs_json_str(b, "first"));
+    assert_string_equal(hs_json_str(a, "last"), hs_json_str(b, "last"));
+    assert_string_equal(hs_json_str(a, "email"), hs_json_str(b, "email"));
+}
+
+/*
+ * A customer that was already in accounting, linked by the backfill to a CRM company whose
+ * contact is someone else: its billing person is not renamed into the CRM contact (nor the
+ * CRM contact into it), a person the accounts team adds survives the CRM company's and its
+ * contact's changes, and nothing ping-pongs.
+ */
+static void test_scenarios_accounting_persons_survive_crm_changes(void **state)
+{
+    struct scn *s = *state;
+    scn_skip_unless(s, s->acc->add_person != NULL, "the provider's customers have one person");
+    json_t *before = json_object();
+    json_t *seeded = s->acc->customers(s);
+    const char *id;
+    json_t *name;
+    json_object_foreach(seeded, id, name)
+    {
+        json_object_set_new(before, id, s->acc->persons(s, id));
+    }
+    json_decref(seeded);
+    struct hs_engine_report r;
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    hs_engine_report_release(&r);
+    struct seeded_pair p = {.s = s, .before = before};
+    struct hs_error err;
+    hs_error_clear(&err);
+    assert_int_equal(
+        hs_store_link_each(s->store, "crm", "accounting", "customer", seeded_pair_cb, &p, &err), 0);
+    assert_true(p.crm[0] != '\0');
+    const json_t *had = json_object_get(before, p.acc);
+    char crm_first[128], crm_email[160];
+    scn_crm_get(s, "contacts", p.contact, "firstname", crm_first, sizeof crm_first);
+    scn_crm_get(s, "contacts", p.contact, "email", crm_email, sizeof crm_email);
+    print_message("pair: crm %s (contact %s %s), accounting %s (billing %s %s)\n", p.crm, crm_first,
+                  crm_email, p.acc, hs_json_str(primary_person(had), "first"),
+                  hs_json_str(primary_person(had), "email"));
+    assert_string_not_equal(crm_email, hs_json_str(primary_person(had), "email"));
+    /* the backfill left the billing person as it was, and the CRM contact too */
+    json_t *now = s->acc->persons(s, p.acc);
+    assert_same_person(primary_person(now), primary_person(had));
+    assert_int_equal(json_array_size(now), json_array_size(had));
+    json_decref(now);
+    char v[160];
+    scn_crm_get(s, "contacts", p.contact, "email", v, sizeof v);
+    assert_string_equal(v, crm_email);
+    scn_quiet_pass(s);
+
+    /* the accounts team adds a bookkeeper; the CRM company and its contact change */
+    scn_advance(s, 60000);
+    s->acc->add_person(s, p.acc, "Betty", "Books", "betty.books@ledger-team.example");
+    char val[96];
+    snprintf(val, sizeof val, "%s%s%s", s->acc->edit_before, "persons-kept", s->acc->edit_after);
+    scn_crm_set(s, "companies", p.crm, s->acc->edit_prop, val);
+    scn_crm_set(s, "contacts", p.contact, "firstname", "Renamed");
+    scn_crm_set(s, "contacts", p.contact, "email", "renamed.contact@crm-side.example");
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    assert_int_equal(r.n_conflicts, 0);
+    hs_engine_report_release(&r);
+    /* the company's change landed; the persons are as the accounts team left them */
+    s->acc->customer_field(s, p.acc, s->acc->edit_field, v, sizeof v);
+    assert_string_equal(v, val);
+    now = s->acc->persons(s, p.acc);
+    assert_same_person(primary_person(now), primary_person(had));
+    const json_t *betty = person_with(now, "betty.books@ledger-team.example");
+    assert_non_null(betty);
+    assert_string_equal(hs_json_str(betty, "first"), "Betty");
+    assert_null(person_with(now, "renamed.contact@crm-side.example"));
+    assert_int_equal(json_array_size(now), json_array_size(had) + 1);
+    json_decref(now);
+    /* and the CRM contact kept its own */
+    scn_crm_get(s, "contacts", p.contact, "firstname", v, sizeof v);
+    assert_string_equal(v, "Renamed");
+    scn_quiet_pass(s);
+    json_decref(before);
+}
+
+/*
+ * A customer hoopsync created: its person is the CRM contact and follows it, while a person
+ * the accounts team adds there is kept.
+ */
+static void test_scenarios_created_customer_person_follows_crm_others_stay(void **state)
+{
+    struct scn *s = *state;
+    bool persons = s->acc->add_person != NULL; /* else the customer is one person (QuickBooks) */
+    struct hs_engine_report r;
+    scn_pass(s, &r);
+    hs_engine_report_release(&r);
+    char company[SCN_ID_MAX], contact[SCN_ID_MAX], acc[SCN_ID_MAX];
+    scn_crm_create(s, "companies",
+                   "{\"name\":\"Kept Persons Trading Co\",\"country\":\"US\","
+                   "\"city\":\"Denver\"}",
+                   NULL, company);
+    char assoc[256];
+    snprintf(assoc, sizeof assoc,
+             "[{\"to\":{\"id\":\"%s\"},\"types\":[{\"associationCategory\":"
+             "\"HUBSPOT_DEFINED\",\"associationTypeId\":279}]}]",
+             company);
+    scn_crm_create(s, "contacts",
+                   "{\"firstname\":\"Ada\",\"lastname\":\"Lovelace\",\"email\":"
+                   "\"ada@kept-persons.example\"}",
+                   assoc, contact);
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    hs_engine_report_release(&r);
+    assert_true(scn_linked(s, "customer", company, acc));
+    if (!persons) {
+        /* one person: the customer's own email follows the CRM contact */
+        assert_acc_has(s, acc, "email", "ada@kept-persons.example");
+        scn_quiet_pass(s);
+        scn_advance(s, 60000);
+        scn_crm_set(s, "contacts", contact, "email", "ada.king@kept-persons.example");
+        scn_pass(s, &r);
+        assert_int_equal(r.n_errors, 0);
+        assert_int_equal(r.n_conflicts, 0);
+        hs_engine_report_release(&r);
+        assert_acc_has(s, acc, "email", "ada.king@kept-persons.example");
+        scn_quiet_pass(s);
+        return;
+    }
+    json_t *now = s->acc->persons(s, acc);
+    const json_t *ours = primary_person(now);
+    assert_non_null(ours);
+    assert_string_equal(hs_json_str(ours, "email"), "ada@kept-persons.example");
+    assert_string_equal(hs_json_str(ours, "first"), "Ada");
+    json_decref(now);
+    scn_quiet_pass(s);
+
+    scn_advance(s, 60000);
+    s->acc->add_person(s, acc, "Betty", "Books", "betty.books@kept-persons.example");
+    scn_crm_set(s, "contacts", contact, "lastname", "King");
+    scn_crm_set(s, "contacts", contact, "email", "ada.king@kept-persons.example");
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    assert_int_equal(r.n_conflicts, 0);
+    hs_engine_report_release(&r);
+    now = s->acc->persons(s, acc);
+    ours = primary_person(now);
+    assert_string_equal(hs_json_str(ours, "email"), "ada.king@kept-persons.example");
+    assert_string_equal(hs_json_str(ours, "last"), "King");
+    assert_string_equal(hs_json_str(ours, "first"), "Ada");
+    const json_t *betty = person_with(now, "betty.books@kept-persons.example");
+    assert_non_null(betty);
+    assert_string_equal(hs_json_str(betty, "first"), "Betty");
+    assert_string_equal(hs_json_str(betty, "last"), "Books");
+    json_decref(now);
+    scn_quiet_pass(s);
+}
+
+/* Counts the audit rows of an update toward the accounting side that name the website. */
+static int audit_website_cb(void *ud, const struct hs_store_audit_row *row)
+{
+    if (strcmp(row->action, "update") == 0 && strstr(row->object, ":accounting:") != NULL &&
+        strstr(row->detail, "\"website\"") != NULL)
+        (*(size_t *)ud)++;
+    return 0;
+}
+
+/* Whether the accounting connector declares field read only (Xero's website). */
+static bool acc_read_only(struct scn *s, const char *field)
+{
+    size_t n = 0;
+    const struct hs_validate_limit *lim =
+        s->acc->ops->field_limits != NULL ? s->acc->ops->field_limits(s->accc, HS_KIND_CUSTOMER, &n)
+                                          : NULL;
+    for (size_t i = 0; lim != NULL && i < n; i++)
+        if (lim[i].read_only && strcmp(lim[i].field, field) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * A field the accounting provider does not take (Xero's Contact.Website, read only in its API):
+ * a CRM change of it is neither sent, nor reported or audited as an update toward it, nor tried
+ * again on the next pass; the provider's own value still reaches the CRM.
+ */
+static void test_scenarios_read_only_field_is_not_claimed(void **state)
+{
+    struct scn *s = *state;
+    struct first f;
+    backfill_pair(s, &f);
+    scn_crm_set(s, "companies", f.crm, "website", "https://read-only.example");
+    struct hs_engine_report r;
+    if (!acc_read_only(s, "website")) {
+        /* a provider that takes the website: it lands, once */
+        scn_pass(s, &r);
+        assert_int_equal(r.n_errors, 0);
+        assert_int_equal(scn_count(&r, HS_ENGINE_UPDATE, HS_KIND_CUSTOMER), 1);
+        hs_engine_report_release(&r);
+        assert_acc_has(s, f.acc, "website", "read-only.example");
+        scn_quiet_pass(s);
+        return;
+    }
+    scn_pass(s, &r);
+    assert_int_equal(r.n_errors, 0);
+    assert_int_equal(r.n_writes, 0);
+    assert_int_equal(r.n_calls_write, 0);
+    assert_int_equal(scn_count(&r, HS_ENGINE_UPDATE, HS_KIND_NONE), 0);
+    hs_engine_report_release(&r);
+    scn_quiet_pass(s);
+    /* nor is an update audited for it */
+    size_t website_rows = 0;
+    struct hs_error err;
+    hs_error_clear(&err);
+    assert_int_equal(hs_store_audit_each(s->store, 0, audit_website_cb, &website_rows, &err), 0);
+    assert_int_equal(website_rows, 0);
+    char v[256];
+    s->acc->customer_field(s, f.acc, "website", v, sizeof v);
+    assert_string_equal(v, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -599,6 +897,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_scenarios_region_filter_decides_which_companies_become_customers, setup_region,
             teardown),
+        cmocka_unit_test_setup_teardown(test_scenarios_accounting_persons_survive_crm_changes,
+                                        setup_crm, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_scenarios_created_customer_person_follows_crm_others_stay, setup_crm, teardown),
+        cmocka_unit_test_setup_teardown(test_scenarios_read_only_field_is_not_claimed, setup_crm,
+                                        teardown),
     };
     return scn_run_all("sync", tests, sizeof tests / sizeof tests[0]);
 }

@@ -23,6 +23,7 @@
 #include "connectors/xero/xero.h"
 #include "connectors/xero/xero_int.h"
 #include "core/tax.h"
+#include "core/validate.h"
 #include "sandbox/sbx.h"
 #include "testutil/failalloc.h"
 #include "util/alloc.h"
@@ -511,15 +512,18 @@ static void test_conn_xero_customer_round_trip(void **state)
     assert_string_equal(got->customer.currency, "USD");
     assert_int_equal(got->customer.active, HS_TRI_TRUE);
     assert_true(got->updated_at >= t->now && got->updated_at < t->now + 1000);
-    /* the CRM contact went in as the contact's person */
+    /* the CRM contact is the contact's (primary) person, and the contact is marked ours; no
+     * ContactPersons (the other persons are the accounts team's) */
+    assert_null(hs_fields_get(&got->meta, HS_META_UNSYNCED));
     json_t *j = NULL;
     char path[128];
     snprintf(path, sizeof path, "/xero/api.xro/2.0/Contacts/%s", got->id);
     assert_int_equal(sbx_call(t, "GET", path, NULL, NULL, &j), 200);
-    json_t *person = json_array_get(
-        json_object_get(json_array_get(json_object_get(j, "Contacts"), 0), "ContactPersons"), 0);
-    assert_string_equal(json_string_value(json_object_get(person, "EmailAddress")),
+    json_t *jc = json_array_get(json_object_get(j, "Contacts"), 0);
+    assert_string_equal(json_string_value(json_object_get(jc, "EmailAddress")),
                         "ap@roundtrip.example");
+    assert_string_equal(json_string_value(json_object_get(jc, "ContactNumber")), "hoopsync-rt-1");
+    assert_int_equal(json_array_size(json_object_get(jc, "ContactPersons")), 0);
     json_decref(j);
     /* read it back with a seeded one and an unknown id */
     advance(t, 1000);
@@ -553,6 +557,36 @@ static void test_conn_xero_customer_round_trip(void **state)
     assert_string_equal(u.result->customer.email, "billing@roundtrip.example");
     assert_string_equal(u.result->customer.display_name, "Round Trip GmbH");
     assert_string_equal(u.result->id, got->id);
+    hs_record_free(u.result);
+    u.result = NULL;
+    /* a contact we did not create: its person is the accounts team's and is not written,
+     * whoever asks (the engine leaves it out: meta HS_META_UNSYNCED) */
+    assert_string_equal(hs_fields_get(&out[2]->meta, HS_META_UNSYNCED),
+                        "given_name,family_name,email");
+    char *billing = hs_strdup(out[2]->customer.email);
+    assert_int_equal(hs_record_set_str(&out[2]->customer.email, "crm.person@else.example"), HS_OK);
+    assert_int_equal(hs_record_set_str(&out[2]->customer.given_name, "Crm"), HS_OK);
+    const char *pfields[] = {"email", "given_name"};
+    u.record = out[2];
+    u.fields = pfields;
+    u.n_fields = 2;
+    write_ok(t, HS_KIND_CUSTOMER, &u, 1);
+    assert_int_equal(u.status, HS_OK);
+    assert_string_equal(u.result->customer.email, billing);
+    hs_free(billing);
+    hs_record_free(u.result);
+    u.result = NULL;
+    /* Website is read only in Xero: never sent, declared to the engine */
+    assert_int_equal(hs_record_set_str(&out[0]->customer.website, "https://rt.example"), HS_OK);
+    const char *wfields[] = {"website"};
+    u.record = out[0];
+    u.fields = wfields;
+    u.n_fields = 1;
+    json_t *el = NULL;
+    struct hs_xero_opts xo;
+    memset(&xo, 0, sizeof xo);
+    assert_int_equal(hs_xero_conn_build(HS_KIND_CUSTOMER, &u, &xo, &el, NULL), HS_OK);
+    assert_null(el); /* nothing Xero takes changes: no request */
     hs_record_free(u.result);
     for (int i = 0; i < 3; i++)
         hs_record_free(out[i]);
@@ -1129,8 +1163,10 @@ static void test_conn_xero_limits_and_settings(void **state)
                                            (1u << HS_KIND_INVOICE) | (1u << HS_KIND_PAYMENT));
     size_t n = 0;
     const struct hs_validate_limit *fl = ops->field_limits(t->c, HS_KIND_CUSTOMER, &n);
-    assert_int_equal(n, 1);
+    assert_int_equal(n, 2);
     assert_non_null(fl);
+    assert_string_equal(fl[1].field, "website");
+    assert_true(fl[1].read_only);
     /* rate_limits replaces the windows; bad settings are refused by name */
     ops->close(t->c);
     t->c = NULL;

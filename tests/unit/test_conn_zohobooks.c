@@ -26,7 +26,9 @@
 #include "sandbox/sbx.h"
 #include "testutil/failalloc.h"
 #include "util/alloc.h"
+#include "util/json.h"
 #include "util/jsonnum.h"
+#include "util/str.h"
 
 #define START_MS 1795456800000LL /* 2026-11-23T18:00:00Z */
 
@@ -368,6 +370,191 @@ static void test_conn_zohobooks_customer_round_trip(void **state)
     r = read_one(t, HS_KIND_CUSTOMER, "999999999999999");
     assert_null(r);
     hs_free(id);
+}
+
+static int64_t zoho_calls(struct t *t);
+
+/* POST /contacts/contactpersons straight to the sandbox, as a Zoho user adds a person. */
+static void add_person(struct t *t, const char *contact, const char *first, const char *email)
+{
+    char q[96], body[256];
+    snprintf(q, sizeof q, "organization_id=%s", t->tenant);
+    snprintf(body, sizeof body, "{\"contact_id\":\"%s\",\"first_name\":\"%s\",\"email\":\"%s\"}",
+             contact, first, email);
+    assert_int_equal(
+        sbx_call(t, "POST", "/zohobooks/books/v3/contacts/contactpersons", q, body, NULL), 201);
+}
+
+/* The contact's persons as the sandbox holds them (new reference). */
+static json_t *persons_of(struct t *t, const char *id)
+{
+    json_t *j = NULL;
+    char path[64];
+    snprintf(path, sizeof path, "contacts/%s", id);
+    assert_int_equal(zget(t, path, &j), 200);
+    json_t *p = json_incref(json_object_get(json_object_get(j, "contact"), "contact_persons"));
+    json_decref(j);
+    return p;
+}
+
+static const json_t *person_by_email(const json_t *persons, const char *email)
+{
+    size_t i;
+    const json_t *p;
+    json_array_foreach(persons, i, p)
+    {
+        if (hs_str_eq(hs_json_str(p, "email"), email))
+            return p;
+    }
+    return NULL;
+}
+
+/* A contact we created: its person (the CRM contact) is updated on its own, by id; a person a
+ * Zoho user added is never deleted; a contact-only change sends no person. */
+static void test_conn_zohobooks_person_updates_keep_other_persons(void **state)
+{
+    struct t *t = *state;
+    char *id = create_customer(t, "Persons Kept Ltd", "ada@kept.example", "crm-company-9");
+    add_person(t, id, "Betty", "betty.books@kept.example");
+    struct hs_record *r = read_one(t, HS_KIND_CUSTOMER, id);
+    assert_non_null(r);
+    assert_null(hs_fields_get(&r->meta, HS_META_UNSYNCED)); /* ours */
+    assert_null(hs_fields_get(&r->meta, HS_META_READ_ONLY));
+    assert_string_equal(r->customer.email, "ada@kept.example");
+    char person[64];
+    snprintf(person, sizeof person, "%s", hs_fields_get(&r->meta, "contact_person_id"));
+    /* the CRM contact's name and email change: one call for the person, one to read back */
+    assert_int_equal(hs_record_set_str(&r->customer.email, "ada.king@kept.example"), HS_OK);
+    assert_int_equal(hs_record_set_str(&r->customer.family_name, "King"), HS_OK);
+    const char *fields[] = {"email", "family_name"};
+    struct hs_write w;
+    memset(&w, 0, sizeof w);
+    w.op = HS_WRITE_UPDATE;
+    w.record = r;
+    w.fields = fields;
+    w.n_fields = 2;
+    int64_t before = zoho_calls(t);
+    write_ok(t, HS_KIND_CUSTOMER, &w, 1);
+    assert_int_equal(zoho_calls(t) - before, 2);
+    assert_int_equal(w.status, HS_OK);
+    assert_string_equal(w.result->customer.email, "ada.king@kept.example");
+    assert_string_equal(w.result->customer.family_name, "King");
+    assert_string_equal(w.result->customer.given_name, "Ada");
+    assert_string_equal(hs_fields_get(&w.result->meta, "contact_person_id"), person);
+    hs_record_free(w.result);
+    json_t *ps = persons_of(t, id);
+    assert_int_equal(json_array_size(ps), 2);
+    assert_non_null(person_by_email(ps, "betty.books@kept.example"));
+    assert_string_equal(
+        hs_json_str(person_by_email(ps, "ada.king@kept.example"), "contact_person_id"), person);
+    json_decref(ps);
+    /* a change of the contact's own fields: one call, no person sent */
+    assert_int_equal(hs_record_set_str(&r->customer.website, "https://kept.example"), HS_OK);
+    const char *wf[] = {"website"};
+    memset(&w, 0, sizeof w);
+    w.op = HS_WRITE_UPDATE;
+    w.record = r;
+    w.fields = wf;
+    w.n_fields = 1;
+    before = zoho_calls(t);
+    write_ok(t, HS_KIND_CUSTOMER, &w, 1);
+    assert_int_equal(zoho_calls(t) - before, 1);
+    assert_int_equal(w.status, HS_OK);
+    assert_string_equal(w.result->customer.website, "https://kept.example");
+    hs_record_free(w.result);
+    /* both: the person, then the contact, whose answer is the result (two calls) */
+    assert_int_equal(hs_record_set_str(&r->customer.phone, "+44 20 7946 0001"), HS_OK);
+    assert_int_equal(hs_record_set_str(&r->customer.display_name, "Persons Kept Group"), HS_OK);
+    const char *bf[] = {"display_name", "phone"};
+    memset(&w, 0, sizeof w);
+    w.op = HS_WRITE_UPDATE;
+    w.record = r;
+    w.fields = bf;
+    w.n_fields = 2;
+    before = zoho_calls(t);
+    write_ok(t, HS_KIND_CUSTOMER, &w, 1);
+    assert_int_equal(zoho_calls(t) - before, 2);
+    assert_string_equal(w.result->customer.phone, "+44 20 7946 0001");
+    assert_string_equal(w.result->customer.display_name, "Persons Kept Group");
+    hs_record_free(w.result);
+    ps = persons_of(t, id);
+    assert_int_equal(json_array_size(ps), 2);
+    assert_string_equal(hs_json_str(person_by_email(ps, "betty.books@kept.example"), "first_name"),
+                        "Betty");
+    json_decref(ps);
+    hs_record_free(r);
+    hs_free(id);
+}
+
+/* A contact we did not create (here the seed's, whose primary person is its billing contact
+ * "Accounts Payable"): its persons are left out of the sync and never written. */
+static void test_conn_zohobooks_persons_of_others_are_never_written(void **state)
+{
+    struct t *t = *state;
+    json_t *all = NULL;
+    assert_int_equal(zget(t, "contacts", &all), 200);
+    const char *id = hs_json_str(json_array_get(json_object_get(all, "contacts"), 0), "contact_id");
+    assert_non_null(id);
+    char cid[32];
+    snprintf(cid, sizeof cid, "%s", id);
+    json_decref(all);
+    add_person(t, cid, "Betty", "betty.books@seeded.example");
+    struct hs_record *r = read_one(t, HS_KIND_CUSTOMER, cid);
+    assert_non_null(r);
+    assert_string_equal(r->customer.given_name, "Accounts");
+    assert_string_equal(hs_fields_get(&r->meta, HS_META_UNSYNCED), "given_name,family_name,email");
+    assert_null(hs_fields_get(&r->meta, HS_META_READ_ONLY));
+    char *billing = hs_strdup(r->customer.email);
+    /* names and email asked anyway (the engine does not ask): none is sent, no person is
+     * renamed or deleted; the phone (the contact's, kept on its primary person) goes to that
+     * person alone */
+    assert_int_equal(hs_record_set_str(&r->customer.given_name, "Jane"), HS_OK);
+    assert_int_equal(hs_record_set_str(&r->customer.email, "jane@crm.example"), HS_OK);
+    assert_int_equal(hs_record_set_str(&r->customer.phone, "+1 555 0000"), HS_OK);
+    assert_int_equal(hs_record_set_str(&r->customer.billing_address.city, "Springfield"), HS_OK);
+    const char *fields[] = {"billing_address.city", "email", "given_name", "phone"};
+    struct hs_write w;
+    memset(&w, 0, sizeof w);
+    w.op = HS_WRITE_UPDATE;
+    w.record = r;
+    w.fields = fields;
+    w.n_fields = 4;
+    int64_t before = zoho_calls(t);
+    write_ok(t, HS_KIND_CUSTOMER, &w, 1);
+    assert_int_equal(zoho_calls(t) - before, 2);
+    assert_int_equal(w.status, HS_OK);
+    assert_string_equal(w.result->customer.billing_address.city, "Springfield");
+    assert_string_equal(w.result->customer.given_name, "Accounts");
+    assert_string_equal(w.result->customer.email, billing);
+    assert_string_equal(w.result->customer.phone, "+1 555 0000");
+    hs_record_free(w.result);
+    json_t *ps = persons_of(t, cid);
+    assert_int_equal(json_array_size(ps), 2);
+    assert_non_null(person_by_email(ps, "betty.books@seeded.example"));
+    const json_t *ap = person_by_email(ps, billing);
+    assert_non_null(ap);
+    assert_string_equal(hs_json_str(ap, "first_name"), "Accounts");
+    assert_string_equal(hs_json_str(ap, "last_name"), "Payable");
+    assert_string_equal(hs_json_str(ap, "phone"), "+1 555 0000");
+    json_decref(ps);
+    hs_free(billing);
+    hs_record_free(r);
+    /* a contact of someone else's without any person: its phone has nowhere to go */
+    char *bare = NULL;
+    {
+        char q[96];
+        snprintf(q, sizeof q, "organization_id=%s", t->tenant);
+        json_t *j = NULL;
+        assert_int_equal(sbx_call(t, "POST", "/zohobooks/books/v3/contacts", q,
+                                  "{\"contact_name\":\"No Persons Ltd\"}", &j),
+                         201);
+        bare = hs_strdup(hs_json_str(json_object_get(j, "contact"), "contact_id"));
+        json_decref(j);
+    }
+    r = read_one(t, HS_KIND_CUSTOMER, bare);
+    assert_string_equal(hs_fields_get(&r->meta, HS_META_READ_ONLY), "phone");
+    hs_record_free(r);
+    hs_free(bare);
 }
 
 /* An update of fields Zoho does not carry sends nothing, and its result is the contact as
@@ -1073,6 +1260,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_conn_zohobooks_customer_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conn_zohobooks_person_updates_keep_other_persons,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conn_zohobooks_persons_of_others_are_never_written,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_conn_zohobooks_update_of_nothing_zoho_stores_reads_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_zohobooks_create_replayed_via_upsert, setup,

@@ -156,7 +156,12 @@ static void assert_quiet_again(const struct hs_mapping *m, const struct hs_merge
             assert_false(patch_has(&r->to_accounting, ch->acc_field));
         }
     }
-    struct hs_merge_input in2 = {&crm, &cb, &acc, &ab, in->crm_updated_at, in->acc_updated_at};
+    struct hs_merge_input in2 = {&crm, &cb,  &acc, &ab, in->crm_updated_at, in->acc_updated_at,
+                                 NULL, NULL, NULL, NULL};
+    in2.crm_read_only = in->crm_read_only;
+    in2.acc_read_only = in->acc_read_only;
+    in2.crm_unsynced = in->crm_unsynced;
+    in2.acc_unsynced = in->acc_unsynced;
     struct hs_merge_result r2;
     hs_merge_result_init(&r2);
     OK(hs_merge_run(m, &in2, &r2, NULL));
@@ -262,8 +267,11 @@ static void run_row(const struct row *w)
     fill(&crm0, (const char *[]){"email", w->a0, "phone", "1", NULL});
     fill(&acc, (const char *[]){"email", w->b, "phone", "1", NULL});
     fill(&acc0, (const char *[]){"email", w->b0, "phone", "1", NULL});
-    struct hs_merge_input in = {&crm, w->first ? NULL : &crm0, &acc, w->first ? NULL : &acc0, w->ta,
-                                w->tb};
+    struct hs_merge_input in = {&crm,  w->first ? NULL : &crm0,
+                                &acc,  w->first ? NULL : &acc0,
+                                w->ta, w->tb,
+                                NULL,  NULL,
+                                NULL,  NULL};
     struct hs_merge_result r;
     hs_merge_result_init(&r);
     OK(hs_merge_run(m, &in, &r, NULL));
@@ -332,7 +340,7 @@ static void test_merge_reasons_read_well(void **state)
     fill(&crm0, (const char *[]){"email", "a@x", "phone", "1", "notes", "n", "website", "w", NULL});
     fill(&acc, (const char *[]){"email", "a@x", "phone", "3", "notes", "n", NULL});
     fill(&acc0, (const char *[]){"email", "a@x", "phone", "1", "notes", "n", "website", "w", NULL});
-    struct hs_merge_input in = {&crm, &crm0, &acc, &acc0, 0, 0};
+    struct hs_merge_input in = {&crm, &crm0, &acc, &acc0, 0, 0, NULL, NULL, NULL, NULL};
     struct hs_merge_result r;
     hs_merge_result_init(&r);
     OK(hs_merge_run(m, &in, &r, NULL));
@@ -387,7 +395,7 @@ static void test_merge_rejects_missing_inputs(void **state)
     struct hs_mapping *m = compile(BOTH, MANUAL, false, NULL, 0);
     struct hs_fields f;
     hs_fields_init(&f);
-    struct hs_merge_input in = {&f, NULL, NULL, NULL, 0, 0};
+    struct hs_merge_input in = {&f, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL};
     struct hs_merge_result r;
     hs_merge_result_init(&r);
     struct hs_error err = {0, ""};
@@ -480,7 +488,7 @@ static void test_merge_transforms_both_ways(void **state)
     OK(hs_fields_set(&acc, "payment_terms", "4"));            /* inverse map toward crm */
     OK(hs_fields_set(&crm, "family_name", "Lovelace"));       /* concat source + identity */
     OK(hs_fields_set(&acc, "billing_address.country", "BE")); /* upper: identity back */
-    struct hs_merge_input in = {&crm, &crm0, &acc, &acc0, 0, 0};
+    struct hs_merge_input in = {&crm, &crm0, &acc, &acc0, 0, 0, NULL, NULL, NULL, NULL};
     struct hs_merge_result r;
     hs_merge_result_init(&r);
     OK(hs_merge_run(m, &in, &r, NULL));
@@ -561,7 +569,7 @@ static void test_merge_transforms_both_ways(void **state)
     struct hs_fields empty;
     fill(&fresh, (const char *[]){"email", "a@x.com", NULL});
     hs_fields_init(&empty);
-    struct hs_merge_input first = {&fresh, NULL, &empty, NULL, 0, 0};
+    struct hs_merge_input first = {&fresh, NULL, &empty, NULL, 0, 0, NULL, NULL, NULL, NULL};
     OK(hs_merge_run(m, &first, &r, NULL));
     assert_string_equal(hs_fields_get(&r.to_accounting.values, "currency"), "USD");
     assert_string_equal(hs_fields_get(&r.to_accounting.values, "email"), "a@x.com");
@@ -589,7 +597,7 @@ static void test_merge_provider_reformatting_does_not_flap(void **state)
     fill(&crm0, (const char *[]){"display_name", "Widgets", NULL});
     fill(&acc, (const char *[]){"display_name", "Widgets", NULL});
     fill(&acc0, (const char *[]){"display_name", "Widgets", NULL});
-    struct hs_merge_input in = {&crm, &crm0, &acc, &acc0, 0, 0};
+    struct hs_merge_input in = {&crm, &crm0, &acc, &acc0, 0, 0, NULL, NULL, NULL, NULL};
     struct hs_merge_result r;
     hs_merge_result_init(&r);
     OK(hs_merge_run(m, &in, &r, NULL));
@@ -600,7 +608,8 @@ static void test_merge_provider_reformatting_does_not_flap(void **state)
     OK(hs_merge_base_apply(&r.acc_base, &r.to_accounting, &answer));
     assert_string_equal(hs_fields_get(&r.acc_base, "display_name"), "Internatio");
     /* next pass reads the truncated value back: no change on either side */
-    struct hs_merge_input in2 = {&crm, &r.crm_base, &answer, &r.acc_base, 0, 0};
+    struct hs_merge_input in2 = {&crm, &r.crm_base, &answer, &r.acc_base, 0,
+                                 0,    NULL,        NULL,    NULL,        NULL};
     struct hs_merge_result r2;
     hs_merge_result_init(&r2);
     OK(hs_merge_run(m, &in2, &r2, NULL));
@@ -633,7 +642,7 @@ static void test_merge_echo_of_our_write_is_nothing(void **state)
     OK(hs_fields_copy(&acc0, &acc));
     OK(hs_fields_set(&acc0, "currency", "USD"));
     OK(hs_fields_set(&acc, "currency", "USD"));
-    struct hs_merge_input in = {&crm, &base, &acc, &acc0, 10, 20};
+    struct hs_merge_input in = {&crm, &base, &acc, &acc0, 10, 20, NULL, NULL, NULL, NULL};
     struct hs_merge_result r;
     hs_merge_result_init(&r);
     OK(hs_merge_run(m, &in, &r, NULL));
@@ -647,7 +656,8 @@ static void test_merge_echo_of_our_write_is_nothing(void **state)
     OK(hs_fields_set(&echoed, "email", "new@x.com"));
     OK(hs_merge_base_apply(&r.acc_base, &r.to_accounting, &echoed));
     for (int i = 0; i < 3; i++) {
-        struct hs_merge_input again = {&crm, &r.crm_base, &echoed, &r.acc_base, 10, 30 + i};
+        struct hs_merge_input again = {&crm,   &r.crm_base, &echoed, &r.acc_base, 10,
+                                       30 + i, NULL,        NULL,    NULL,        NULL};
         struct hs_merge_result r2;
         hs_merge_result_init(&r2);
         OK(hs_merge_run(m, &again, &r2, NULL));
@@ -674,7 +684,7 @@ static void test_merge_create_maps_the_whole_record(void **state)
                           "given_name", "Ada", "customer_ref", "17", "custom.other", "o", NULL});
     struct hs_merge_result r;
     hs_merge_result_init(&r);
-    OK(hs_merge_create(m, HS_MAPPING_ACCOUNTING, &src, &r, NULL));
+    OK(hs_merge_create(m, HS_MAPPING_ACCOUNTING, &src, NULL, &r, NULL));
     const struct hs_fields *v = &r.to_accounting.values;
     assert_string_equal(hs_fields_get(v, "display_name"), "Acme");
     assert_string_equal(hs_fields_get(v, "email"), "a@x.com");
@@ -695,7 +705,8 @@ static void test_merge_create_maps_the_whole_record(void **state)
     assert_null(hs_fields_get(&r.crm_base, "custom.terms"));
     assert_string_equal(hs_fields_get(&r.crm_base, "display_name"), " Acme ");
     assert_true(hs_fields_equal(&r.acc_base, v));
-    struct hs_merge_input next = {&src, &r.crm_base, &r.acc_base, &r.acc_base, 0, 0};
+    struct hs_merge_input next = {&src, &r.crm_base, &r.acc_base, &r.acc_base, 0,
+                                  0,    NULL,        NULL,        NULL,        NULL};
     struct hs_merge_result r2;
     hs_merge_result_init(&r2);
     OK(hs_merge_run(m, &next, &r2, NULL));
@@ -705,6 +716,132 @@ static void test_merge_create_maps_the_whole_record(void **state)
     hs_merge_result_release(&r);
     hs_fields_release(&src);
     hs_mapping_free(m);
+}
+
+/* ---- read-only and unsynced paths ----------------------------------------------------- */
+
+/* Xero's Contact.Website: the accounting side does not take it. */
+static void test_merge_read_only_side_is_never_written(void **state)
+{
+    (void)state;
+    struct hs_mapping *m = compile(BOTH, BY_CRM, false, NULL, 0);
+    struct hs_fields crm, crm0, acc, acc0;
+    /* the crm changed it: nothing toward accounting, reported as a base move, then quiet */
+    fill(&crm, (const char *[]){"website", "new.example", "phone", "2", NULL});
+    fill(&crm0, (const char *[]){"website", "old.example", "phone", "1", NULL});
+    fill(&acc, (const char *[]){"website", "old.example", "phone", "1", NULL});
+    fill(&acc0, (const char *[]){"website", "old.example", "phone", "1", NULL});
+    struct hs_merge_input in = {&crm, &crm0, &acc, &acc0, 1, 1, NULL, NULL, NULL, NULL};
+    in.acc_read_only = "tax_id,website";
+    struct hs_merge_result r;
+    hs_merge_result_init(&r);
+    OK(hs_merge_run(m, &in, &r, NULL));
+    assert_int_equal(r.to_accounting.n_paths, 1);
+    assert_true(patch_has(&r.to_accounting, "phone"));
+    assert_false(patch_has(&r.to_accounting, "website"));
+    const struct hs_merge_change *ch = change_of(&r, "website");
+    assert_non_null(ch);
+    assert_int_equal(ch->action, HS_MERGE_ADVANCE_BASE);
+    assert_string_equal(ch->reason, "crm changed 'website' from 'old.example' to 'new.example'; "
+                                    "accounting unchanged; not written: accounting does not take "
+                                    "'website'");
+    assert_string_equal(hs_fields_get(&r.crm_base, "website"), "new.example");
+    assert_string_equal(hs_fields_get(&r.acc_base, "website"), "old.example");
+    assert_quiet_again(m, &in, &r, NULL);
+    hs_merge_result_release(&r);
+
+    /* the accounting side's own change still flows to the crm */
+    set_opt(&crm, "website", "old.example");
+    set_opt(&acc, "website", "acc.example");
+    set_opt(&crm, "phone", "1");
+    OK(hs_merge_run(m, &in, &r, NULL));
+    assert_true(patch_has(&r.to_crm, "website"));
+    assert_string_equal(hs_fields_get(&r.to_crm.values, "website"), "acc.example");
+    assert_quiet_again(m, &in, &r, NULL);
+    hs_merge_result_release(&r);
+
+    /* both changed, the crm wins by authority but cannot be written: both left as they are */
+    set_opt(&crm, "website", "crm.example");
+    OK(hs_merge_run(m, &in, &r, NULL));
+    assert_int_equal(hs_merge_n_writes(&r), 0);
+    assert_int_equal(change_of(&r, "website")->action, HS_MERGE_ADVANCE_BASE);
+    assert_quiet_again(m, &in, &r, NULL);
+    hs_merge_result_release(&r);
+
+    /* first sync, only the crm has one: nothing to send */
+    struct hs_merge_input first = {&crm, NULL, &acc, NULL, 1, 1, NULL, NULL, NULL, NULL};
+    first.acc_read_only = "website";
+    set_opt(&acc, "website", NULL);
+    OK(hs_merge_run(m, &first, &r, NULL));
+    assert_int_equal(hs_merge_n_writes(&r), 0);
+    hs_merge_result_release(&r);
+
+    /* a create leaves it out */
+    OK(hs_merge_create(m, HS_MAPPING_ACCOUNTING, &crm, "website", &r, NULL));
+    assert_false(patch_has(&r.to_accounting, "website"));
+    assert_true(patch_has(&r.to_accounting, "phone"));
+    hs_merge_result_release(&r);
+    hs_fields_release(&crm);
+    hs_fields_release(&crm0);
+    hs_fields_release(&acc);
+    hs_fields_release(&acc0);
+    hs_mapping_free(m);
+}
+
+/* A billing contact the accounting connector does not own: its person fields stay out. */
+static void test_merge_unsynced_paths_are_left_alone(void **state)
+{
+    (void)state;
+    struct hs_mapping *m = compile(BOTH, BY_ACC, false, NULL, 0);
+    struct hs_fields crm, crm0, acc, acc0;
+    fill(&crm, (const char *[]){"given_name", "Jane", "email", "jane@acme.example",
+                                "billing_address.city", "Oslo", NULL});
+    fill(&crm0, (const char *[]){"given_name", "Jane", "email", "jane@acme.example",
+                                 "billing_address.city", "Bergen", NULL});
+    fill(&acc, (const char *[]){"given_name", "Accounts", "email", "ap@acme.example",
+                                "billing_address.city", "Bergen", NULL});
+    fill(&acc0, (const char *[]){"given_name", "Accounts", "email", "old-ap@acme.example",
+                                 "billing_address.city", "Bergen", NULL});
+    struct hs_merge_input in = {&crm, &crm0, &acc, &acc0, 1, 2, NULL, NULL, NULL, NULL};
+    in.acc_unsynced = "given_name,family_name,email";
+    struct hs_merge_result r;
+    hs_merge_result_init(&r);
+    OK(hs_merge_run(m, &in, &r, NULL));
+    /* the city goes across; the person is neither written nor taken, and not reported */
+    assert_int_equal(r.to_crm.n_paths, 0);
+    assert_int_equal(r.to_accounting.n_paths, 1);
+    assert_true(patch_has(&r.to_accounting, "billing_address.city"));
+    assert_int_equal(r.n_changes, 1);
+    assert_string_equal(hs_fields_get(&r.acc_base, "email"), "ap@acme.example");
+    assert_string_equal(hs_fields_get(&r.crm_base, "email"), "jane@acme.example");
+    assert_quiet_again(m, &in, &r, NULL);
+    hs_merge_result_release(&r);
+    /* first sync too: no conflict over the person */
+    struct hs_merge_input first = {&crm, NULL, &acc, NULL, 1, 2, NULL, NULL, NULL, NULL};
+    first.acc_unsynced = in.acc_unsynced;
+    OK(hs_merge_run(m, &first, &r, NULL));
+    assert_null(change_of(&r, "email"));
+    assert_null(change_of(&r, "given_name"));
+    assert_false(patch_has(&r.to_crm, "email"));
+    hs_merge_result_release(&r);
+    hs_fields_release(&crm);
+    hs_fields_release(&crm0);
+    hs_fields_release(&acc);
+    hs_fields_release(&acc0);
+    hs_mapping_free(m);
+}
+
+static void test_merge_path_listed(void **state)
+{
+    (void)state;
+    assert_true(hs_merge_path_listed("website", "website"));
+    assert_true(hs_merge_path_listed("a,billing_address", "billing_address.city"));
+    assert_true(hs_merge_path_listed("lines", "lines[2].amount"));
+    assert_false(hs_merge_path_listed("email", "email2"));
+    assert_false(hs_merge_path_listed("billing_address.city", "billing_address"));
+    assert_false(hs_merge_path_listed(",", "email"));
+    assert_false(hs_merge_path_listed("", "email"));
+    assert_false(hs_merge_path_listed(NULL, "email"));
 }
 
 /* ---- randomized idempotence ------------------------------------------------------------- */
@@ -761,7 +898,11 @@ static void test_merge_random_merges_reach_a_fixed_point(void **state)
                                     &v[2],
                                     first ? NULL : &v[3],
                                     (int64_t)(rng_next(&seed) % 3) * 100,
-                                    (int64_t)(rng_next(&seed) % 3) * 100};
+                                    (int64_t)(rng_next(&seed) % 3) * 100,
+                                    NULL,
+                                    NULL,
+                                    NULL,
+                                    NULL};
         struct hs_merge_result r;
         hs_merge_result_init(&r);
         OK(hs_merge_run(m, &in, &r, NULL));
@@ -796,8 +937,9 @@ static void test_merge_random_one_way_back_reaches_a_fixed_point(void **state)
         for (int k = 0; k < 4; k++)
             random_view(&seed, &v[k], names, N(names), vals, N(vals));
         bool first = iter % 7 == 0;
-        struct hs_merge_input in = {&v[0], first ? NULL : &v[1], &v[2], first ? NULL : &v[3], 100,
-                                    200};
+        struct hs_merge_input in = {
+            &v[0], first ? NULL : &v[1], &v[2], first ? NULL : &v[3], 100, 200, NULL, NULL, NULL,
+            NULL};
         struct hs_merge_result r;
         hs_merge_result_init(&r);
         OK(hs_merge_run(m, &in, &r, NULL));
@@ -829,7 +971,7 @@ static void test_merge_survives_every_failed_allocation(void **state)
                           "given_name", "Ada", "phone", "2", "notes", "n", "website", "w", NULL});
     fill(&acc, (const char *[]){"display_name", "Acme", "email", "B@x.com", "payment_terms", "3",
                                 "company_name", "Ada B", "phone", "3", NULL});
-    struct hs_merge_input in = {&crm, &crm0, &acc, &acc0, 5, 5};
+    struct hs_merge_input in = {&crm, &crm0, &acc, &acc0, 5, 5, NULL, NULL, NULL, NULL};
     struct hs_merge_result want;
     hs_merge_result_init(&want);
     OK(hs_merge_run(m, &in, &want, NULL));
@@ -860,7 +1002,7 @@ static void test_merge_survives_every_failed_allocation(void **state)
         struct hs_merge_result r;
         hs_merge_result_init(&r);
         failalloc_arm(n);
-        int rc = hs_merge_create(m, HS_MAPPING_ACCOUNTING, &crm, &r, NULL);
+        int rc = hs_merge_create(m, HS_MAPPING_ACCOUNTING, &crm, NULL, &r, NULL);
         failalloc_disarm();
         hs_merge_result_release(&r);
         if (rc == HS_OK)
@@ -885,6 +1027,9 @@ int main(void)
         cmocka_unit_test(test_merge_provider_reformatting_does_not_flap),
         cmocka_unit_test(test_merge_echo_of_our_write_is_nothing),
         cmocka_unit_test(test_merge_create_maps_the_whole_record),
+        cmocka_unit_test(test_merge_read_only_side_is_never_written),
+        cmocka_unit_test(test_merge_unsynced_paths_are_left_alone),
+        cmocka_unit_test(test_merge_path_listed),
         cmocka_unit_test(test_merge_random_merges_reach_a_fixed_point),
         cmocka_unit_test(test_merge_random_one_way_back_reaches_a_fixed_point),
         cmocka_unit_test(test_merge_survives_every_failed_allocation),

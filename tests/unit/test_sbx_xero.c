@@ -418,6 +418,10 @@ static void test_sbx_xero_rate_limits(void **state)
     assert_string_equal(header(t, "X-Rate-Limit-Problem"), "minute");
     assert_string_equal(header(t, "Retry-After"), "60");
     assert_string_equal(header(t, "X-MinLimit-Remaining"), "0");
+    /* a call refused for the minute takes nothing from the day or the app's minute, and their
+     * headers say what is really left there, not the full allowance */
+    assert_string_equal(header(t, "X-DayLimit-Remaining"), "4940");
+    assert_string_equal(header(t, "X-AppMinLimit-Remaining"), "9940");
     assert_int_equal(json_integer_value(json_object_get(t->json, "Status")), 429);
     /* the other tenant has its own limits */
     t->tenant_hdr = t->tenant2;
@@ -593,7 +597,48 @@ static void test_sbx_xero_contacts_list_filters(void **state)
         api(t, "GET", "Contacts?where=Name%3D%3D%22x%22%20OR%20Name%3D%3D%22y%22", NULL), 400);
     assert_string_equal(jpath(t->json, "Type"), "QueryParseException");
     assert_int_equal(json_integer_value(json_object_get(t->json, "ErrorNumber")), 16);
+    /* a field the entity does not have is refused, as Xero does, not answered empty */
+    assert_int_equal(api(t, "GET", "Contacts?where=Nmae%3D%3D%22x%22", NULL), 400);
+    assert_string_equal(jpath(t->json, "Type"), "QueryParseException");
+    assert_int_equal(json_integer_value(json_object_get(t->json, "ErrorNumber")), 16);
+    assert_string_equal(jpath(t->json, "Message"),
+                        "where: No property or field 'Nmae' exists in type 'Contact'");
+    assert_int_equal(api(t, "GET", "Contacts?order=Nmae%20DESC&page=1", NULL), 400);
+    assert_string_equal(jpath(t->json, "Message"),
+                        "order: No property or field 'Nmae' exists in type 'Contact'");
+    assert_int_equal(api(t, "GET", "Invoices?where=Contact.Nmae%3D%3D%22x%22", NULL), 400);
+    assert_string_equal(jpath(t->json, "Message"),
+                        "where: No property or field 'Nmae' exists in type 'Contact'");
+    assert_int_equal(api(t, "GET", "Items?order=SalesDetails.Price", NULL), 400);
+    assert_string_equal(jpath(t->json, "Message"),
+                        "order: No property or field 'Price' exists in type 'Purchase'");
+    /* fields of the spec's schemas, in any case, absent from every record or not */
+    assert_int_equal(api(t, "GET", "Contacts?where=name%3D%3D%22x%22", NULL), 200);
+    assert_int_equal(api(t, "GET", "Contacts?where=Website%3D%3Dnull&order=AccountNumber", NULL),
+                     200);
+    assert_int_equal(api(t, "GET",
+                         "Invoices?where=Contact.ContactID%3D%3DGuid(%2200000000-0000-0000-0000-"
+                         "000000000000%22)&order=Contact.Name",
+                         NULL),
+                     200);
+    assert_int_equal(api(t, "GET", "Items?order=SalesDetails.UnitPrice%20DESC", NULL), 200);
+    assert_int_equal(api(t, "GET", "Accounts?where=Type%3D%3D%22BANK%22", NULL), 200);
     close_t(t);
+}
+
+static void test_sbx_xero_field_known(void **state)
+{
+    (void)state;
+    char msg[160];
+    assert_true(hs_xero_field_known("Contact", "Name", msg, sizeof msg));
+    assert_true(hs_xero_field_known("Payment", "Invoice.Contact.ContactID", msg, sizeof msg));
+    assert_true(hs_xero_field_known("Contact", "Balances.AccountsReceivable", msg, sizeof msg));
+    assert_true(hs_xero_field_known("Organisation", "Anything", msg, sizeof msg));
+    assert_false(hs_xero_field_known("Payment", "Invoice.Contact.Nope", msg, sizeof msg));
+    assert_string_equal(msg, "No property or field 'Nope' exists in type 'Contact'");
+    assert_false(hs_xero_field_known("TaxRate", "Rate", NULL, 0));
+    assert_false(hs_xero_field_known("Currency", "Codes", msg, sizeof msg));
+    assert_string_equal(msg, "No property or field 'Codes' exists in type 'Currency'");
 }
 
 /* The seeded accounting customers are the same companies in QuickBooks and Xero. */
@@ -986,6 +1031,29 @@ static void test_sbx_xero_idempotency_key(void **state)
     assert_int_equal(reqh(t, "PUT", API "Contacts", body, h3), 400);
 }
 
+/* The last 20,000 keys of a tenant are kept: the oldest goes first, the newer ones stay. */
+static void test_sbx_xero_idempotency_keys_keep_the_last_20000(void **state)
+{
+    struct t *t = *state;
+    char key[64];
+    const char *h[] = {key, NULL};
+    for (int i = 0; i <= 20000; i++) {
+        snprintf(key, sizeof key, "Idempotency-Key: ev-%d", i);
+        /* not JSON: a 400 PostDataInvalidException, stored under the key like any answer */
+        assert_int_equal(reqh(t, "PUT", API "Contacts", "x", h), 400);
+    }
+    const char *good = "{\"Contacts\":[{\"Name\":\"Evicted Key Ltd\"}]}";
+    /* ev-0 was the oldest of 20,001: gone, so the request is done anew */
+    snprintf(key, sizeof key, "Idempotency-Key: ev-0");
+    assert_int_equal(reqh(t, "PUT", API "Contacts?summarizeErrors=false", good, h), 200);
+    /* ev-2 (ev-1 went for ev-0's new answer) and the newest are still answered from the store */
+    snprintf(key, sizeof key, "Idempotency-Key: ev-2");
+    assert_int_equal(reqh(t, "PUT", API "Contacts?summarizeErrors=false", good, h), 400);
+    assert_string_equal(jpath(t->json, "Type"), "PostDataInvalidException");
+    snprintf(key, sizeof key, "Idempotency-Key: ev-20000");
+    assert_int_equal(reqh(t, "PUT", API "Contacts?summarizeErrors=false", good, h), 400);
+}
+
 /* ---- webhooks ---- */
 
 struct receiver {
@@ -1230,6 +1298,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sbx_xero_payments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sbx_xero_credit_notes_and_lists, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sbx_xero_idempotency_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sbx_xero_idempotency_keys_keep_the_last_20000, setup,
+                                        teardown),
+        cmocka_unit_test(test_sbx_xero_field_known),
         cmocka_unit_test_setup_teardown(test_sbx_xero_webhooks_and_intent, setup, teardown),
         cmocka_unit_test(test_sbx_xero_persistence),
         cmocka_unit_test(test_sbx_xero_where_parser),

@@ -377,6 +377,22 @@ static void test_sbx_zoho_oauth_flow(void **state)
     t->token = NULL;
     assert_int_equal(req(t, "POST", "/zohobooks/accounts/oauth/v2/token", form), 200);
     assert_int_equal(req(t, "GET", "/zohobooks/accounts/oauth/v2/auth?dc=mars", NULL), 400);
+    /* every data center Zoho runs, the UK's too (net/oauth.c follows accounts.zoho.uk) */
+    static const char *const dcs[][2] = {{"com", "us"},    {"eu", "eu"}, {"in", "in"},
+                                         {"com.au", "au"}, {"jp", "jp"}, {"ca", "ca"},
+                                         {"com.cn", "cn"}, {"sa", "sa"}, {"uk", "uk"}};
+    for (size_t i = 0; i < sizeof dcs / sizeof dcs[0]; i++) {
+        char url[256];
+        snprintf(url, sizeof url,
+                 "/zohobooks/accounts/oauth/v2/auth?response_type=code&client_id=app&"
+                 "redirect_uri=http%%3A%%2F%%2Flocalhost%%2Fcb&scope=ZohoBooks.fullaccess.all&"
+                 "state=dc&dc=%s",
+                 dcs[i][0]);
+        assert_int_equal(req(t, "GET", url, NULL), 302);
+        char *dc_loc = query_param(header(t, "Location"), "location");
+        assert_string_equal(dc_loc, dcs[i][1]);
+        hs_free(dc_loc);
+    }
     /* a consent without access_type=offline (Zoho's default, online): an access token only */
     assert_int_equal(req(t, "GET",
                          "/zohobooks/accounts/oauth/v2/auth?response_type=code&client_id=app&"
@@ -409,6 +425,8 @@ static void test_sbx_zoho_rate_limits(void **state)
     assert_int_equal(api(t, "GET", "settings/currencies", NULL), 429);
     assert_int_equal(code_of(t), 45);
     assert_null(header(t, "Retry-After"));
+    /* refused for the minute: the day says what it really has left (and lost nothing) */
+    assert_string_equal(header(t, "X-Rate-Limit-Remaining"), "9900");
     /* the other organization has its own limits */
     t->org_param = t->org2;
     assert_int_equal(api(t, "GET", "settings/currencies", NULL), 200);
@@ -517,6 +535,106 @@ static void test_sbx_zoho_contacts(void **state)
     assert_int_equal(json_array_size(json_object_get(t->json, "contacts")), all);
 }
 
+/* The contact persons endpoints (contact-persons.yml): each touches one person. */
+static void test_sbx_zoho_contact_person_endpoints(void **state)
+{
+    struct t *t = *state;
+    assert_int_equal(api(t, "POST", "contacts",
+                         "{\"contact_name\":\"Persons Ltd\",\"contact_persons\":["
+                         "{\"first_name\":\"Accounts\",\"last_name\":\"Payable\","
+                         "\"email\":\"ap@persons.example\"}]}"),
+                     201);
+    char cid[32], ap[32], rel[160], body[512];
+    snprintf(cid, sizeof cid, "%s", jpath(t->json, "contact.contact_id"));
+    snprintf(ap, sizeof ap, "%s", jpath(t->json, "contact.contact_persons.0.contact_person_id"));
+    /* create: a second person, not primary; the first is kept */
+    advance(t, 2000);
+    snprintf(body, sizeof body,
+             "{\"contact_id\":\"%s\",\"first_name\":\"Betty\",\"last_name\":\"Books\","
+             "\"email\":\"betty@persons.example\",\"phone\":\"+1 555 0101\"}",
+             cid);
+    assert_int_equal(api(t, "POST", "contacts/contactpersons", body), 201);
+    assert_int_equal(code_of(t), 0);
+    assert_string_equal(jpath(t->json, "contact_person.0.first_name"), "Betty");
+    assert_string_equal(jpath(t->json, "contact_person.0.contact_id"), cid);
+    assert_true(json_is_false(jget(t->json, "contact_person.0.is_primary_contact")));
+    char betty[32];
+    snprintf(betty, sizeof betty, "%s", jpath(t->json, "contact_person.0.contact_person_id"));
+    assert_string_not_equal(betty, ap);
+    snprintf(rel, sizeof rel, "contacts/%s", cid);
+    assert_int_equal(api(t, "GET", rel, NULL), 200);
+    assert_int_equal(json_array_size(jget(t->json, "contact.contact_persons")), 2);
+    assert_string_equal(jpath(t->json, "contact.contact_persons.0.first_name"), "Accounts");
+    assert_string_equal(jpath(t->json, "contact.email"), "ap@persons.example");
+    assert_string_equal(jpath(t->json, "contact.last_modified_time"), "2026-11-23T18:00:02+0000");
+    /* update: only that person, only the fields sent */
+    snprintf(rel, sizeof rel, "contacts/contactpersons/%s", betty);
+    snprintf(body, sizeof body,
+             "{\"contact_id\":\"%s\",\"first_name\":\"Bettina\",\"email\":"
+             "\"bettina@persons.example\"}",
+             cid);
+    assert_int_equal(api(t, "PUT", rel, body), 200);
+    assert_string_equal(jpath(t->json, "message"), "The contactperson details has been updated.");
+    assert_string_equal(jpath(t->json, "contact_person.0.first_name"), "Bettina");
+    assert_string_equal(jpath(t->json, "contact_person.0.last_name"), "Books");
+    assert_string_equal(jpath(t->json, "contact_person.0.phone"), "+1 555 0101");
+    snprintf(rel, sizeof rel, "contacts/%s/contactpersons/%s", cid, betty);
+    assert_int_equal(api(t, "GET", rel, NULL), 200);
+    assert_string_equal(jpath(t->json, "contact_person.email"), "bettina@persons.example");
+    snprintf(rel, sizeof rel, "contacts/%s/contactpersons/%s", cid, ap);
+    assert_int_equal(api(t, "GET", rel, NULL), 200);
+    assert_string_equal(jpath(t->json, "contact_person.first_name"), "Accounts");
+    assert_true(json_is_true(jget(t->json, "contact_person.is_primary_contact")));
+    /* refusals: no contact_id, a blank first name, a new person without one, unknown ids, a
+     * bad email */
+    snprintf(rel, sizeof rel, "contacts/contactpersons/%s", betty);
+    assert_int_equal(api(t, "PUT", rel, "{\"first_name\":\"X\"}"), 400);
+    assert_int_equal(code_of(t), 4);
+    snprintf(body, sizeof body, "{\"contact_id\":\"%s\",\"first_name\":\"\"}", cid);
+    assert_int_equal(api(t, "PUT", rel, body), 400);
+    assert_int_equal(code_of(t), 4);
+    snprintf(body, sizeof body, "{\"contact_id\":\"%s\",\"last_name\":\"X\"}", cid);
+    assert_int_equal(api(t, "POST", "contacts/contactpersons", body), 400);
+    assert_int_equal(code_of(t), 4);
+    snprintf(body, sizeof body,
+             "{\"contact_id\":\"%s\",\"first_name\":\"X\","
+             "\"email\":\"nope\"}",
+             cid);
+    assert_int_equal(api(t, "PUT", rel, body), 400);
+    assert_int_equal(code_of(t), 2);
+    snprintf(body, sizeof body, "{\"contact_id\":\"%s\",\"first_name\":\"X\"}", cid);
+    assert_int_equal(api(t, "PUT", "contacts/contactpersons/1", body), 404);
+    assert_int_equal(code_of(t), 1002);
+    assert_int_equal(
+        api(t, "POST", "contacts/contactpersons", "{\"contact_id\":\"1\",\"first_name\":\"X\"}"),
+        404);
+    assert_int_equal(api(t, "POST", "contacts/contactpersons", "{\"first_name\":\"X\"}"), 400);
+    /* primary: the contact's own fields follow the primary person */
+    snprintf(rel, sizeof rel, "contacts/contactpersons/%s/primary", betty);
+    assert_int_equal(api(t, "POST", rel, NULL), 200);
+    snprintf(rel, sizeof rel, "contacts/%s", cid);
+    assert_int_equal(api(t, "GET", rel, NULL), 200);
+    assert_string_equal(jpath(t->json, "contact.email"), "bettina@persons.example");
+    assert_true(json_is_false(jget(t->json, "contact.contact_persons.0.is_primary_contact")));
+    assert_true(json_is_true(jget(t->json, "contact.contact_persons.1.is_primary_contact")));
+    /* delete one; the other stays (and becomes primary again) */
+    snprintf(rel, sizeof rel, "contacts/contactpersons/%s", betty);
+    assert_int_equal(api(t, "DELETE", rel, NULL), 200);
+    assert_string_equal(jpath(t->json, "message"), "The contact person has been deleted.");
+    snprintf(rel, sizeof rel, "contacts/%s", cid);
+    assert_int_equal(api(t, "GET", rel, NULL), 200);
+    assert_int_equal(json_array_size(jget(t->json, "contact.contact_persons")), 1);
+    assert_string_equal(jpath(t->json, "contact.contact_persons.0.contact_person_id"), ap);
+    assert_true(json_is_true(jget(t->json, "contact.contact_persons.0.is_primary_contact")));
+    /* whereas a contact_persons list sent with the contact replaces the persons (Zoho's
+     * "remove them by excluding them from the contact_persons list") */
+    snprintf(body, sizeof body, "%s",
+             "{\"contact_persons\":[{\"first_name\":\"Only\",\"email\":\"only@p.example\"}]}");
+    assert_int_equal(api(t, "PUT", rel, body), 200);
+    assert_int_equal(json_array_size(jget(t->json, "contact.contact_persons")), 1);
+    assert_string_equal(jpath(t->json, "contact.contact_persons.0.first_name"), "Only");
+}
+
 static void test_sbx_zoho_upsert_by_unique_field(void **state)
 {
     struct t *t = *state;
@@ -598,11 +716,11 @@ static void test_sbx_zoho_seed_matches_quickbooks(void **state)
     char realm[32];
     snprintf(realm, sizeof realm, "%s", jpath(t->json, "quickbooks.realmId"));
     char target[256];
-    snprintf(
-        target, sizeof target,
-        "/quickbooks/v3/company/%s/query?query=select%%20*%%20from%%20Customer%%20maxresults%%20"
-        "1000",
-        realm);
+    snprintf(target, sizeof target,
+             "/quickbooks/v3/company/%s/"
+             "query?query=select%%20*%%20from%%20Customer%%20maxresults%%20"
+             "1000",
+             realm);
     assert_int_equal(req(t, "GET", target, NULL), 200);
     json_t *qc =
         json_incref(json_object_get(json_object_get(t->json, "QueryResponse"), "Customer"));
@@ -1177,6 +1295,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sbx_zoho_oauth_flow, setup, teardown),
         cmocka_unit_test(test_sbx_zoho_rate_limits),
         cmocka_unit_test_setup_teardown(test_sbx_zoho_contacts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sbx_zoho_contact_person_endpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sbx_zoho_upsert_by_unique_field, setup, teardown),
         cmocka_unit_test(test_sbx_zoho_seed_matches_quickbooks),
         cmocka_unit_test_setup_teardown(test_sbx_zoho_items, setup, teardown),

@@ -801,11 +801,13 @@ static int xero_webhook(struct hs_connector *c, const struct hs_http_request *re
 /* Contact Name: 255 characters, required, unique among active contacts; Item Code 30, Name 50
  * (the sandbox's and Xero's documented lengths, docs/sandbox-xero.md). */
 static const struct hs_validate_limit customer_limits[] = {
-    {"display_name", "Contact name", 255, NULL, true, true},
+    {"display_name", "Contact name", 255, NULL, true, true, false},
+    /* "Website address for contact (read only)" (the spec's Contact.Website): Xero ignores it */
+    {"website", "Website", 0, NULL, false, false, true},
 };
 static const struct hs_validate_limit item_limits[] = {
-    {"name", "Item name", 50, NULL, false, false},
-    {"sku", "Item code", 30, NULL, false, true},
+    {"name", "Item name", 50, NULL, false, false, false},
+    {"sku", "Item code", 30, NULL, false, true, false},
 };
 
 static const struct hs_validate_limit *xero_field_limits(const struct hs_connector *c,

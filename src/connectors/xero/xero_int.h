@@ -192,6 +192,23 @@ char *hs_xero_conn_cursor_format(const struct hs_xero_cursor *c);
 void hs_xero_conn_cursor_next(const struct hs_xero_cursor *cur, int64_t newest_ms, bool full,
                               struct hs_xero_cursor *out, bool *out_more);
 
+/* ---- contacts we own ---------------------------------------------------------------------- */
+
+/* ContactNumber of a contact we create: this prefix and the create's idem_key (at most 50
+ * characters, Xero's limit). */
+#define HS_XERO_OWN_PREFIX         "hoopsync-"
+#define HS_XERO_CONTACT_NUMBER_MAX 50
+/* The canonical paths of a contact's person (FirstName, LastName, EmailAddress). */
+#define HS_XERO_PERSON_PATHS "given_name,family_name,email"
+
+/*
+ * True when contact (a Xero Contact element) is one we created (its ContactNumber carries
+ * HS_XERO_OWN_PREFIX): its person is the CRM contact, which we keep in sync. Any other
+ * contact's person is the accounts team's billing contact: its records carry meta
+ * HS_META_UNSYNCED = HS_XERO_PERSON_PATHS, and updates never write it.
+ */
+bool hs_xero_conn_owned(const json_t *contact);
+
 /* ---- requests we send --------------------------------------------------------------------- */
 
 /*

@@ -4,10 +4,14 @@
  * Design:     no I/O: bytes in, structs out, and records in, elements out. Answers are parsed
  *             with hs_json_parse_exact, so every amount, quantity and price is read from its
  *             exact text (never a double) at the currency's exponent:
- *               Contact  Name, FirstName/LastName and EmailAddress (else those of the first
- *                        ContactPersons entry: the CRM contact), Phones[DEFAULT], Website,
- *                        Addresses POBOX (billing) / STREET (shipping), TaxNumber,
- *                        DefaultCurrency, ContactStatus (ACTIVE true, ARCHIVED false)
+ *               Contact  Name, FirstName/LastName and EmailAddress (the primary person;
+ *                        else those of the first ContactPersons entry), Phones[DEFAULT],
+ *                        Website (read only: never written), Addresses POBOX (billing) /
+ *                        STREET (shipping), TaxNumber, DefaultCurrency, ContactStatus (ACTIVE
+ *                        true, ARCHIVED false). The person is the CRM contact only on a
+ *                        contact we created (ContactNumber "hoopsync-..."); elsewhere it is
+ *                        the accounts team's and left out of the sync (meta
+ *                        HS_META_UNSYNCED); ContactPersons are never written.
  *               Item     Name, Code (sku), Description, SalesDetails.UnitPrice (base
  *                        currency) and AccountCode
  *               Invoice  ACCREC only: InvoiceNumber, Contact.ContactID, CurrencyCode, Date,
@@ -39,6 +43,7 @@
 #include "connectors/common/fields.h"
 #include "connectors/xero/xero_int.h"
 #include "core/currency.h"
+#include "core/merge.h"
 #include "core/tax.h"
 #include "util/alloc.h"
 #include "util/civil.h"
@@ -438,7 +443,19 @@ static int parse_customer(const json_t *o, struct hs_record *r)
         c->active = HS_TRI_TRUE;
     else if (status != NULL)
         c->active = HS_TRI_FALSE;
+    /* the contact's person (FirstName, LastName, EmailAddress: its primary person, the one
+     * invoices are emailed to) is ours only on a contact we created; on any other it is the
+     * accounts team's billing contact, which neither overwrites the CRM contact nor is
+     * overwritten by it */
+    if (rc == HS_OK && !hs_xero_conn_owned(o))
+        rc = hs_fields_set(&r->meta, HS_META_UNSYNCED, HS_XERO_PERSON_PATHS);
     return rc;
+}
+
+bool hs_xero_conn_owned(const json_t *contact)
+{
+    const char *num = jstr(contact, "ContactNumber");
+    return num != NULL && strncmp(num, HS_XERO_OWN_PREFIX, strlen(HS_XERO_OWN_PREFIX)) == 0;
 }
 
 static int parse_item(const json_t *o, struct hs_record *r, const struct hs_xero_opts *xo,
@@ -1191,18 +1208,21 @@ static int add_address(json_t *arr, const char *type, const struct hs_address *a
     return rc;
 }
 
-static int build_customer(const struct hs_record *r, bool create, json_t *o)
+static int build_customer(const struct hs_record *r, bool create, const char *idem_key, json_t *o)
 {
     const struct hs_customer *c = &r->customer;
+    /* the person is written only where it is ours (hs_xero_conn_owned): the engine leaves an
+     * unsynced person alone, and so does this, whoever asks */
+    bool person =
+        create || !hs_merge_path_listed(hs_fields_get(&r->meta, HS_META_UNSYNCED), "email");
     int rc = hs_conn_put_str(o, "Name", c->display_name);
-    if (rc == HS_OK)
+    if (rc == HS_OK && person)
         rc = hs_conn_put_str(o, "FirstName", c->given_name);
-    if (rc == HS_OK)
+    if (rc == HS_OK && person)
         rc = hs_conn_put_str(o, "LastName", c->family_name);
-    if (rc == HS_OK)
+    if (rc == HS_OK && person)
         rc = hs_conn_put_str(o, "EmailAddress", c->email);
-    if (rc == HS_OK)
-        rc = hs_conn_put_str(o, "Website", c->website);
+    /* Website is read only in Xero's API (the spec; xero.c declares it read_only): not sent */
     if (rc == HS_OK)
         rc = hs_conn_put_str(o, "TaxNumber", c->tax_id);
     if (rc == HS_OK && c->phone != NULL)
@@ -1226,18 +1246,14 @@ static int build_customer(const struct hs_record *r, bool create, json_t *o)
         rc = hs_conn_put_str(o, "DefaultCurrency", c->currency);
     if (rc == HS_OK && c->active != HS_TRI_UNSET)
         rc = hs_conn_put_str(o, "ContactStatus", c->active == HS_TRI_TRUE ? "ACTIVE" : "ARCHIVED");
-    /* the CRM contact as the contact's person, on creation only: Xero replaces the list */
-    if (rc == HS_OK && create && c->email != NULL) {
-        json_t *p = json_pack("{s:s, s:b}", "EmailAddress", c->email, "IncludeInEmails", 1);
-        rc = p != NULL ? HS_OK : HS_ENOMEM;
-        if (rc == HS_OK)
-            rc = hs_conn_put_str(p, "FirstName", c->given_name);
-        if (rc == HS_OK)
-            rc = hs_conn_put_str(p, "LastName", c->family_name);
-        if (rc == HS_OK)
-            rc = hs_conn_put(o, "ContactPersons", json_pack("[o]", p));
-        else
-            json_decref(p);
+    /* ContactPersons (the other persons) are never sent: Xero replaces the whole list with
+     * what is sent, and they are the accounts team's. A contact we create is marked ours by
+     * its ContactNumber ("used to identify contacts in external systems"), so that its
+     * person, the CRM contact, is kept in sync later (hs_xero_conn_owned). */
+    if (rc == HS_OK && create && idem_key != NULL && idem_key[0] != '\0') {
+        char num[HS_XERO_CONTACT_NUMBER_MAX + 1];
+        snprintf(num, sizeof num, "%s%s", HS_XERO_OWN_PREFIX, idem_key);
+        rc = hs_conn_put_str(o, "ContactNumber", num);
     }
     if (rc == HS_OK && create)
         rc = hs_conn_put(o, "IsCustomer", json_true());
@@ -1444,7 +1460,6 @@ static const struct fmap customer_map[] = {
     {"family_name", "LastName", true},
     {"email", "EmailAddress", true},
     {"phone", "Phones", false},
-    {"website", "Website", true},
     {"billing_address", "Addresses", false},
     {"shipping_address", "Addresses", false},
     {"tax_id", "TaxNumber", true},
@@ -1492,7 +1507,10 @@ static int partial_select(enum hs_kind kind, const struct hs_write *w, json_t *f
                           size_t *n_selected)
 {
     *n_selected = 0;
+    const char *unsynced = hs_fields_get(&w->record->meta, HS_META_UNSYNCED);
     for (const struct fmap *m = fmap_of(kind); m->prefix != NULL; m++) {
+        if (hs_merge_path_listed(unsynced, m->prefix))
+            continue; /* not ours to write (hs_xero_conn_owned) */
         bool wanted = w->fields == NULL;
         for (size_t i = 0; !wanted && i < w->n_fields; i++)
             wanted = w->fields[i] != NULL && fmap_match(m, w->fields[i]);
@@ -1534,7 +1552,7 @@ int hs_xero_conn_build(enum hs_kind kind, const struct hs_write *w, const struct
     int rc;
     switch (kind) {
     case HS_KIND_CUSTOMER:
-        rc = build_customer(r, create, full);
+        rc = build_customer(r, create, w->idem_key, full);
         break;
     case HS_KIND_ITEM:
         rc = build_item(r, create, o, full, err);

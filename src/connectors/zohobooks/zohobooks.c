@@ -22,7 +22,9 @@
  *             X-Unique-Identifier-Key = the setting unique_field, X-Unique-Identifier-Value =
  *             the idem_key, X-Upsert: true): a create whose answer was lost lands on the same
  *             record when sent again. Payments have no upsert: POST. Updates PUT
- *             /<entity>/{id} with the changed fields; an update of fields Zoho does not carry
+ *             /<entity>/{id} with the changed fields (a customer's person goes first, on its
+ *             own: PUT /contacts/contactpersons/{id}, so the contact's other persons stay;
+ *             write_person); an update of fields Zoho does not carry
  *             sends nothing and its result is the record read back, never an echo. A refused
  *             record (Zoho's {"code","message"}) gets its own status and Zoho's message; the
  *             call fails only for what is not the record's fault (token, limits after
@@ -398,6 +400,64 @@ static int mark_sent(struct hs_connector *c, struct hs_write *w, struct hs_error
     return rc;
 }
 
+/*
+ * The person part of a customer update (hs_zoho_conn_build_person): PUT
+ * /contacts/contactpersons/{id} for the contact's person, or POST /contacts/contactpersons
+ * when it has none; only that person changes. *sent says whether a call went out. A refusal
+ * is the record's status (w->status, Zoho's message); HS_OK otherwise, or the call's error.
+ */
+static int write_person(struct hs_connector *c, struct hs_write *w, bool *sent,
+                        struct hs_error *err)
+{
+    *sent = false;
+    json_t *p = NULL;
+    const char *pid = NULL;
+    int rc = hs_zoho_conn_build_person(w, &p, &pid, err);
+    if (rc != HS_OK || p == NULL)
+        return rc;
+    if (pid != NULL && !digits_only(pid, 32)) {
+        json_decref(p);
+        return hs_error_set(err, HS_EPROTO, "invalid Zoho Books contact person id '%.40s'", pid);
+    }
+    char rel[128];
+    snprintf(rel, sizeof rel, "contacts/contactpersons%s%s", pid != NULL ? "/" : "",
+             pid != NULL ? pid : "");
+    struct hs_buf body;
+    struct hs_buf answer;
+    hs_buf_init(&body);
+    hs_buf_init(&answer);
+    rc = hs_json_dump_exact(p, &body);
+    json_decref(p);
+    int status = 0;
+    struct hs_error cerr;
+    hs_error_clear(&cerr);
+    if (rc == HS_OK)
+        rc = hs_zoho_conn_send(c, pid != NULL ? "PUT" : "POST", rel, NULL, body.data, body.len,
+                               &status, &answer, &cerr);
+    if (rc == HS_OK && status >= 200 && status <= 299) {
+        *sent = true;
+    } else if (rc == HS_OK && record_fault(status)) {
+        int code = -1;
+        char text[HS_ERRMSG_MAX];
+        if (!hs_zoho_conn_parse_error((const uint8_t *)answer.data, answer.len, &code, text,
+                                      sizeof text))
+            snprintf(text, sizeof text, "Zoho Books refused the contact person (HTTP %d)", status);
+        w->status = hs_zoho_conn_write_status(status, code);
+        snprintf(w->msg, sizeof w->msg, "%s", text);
+    } else if (rc == HS_OK) {
+        rc = cerr.code != HS_OK ? cerr.code : hs_zoho_conn_write_status(status, -1);
+        if (err != NULL)
+            *err = cerr;
+    } else if (err != NULL && rc != HS_ENOMEM) {
+        *err = cerr;
+    }
+    hs_buf_release(&body);
+    hs_buf_release(&answer);
+    if (rc == HS_ENOMEM)
+        hs_error_set(err, HS_ENOMEM, "out of memory");
+    return rc;
+}
+
 static int write_one(struct hs_connector *c, enum hs_kind kind, struct hs_write *w,
                      struct hs_error *err)
 {
@@ -420,6 +480,16 @@ static int write_one(struct hs_connector *c, enum hs_kind kind, struct hs_write 
         w->status = rc;
         snprintf(w->msg, sizeof w->msg, "%s", berr.msg);
         return HS_OK;
+    }
+    if (kind == HS_KIND_CUSTOMER && w->op != HS_WRITE_CREATE) {
+        /* the person first, on its own (the contact's other persons stay); then the contact's
+         * own fields, whose answer is the result, or else the contact read back */
+        bool sent = false;
+        rc = write_person(c, w, &sent, err);
+        if (rc != HS_OK || w->status != HS_OK) {
+            json_decref(el);
+            return rc;
+        }
     }
     if (el == NULL && (w->op == HS_WRITE_CREATE || w->record->id == NULL))
         return hs_record_clone(w->record, &w->result);
@@ -549,10 +619,10 @@ static int zoho_webhook(struct hs_connector *c, const struct hs_http_request *re
 /* contact_name 200 characters, required, unique ignoring case; item name required
  * (docs/sandbox-zoho.md). */
 static const struct hs_validate_limit customer_limits[] = {
-    {"display_name", "Contact name", 200, NULL, true, true},
+    {"display_name", "Contact name", 200, NULL, true, true, false},
 };
 static const struct hs_validate_limit item_limits[] = {
-    {"name", "Item name", 100, NULL, true, true},
+    {"name", "Item name", 100, NULL, true, true, false},
 };
 
 static const struct hs_validate_limit *zoho_field_limits(const struct hs_connector *c,

@@ -186,6 +186,40 @@ HS_MUST_CHECK int hs_zoho_conn_build(enum hs_kind kind, const struct hs_write *w
                                      const struct hs_zoho_opts *o, json_t **out,
                                      struct hs_error *err);
 
+/* ---- the contact's person ------------------------------------------------------------------- */
+
+/* Record meta of a customer: the id and first name of the person its canonical given_name,
+ * family_name, email and phone come from (the primary contact person). */
+#define HS_ZOHO_META_PERSON "contact_person_id"
+#define HS_ZOHO_META_FIRST  "contact_person_first_name"
+/* The canonical paths of a contact's person that are left out of the sync on a contact we did
+ * not create (its meta HS_META_UNSYNCED; its phone syncs, and is HS_META_READ_ONLY only when
+ * the contact has no person to hold it). */
+#define HS_ZOHO_PERSON_PATHS "given_name,family_name,email"
+
+/*
+ * True when contact (a Zoho contact object with its custom_fields, as GET /contacts/{id} and
+ * every write answer it) is one we created: its unique field (o->unique_field, which every
+ * create sets through the upsert) has a value. Its primary person is then the CRM contact,
+ * which we keep in sync; any other contact's persons are the accounts team's.
+ */
+bool hs_zoho_conn_owned(const json_t *contact, const struct hs_zoho_opts *o);
+
+/*
+ * The body of the person update of a customer update w: {"contact_id", "first_name", and the
+ * changed ones of last_name, email, phone}, for PUT /contacts/contactpersons/{*out_pid} (the
+ * record's meta HS_ZOHO_META_PERSON) or, when the contact has no person yet (*out_pid NULL),
+ * POST /contacts/contactpersons. *out NULL (HS_OK) when w changes no person field, or only
+ * fields the record's meta leaves out (HS_META_UNSYNCED, HS_META_READ_ONLY: a person we do not
+ * own is never written). Only that person is touched: the contact's other persons stay. The
+ * first name goes along (the changed one, else the one the person has: meta
+ * HS_ZOHO_META_FIRST); a cleared first name is kept (Zoho requires one), and without a first
+ * name no new person is made (*out NULL). *out_pid is borrowed from w->record. HS_OK or
+ * HS_ENOMEM.
+ */
+HS_MUST_CHECK int hs_zoho_conn_build_person(const struct hs_write *w, json_t **out,
+                                            const char **out_pid, struct hs_error *err);
+
 /* ---- client (zohobooks_client.c) ------------------------------------------------------------ */
 
 struct hs_connector {

@@ -21,9 +21,12 @@
  *             invoice's subtotal is total - tax_total. Rates with more decimals than the
  *             currency are rounded half up, the only rounding on read.
  *             Writing builds the body from the record; an update keeps only the fields the
- *             changed paths map to (table per kind), as Zoho updates only what is sent (the
- *             contact persons list, when sent, replaces the old one: the primary person goes
- *             with its contact_person_id, kept in the record's meta).
+ *             changed paths map to (table per kind), as Zoho updates only what is sent. The
+ *             contact persons list is sent on create only: sent with an update it replaces the
+ *             contact's persons, deleting the others. An update of the CRM contact goes to the
+ *             one person we own, by its id (hs_zoho_conn_build_person), and only on a contact
+ *             we created (hs_zoho_conn_owned); any other contact's persons are marked unsynced
+ *             in the record's meta and never written.
  * Invariants: every record returned passes hs_record_validate.
  * Ownership:  see zohobooks_int.h.
  */
@@ -34,6 +37,7 @@
 #include "connectors/common/fields.h"
 #include "connectors/zohobooks/zohobooks_int.h"
 #include "core/currency.h"
+#include "core/merge.h"
 #include "util/alloc.h"
 #include "util/civil.h"
 #include "util/jsonnum.h"
@@ -349,7 +353,21 @@ static const json_t *primary_person(const json_t *o)
     return json_array_get(persons, 0);
 }
 
-static int parse_customer(const json_t *o, struct hs_record *r)
+bool hs_zoho_conn_owned(const json_t *contact, const struct hs_zoho_opts *zo)
+{
+    const char *key = zo != NULL ? zo->unique_field : NULL;
+    size_t i;
+    const json_t *f;
+    json_array_foreach(json_object_get(contact, "custom_fields"), i, f)
+    {
+        const char *v = jtext(f, "value");
+        if (key != NULL && hs_str_eq(jstr(f, "api_name"), key) && v != NULL && v[0] != '\0')
+            return true;
+    }
+    return false;
+}
+
+static int parse_customer(const json_t *o, struct hs_record *r, const struct hs_zoho_opts *zo)
 {
     struct hs_customer *c = &r->customer;
     const json_t *person = primary_person(o);
@@ -381,7 +399,20 @@ static int parse_customer(const json_t *o, struct hs_record *r)
         c->active = HS_TRI_FALSE;
     const char *pid = jtext(person, "contact_person_id");
     if (rc == HS_OK && pid != NULL && strlen(pid) <= MAX_ID_LEN)
-        rc = hs_fields_set(&r->meta, "contact_person_id", pid);
+        rc = hs_fields_set(&r->meta, HS_ZOHO_META_PERSON, pid);
+    const char *first = jtext(person, "first_name");
+    if (rc == HS_OK && pid != NULL && first != NULL)
+        rc = hs_fields_set(&r->meta, HS_ZOHO_META_FIRST, first);
+    /* a contact we did not create: its persons are the accounts team's (the primary one is
+     * its billing contact); none is the CRM contact: names and email are neither written nor
+     * taken into the CRM contact. The phone is the contact's own (Zoho shows the primary
+     * person's phone as the contact's): it syncs, written to that person's phone alone; a
+     * contact without a person has nowhere to take it (the update of a contact has no phone) */
+    bool owned = hs_zoho_conn_owned(o, zo);
+    if (rc == HS_OK && !owned)
+        rc = hs_fields_set(&r->meta, HS_META_UNSYNCED, HS_ZOHO_PERSON_PATHS);
+    if (rc == HS_OK && !owned && person == NULL)
+        rc = hs_fields_set(&r->meta, HS_META_READ_ONLY, "phone");
     return rc;
 }
 
@@ -591,7 +622,7 @@ int hs_zoho_conn_parse_record(enum hs_kind kind, const json_t *obj, const struct
     if (rc == HS_OK) {
         switch (kind) {
         case HS_KIND_CUSTOMER:
-            rc = parse_customer(obj, r);
+            rc = parse_customer(obj, r, o);
             break;
         case HS_KIND_ITEM:
             rc = parse_item(obj, r, o, err);
@@ -1057,14 +1088,13 @@ static int build_customer(const struct hs_record *r, bool create, json_t *o)
         rc = put_address(o, "billing_address", &c->billing_address);
     if (rc == HS_OK)
         rc = put_address(o, "shipping_address", &c->shipping_address);
-    /* the CRM contact is the primary contact person; its id keeps it the same person */
-    if (rc == HS_OK &&
+    /* a new contact's only person, its primary one, is the CRM contact (sent with it: no extra
+     * call). An update never sends contact_persons: the list sent replaces the contact's
+     * persons, deleting any other (hs_zoho_conn_build_person writes ours alone). */
+    if (rc == HS_OK && create &&
         (c->email != NULL || c->given_name != NULL || c->family_name != NULL || c->phone != NULL)) {
         json_t *p = json_pack("{s:b}", "is_primary_contact", 1);
         rc = p != NULL ? HS_OK : HS_ENOMEM;
-        const char *pid = hs_fields_get(&r->meta, "contact_person_id");
-        if (rc == HS_OK && !create)
-            rc = hs_conn_put_str(p, "contact_person_id", pid);
         if (rc == HS_OK)
             rc = hs_conn_put_str(p, "first_name", c->given_name);
         if (rc == HS_OK)
@@ -1242,10 +1272,6 @@ struct fmap {
 
 static const struct fmap customer_map[] = {
     {"display_name", "contact_name", false},
-    {"given_name", "contact_persons", false},
-    {"family_name", "contact_persons", false},
-    {"email", "contact_persons", false},
-    {"phone", "contact_persons", false},
     {"website", "website", true},
     {"billing_address", "billing_address", false},
     {"shipping_address", "shipping_address", false},
@@ -1364,5 +1390,67 @@ int hs_zoho_conn_build(enum hs_kind kind, const struct hs_write *w, const struct
         return hs_error_set(err, HS_ENOMEM, "out of memory");
     }
     *out = part;
+    return HS_OK;
+}
+
+/* ---- the contact's person ------------------------------------------------------------------- */
+
+/* The canonical paths of the person, in the order of their Zoho fields below. */
+static const char *const person_paths[] = {"given_name", "family_name", "email", "phone"};
+static const char *const person_keys[] = {"first_name", "last_name", "email", "phone"};
+
+static bool field_asked(const struct hs_write *w, const char *path)
+{
+    if (w->fields == NULL)
+        return true;
+    for (size_t i = 0; i < w->n_fields; i++) {
+        size_t n = strlen(path);
+        const char *f = w->fields[i];
+        if (f != NULL && strncmp(f, path, n) == 0 && (f[n] == '\0' || f[n] == '.'))
+            return true;
+    }
+    return false;
+}
+
+int hs_zoho_conn_build_person(const struct hs_write *w, json_t **out, const char **out_pid,
+                              struct hs_error *err)
+{
+    *out = NULL;
+    *out_pid = NULL;
+    const struct hs_record *r = w->record;
+    if (w->op == HS_WRITE_CREATE || r == NULL || r->kind != HS_KIND_CUSTOMER || r->id == NULL)
+        return HS_OK;
+    const char *unsynced = hs_fields_get(&r->meta, HS_META_UNSYNCED);
+    const char *read_only = hs_fields_get(&r->meta, HS_META_READ_ONLY);
+    const struct hs_customer *c = &r->customer;
+    const char *vals[4] = {c->given_name, c->family_name, c->email, c->phone};
+    json_t *p = json_pack("{s:s}", "contact_id", r->id);
+    if (p == NULL)
+        return hs_error_set(err, HS_ENOMEM, "out of memory");
+    int rc = HS_OK;
+    size_t n = 0;
+    for (size_t i = 0; rc == HS_OK && i < 4; i++) {
+        /* never a person that is not ours (hs_zoho_conn_owned), whoever asks */
+        if (!field_asked(w, person_paths[i]) || hs_merge_path_listed(unsynced, person_paths[i]) ||
+            hs_merge_path_listed(read_only, person_paths[i]))
+            continue;
+        if (vals[i] != NULL || i > 0) /* a cleared first name is kept: Zoho requires one */
+            rc = hs_conn_put(p, person_keys[i], json_string(vals[i] != NULL ? vals[i] : ""));
+        n++;
+    }
+    const char *pid = hs_fields_get(&r->meta, HS_ZOHO_META_PERSON);
+    if (rc == HS_OK && n > 0 && json_object_get(p, "first_name") == NULL && pid != NULL)
+        /* contact-persons.yml asks for first_name on an update too: the one the person has
+         * (none: not sent, as contacts.yml's update of a person requires nothing) */
+        rc = hs_conn_put_str(p, "first_name", hs_fields_get(&r->meta, HS_ZOHO_META_FIRST));
+    if (rc == HS_OK && pid == NULL && json_object_get(p, "first_name") == NULL)
+        n = 0; /* a new person needs a first name (both specs): without one there is none to
+                * make, and the result read back says so (nothing is claimed that did not land) */
+    if (rc != HS_OK || n == 0) {
+        json_decref(p);
+        return rc == HS_OK ? HS_OK : hs_error_set(err, HS_ENOMEM, "out of memory");
+    }
+    *out = p;
+    *out_pid = pid;
     return HS_OK;
 }
