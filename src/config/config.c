@@ -1563,15 +1563,15 @@ static int check_field_keys(struct ctx *c, const struct flow_scratch *s)
 {
     static const char *const keys[3] = {"mappings", "authority", "matching"};
     static const char *const invoices[3] = {
-        "invoices are built from their deals; use 'invoicing' (default_currency, default_item, "
-        "payment_terms, taxes)",
-        "invoices are built from their deals; 'invoice_updates' in 'invoicing' says what a deal "
-        "edit may change",
+        ("invoices are built from their deals; use 'invoicing' (default_currency, default_item, "
+         "payment_terms, taxes)"),
+        ("invoices are built from their deals; 'invoice_updates' in 'invoicing' says what a deal "
+         "edit may change"),
         "each closed-won deal gets its own invoice, nothing is matched",
     };
     static const char *const payments[3] = {
-        "payment status is written to the deals as it is (hoopsync_payment_status, amounts "
-        "paid and due)",
+        ("payment status is written to the deals as it is (hoopsync_payment_status, amounts "
+         "paid and due)"),
         "payment status only goes from accounting to the deals",
         "payments reach the deals through their invoices, nothing is matched",
     };
