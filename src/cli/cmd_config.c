@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "connectors/common/fields.h"
 #include "core/mapping.h"
+#include "engine/engine.h"
 #include "hoopsync/connector.h"
 #include "hoopsync/error.h"
 #include "util/json.h"
@@ -87,9 +88,10 @@ static int load_side(const struct hs_config *cfg, const struct hs_config_connect
 
 /*
  * Compiles the mapping of every customers and items flow (the flows whose `mappings:` the
- * engine applies; the parser refuses them elsewhere) with the configured connectors' field
- * names, as hs_engine_open does. A provider hoopsync has no connector for yet is skipped
- * (plan says it cannot be synced). HS_OK or the first error, placed as "FILE:LINE:COL: ...".
+ * engine applies; the parser refuses them elsewhere) and the filter of those and of the
+ * invoices flow, with the configured connectors' field names, as hs_engine_open does. A provider
+ * hoopsync has no connector for yet is skipped (plan says it cannot be synced). HS_OK or the first
+ * error, placed as "FILE:LINE:COL: ...".
  */
 static int check_mappings(const struct hs_config *cfg, struct hs_error *err)
 {
@@ -104,11 +106,17 @@ static int check_mappings(const struct hs_config *cfg, struct hs_error *err)
         rc = load_side(cfg, &cfg->accounting, "accounting", HS_SIDE_ACCOUNTING, &f, err);
     for (size_t i = 0; rc == HS_OK && i < cfg->n_flows; i++) {
         const struct hs_config_flow *flow = &cfg->flows[i];
-        if (flow->objects != HS_CONFIG_OBJECT_CUSTOMERS && flow->objects != HS_CONFIG_OBJECT_ITEMS)
+        bool generic =
+            flow->objects == HS_CONFIG_OBJECT_CUSTOMERS || flow->objects == HS_CONFIG_OBJECT_ITEMS;
+        if (!generic && flow->objects != HS_CONFIG_OBJECT_INVOICES)
             continue;
         struct hs_mapping *m = NULL;
-        rc = hs_mapping_compile_file(flow, hs_mapping_kind_of(flow->objects), cfg->path,
-                                     hs_conn_fields_resolve, &f, &m, err);
+        if (generic)
+            rc = hs_mapping_compile_file(flow, hs_mapping_kind_of(flow->objects), cfg->path,
+                                         hs_conn_fields_resolve, &f, &m, err);
+        if (rc == HS_OK &&
+            (rc = hs_engine_check_filter(flow, m, hs_conn_fields_resolve, &f, err)) == HS_EINVAL)
+            hs_error_prefix(err, "%s:%u:%u", cfg->path, flow->pos.line, flow->pos.col);
         hs_mapping_free(m);
     }
     hs_conn_fields_release(&f);

@@ -968,9 +968,9 @@ struct flow_scratch {
     const struct hs_config_node *direction; /* its value when given, else NULL */
     const struct hs_config_node *enforce;   /* its value when given, else NULL */
     struct field invoicing;                 /* invoicing.v == NULL when absent */
-    /* the keys of mappings, authority and matching when given (for invoices and payments
-     * flows, which do not use them: check_flow_objects) */
-    const struct hs_config_node *field_keys[3];
+    /* the keys of mappings, authority, matching and filter when given (for invoices and
+     * payments flows, which do not use them all: check_flow_objects) */
+    const struct hs_config_node *field_keys[4];
 };
 
 static int p_flow_name(struct ctx *c, const struct field *f, void *obj)
@@ -1024,6 +1024,7 @@ static int p_flow_filter(struct ctx *c, const struct field *f, void *obj)
 {
     struct flow_scratch *s = obj;
     struct hs_config_flow *flow = s->flow;
+    s->field_keys[3] = f->kn;
     char what[WHAT_MAX];
     snprintf(what, sizeof what, "in 'filter' of %s", s->flow_what);
     if (f->v->kind != HS_CONFIG_NODE_MAP)
@@ -1556,34 +1557,37 @@ static int p_flow_invoicing(struct ctx *c, const struct field *f, void *obj)
 /*
  * mappings, authority and matching drive the field sync of customers and items flows. An
  * invoices flow builds each invoice from its deal (engine/invoices.c) and a payments flow
- * writes payment status to the deals as it is, so there they would be silently ignored: they
- * are refused instead, saying what to use.
+ * writes payment status to the deals as it is (and of every invoice: no filter), so there
+ * they would be silently ignored: they are refused instead, saying what to use.
  */
 static int check_field_keys(struct ctx *c, const struct flow_scratch *s)
 {
-    static const char *const keys[3] = {"mappings", "authority", "matching"};
-    static const char *const invoices[3] = {
+    static const char *const keys[4] = {"mappings", "authority", "matching", "filter"};
+    static const char *const invoices[4] = {
         ("invoices are built from their deals; use 'invoicing' (default_currency, default_item, "
          "payment_terms, taxes)"),
         ("invoices are built from their deals; 'invoice_updates' in 'invoicing' says what a deal "
          "edit may change"),
         "each closed-won deal gets its own invoice, nothing is matched",
+        NULL, /* an invoices flow's filter chooses the deals */
     };
-    static const char *const payments[3] = {
+    static const char *const payments[4] = {
         ("payment status is written to the deals as it is (hoopsync_payment_status, amounts "
          "paid and due)"),
         "payment status only goes from accounting to the deals",
         "payments reach the deals through their invoices, nothing is matched",
+        ("payment status follows every invoice hoopsync made; to choose the deals, put the "
+         "filter on the invoices flow"),
     };
     enum hs_config_object o = s->flow->objects;
     if (o != HS_CONFIG_OBJECT_INVOICES && o != HS_CONFIG_OBJECT_PAYMENTS)
         return HS_OK;
     for (size_t i = 0; i < N_ELEMS(keys); i++) {
-        if (s->field_keys[i] != NULL)
+        const char *why = o == HS_CONFIG_OBJECT_INVOICES ? invoices[i] : payments[i];
+        if (s->field_keys[i] != NULL && why != NULL)
             return fail(c, s->field_keys[i], HS_EINVAL,
                         "'%s' in %s would be ignored on an 'objects: %s' flow: %s", keys[i],
-                        s->flow_what, hs_config_object_name(o),
-                        o == HS_CONFIG_OBJECT_INVOICES ? invoices[i] : payments[i]);
+                        s->flow_what, hs_config_object_name(o), why);
     }
     return HS_OK;
 }

@@ -74,6 +74,7 @@ struct hs_engine {
     char *owner;
     struct flow_rt *flows;
     size_t n_flows;
+    struct eng_filter *invoice_filter; /* the invoices flow's filter besides dealstage */
     bool dry;
     struct hs_engine_report *rep;
     struct hs_engine_report scratch; /* used when the caller passes no report */
@@ -250,6 +251,11 @@ static int add_action(struct hs_engine *e, enum hs_engine_action_kind kind, cons
 const struct hs_engine_config *eng_config(const struct hs_engine *e)
 {
     return &e->cfg;
+}
+
+const struct eng_filter *eng_invoice_filter(const struct hs_engine *e)
+{
+    return e->invoice_filter;
 }
 
 const struct hs_env *eng_env(const struct hs_engine *e)
@@ -476,6 +482,15 @@ int hs_engine_open(const struct hs_engine_config *cfg, struct hs_engine **out, s
         enum hs_kind kind = hs_mapping_kind_of(cf->objects);
         /* invoices and payments are driven by cfg->invoicing (engine/invoices.c) */
         if (kind != HS_KIND_CUSTOMER && kind != HS_KIND_ITEM) {
+            if (kind == HS_KIND_INVOICE && cfg->invoicing != NULL && e->invoice_filter == NULL) {
+                rc = eng_filter_new(cf, kind, NULL, cfg->resolve, cfg->resolve_ud,
+                                    &e->invoice_filter, err);
+                if (rc != HS_OK) {
+                    hs_error_prefix(err, "cannot start sync engine");
+                    hs_engine_close(e);
+                    return rc;
+                }
+            }
             hs_env_log(&e->env, HS_LOG_INFO,
                        cfg->invoicing != NULL
                            ? "flow '%s': %s are synced by the invoice step"
@@ -494,8 +509,9 @@ int hs_engine_open(const struct hs_engine_config *cfg, struct hs_engine **out, s
         rc = hs_mapping_compile_file(cf, kind, c->path, cfg->resolve, cfg->resolve_ud, &fl->map,
                                      err);
         e->n_flows++;
-        if (rc == HS_OK)
-            rc = eng_filter_new(cf, kind, fl->map, cfg->resolve, cfg->resolve_ud, &fl->filter, err);
+        if (rc == HS_OK && (rc = eng_filter_new(cf, kind, fl->map, cfg->resolve, cfg->resolve_ud,
+                                                &fl->filter, err)) != HS_OK)
+            hs_error_prefix(err, "cannot start sync engine");
         if (rc != HS_OK) {
             hs_engine_close(e);
             return rc;
@@ -543,6 +559,7 @@ void hs_engine_close(struct hs_engine *e)
         eng_filter_free(e->flows[i].filter);
     }
     hs_free(e->flows);
+    eng_filter_free(e->invoice_filter);
     hs_free(e->owner);
     planned_release(e);
     taken_release(e);

@@ -212,6 +212,17 @@ HS_API HS_MUST_CHECK int hs_engine_open(const struct hs_engine_config *cfg, stru
 HS_API void hs_engine_close(struct hs_engine *e);
 
 /*
+ * Checks the `filter:` of flow cf as hs_engine_open compiles it: a customers or items flow
+ * with its compiled mapping map, an invoices flow (map NULL) on the deal; field names through
+ * resolve (may be NULL). Does no I/O. HS_OK (also for a flow without a filter);
+ * HS_EINVAL, the message naming the flow and the field ("flow 'x': unknown field ..."); HS_ENOMEM.
+ */
+HS_API HS_MUST_CHECK int hs_engine_check_filter(const struct hs_config_flow *cf,
+                                                const struct hs_mapping *map,
+                                                hs_mapping_resolve_fn resolve, void *ud,
+                                                struct hs_error *err);
+
+/*
  * Change detection only: reads every change feed from its cursor to the end, marking ids
  * dirty with the cursor in the same transaction per page. Adds to report->n_changes_seen
  * (report may be NULL). HS_OK or the connector's / store's error.

@@ -50,8 +50,10 @@ int eng_index_find(struct eng_index *idx, const struct hs_record *rec, struct en
 
 struct eng_filter;
 /*
- * Compiles the `filter:` of flow cf (records of kind, its compiled mapping map, the caller's
- * resolver, may be NULL): *out is NULL when the flow has none. HS_OK; HS_EINVAL (a field that
+ * Compiles the `filter:` of flow cf (records of kind, its compiled mapping map or NULL when it
+ * has none, the caller's resolver, may be NULL): *out is NULL when the flow has none. Kind
+ * invoice is the invoices flow's filter on the deal: `dealstage` (the won stages) is left out
+ * and a field of the accounting side is refused. HS_OK; HS_EINVAL (a field that
  * is neither a name of the flow's mappings, nor one the resolver knows, nor a path of kind:
  * the message names the flow and the field); HS_ENOMEM.
  */
@@ -79,6 +81,8 @@ bool eng_filter_value_matches(const char *value, const char *want);
 #define ENG_INVOICE_FLOW "invoices"
 
 const struct hs_engine_config *eng_config(const struct hs_engine *e);
+/* The invoices flow's filter on deals besides its won stages (NULL: every won deal). */
+const struct eng_filter *eng_invoice_filter(const struct hs_engine *e);
 const struct hs_env *eng_env(const struct hs_engine *e);
 /* Appends an action to the pass's report. HS_OK or HS_ENOMEM (err set). */
 int eng_action(struct hs_engine *e, enum hs_engine_action_kind kind, const char *flow,

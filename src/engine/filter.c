@@ -26,8 +26,12 @@
  * Invariants: a compiled clause names a valid field path of the flow's kind.
  * Ownership:  the filter copies the paths; field names and values are borrowed from the
  *             config, which outlives the engine.
- * Not here:   what the engine does with a record that fails (engine.c, docs/modules/engine.md);
- *             the invoices flow's `dealstage` filter (src/cli/invoicing.c, engine/invoices.c).
+ *             The invoices flow's filter is compiled the same way for the deal (kind invoice,
+ *             no mappings): its `dealstage` key is the won stages (src/cli/invoicing.c) and is
+ *             left out here; any other key must name a field of the deal (a CRM name or a
+ *             path), never an accounting invoice's field: the deal decides alone.
+ * Not here:   what the engine does with a record that fails (engine.c, engine/invoices.c,
+ *             docs/modules/engine.md).
  */
 #include <stdio.h>
 #include <string.h>
@@ -109,43 +113,76 @@ int eng_filter_new(const struct hs_config_flow *cf, enum hs_kind kind, const str
         return HS_OK;
     struct hs_mapping_list list;
     hs_mapping_list_init(&list);
+    bool deal = kind == HS_KIND_INVOICE;
     struct eng_filter *f = hs_calloc(1, sizeof *f);
     if (f == NULL || (f->items = hs_calloc(cf->n_filters, sizeof *f->items)) == NULL ||
-        hs_mapping_list(map, NULL, 0, &list) != HS_OK) {
+        (map != NULL && hs_mapping_list(map, NULL, 0, &list) != HS_OK)) {
         eng_filter_free(f);
-        return hs_error_set(err, HS_ENOMEM, "cannot start sync engine: out of memory");
+        return hs_error_set(err, HS_ENOMEM, "out of memory");
     }
     int rc = HS_OK;
     for (size_t i = 0; i < cf->n_filters && rc == HS_OK; i++) {
         struct clause *c = &f->items[f->n];
         c->cf = &cf->filters[i];
+        if (deal && strcmp(c->cf->field, "dealstage") == 0)
+            continue; /* the won stages */
         const char *path = NULL;
         if (resolve_clause(&list, kind, resolve, ud, c->cf->field, &c->on, &path) != HS_OK) {
-            rc = hs_error_set(err, HS_ENOMEM, "cannot start sync engine: out of memory");
+            rc = hs_error_set(err, HS_ENOMEM, "out of memory");
+            break;
+        }
+        if (path == NULL && deal) {
+            rc = hs_error_set(
+                err, HS_EINVAL,
+                "flow '%s': unknown field '%.64s' in "
+                "'filter' (expected a field of the deal: a property the crm connection "
+                "reads, such as pipeline, or a path such as currency)",
+                cf->name, c->cf->field);
             break;
         }
         if (path == NULL) {
             rc = hs_error_set(err, HS_EINVAL,
-                              "cannot start sync engine: flow '%s': unknown field '%.64s' in "
+                              "flow '%s': unknown field '%.64s' in "
                               "'filter' (expected a field of %s as in 'mappings': the crm or "
                               "accounting name of a mapping, or a field path such as "
                               "billing_address.country or custom.<property>)",
                               cf->name, c->cf->field, hs_kind_name(kind));
             break;
         }
+        if (deal && c->on == ON_ACCOUNTING) {
+            rc = hs_error_set(err, HS_EINVAL,
+                              "flow '%s': '%.64s' in 'filter' is a "
+                              "field of the accounting invoice; an invoices flow's filter reads "
+                              "the deal (a deal property the crm connection reads, such as "
+                              "pipeline, or custom.<property>)",
+                              cf->name, c->cf->field);
+            break;
+        }
         c->path = hs_strdup(path);
         if (c->path == NULL)
-            rc = hs_error_set(err, HS_ENOMEM, "cannot start sync engine: out of memory");
+            rc = hs_error_set(err, HS_ENOMEM, "out of memory");
         else
             f->n++;
     }
     hs_mapping_list_release(&list);
-    if (rc != HS_OK) {
+    if (rc != HS_OK || f->n == 0) { /* no clause left: the flow takes every record */
         eng_filter_free(f);
         return rc;
     }
     *out = f;
     return HS_OK;
+}
+
+int hs_engine_check_filter(const struct hs_config_flow *cf, const struct hs_mapping *map,
+                           hs_mapping_resolve_fn resolve, void *ud, struct hs_error *err)
+{
+    enum hs_kind kind = hs_mapping_kind_of(cf->objects);
+    if (kind != HS_KIND_CUSTOMER && kind != HS_KIND_ITEM && kind != HS_KIND_INVOICE)
+        return HS_OK;
+    struct eng_filter *f = NULL;
+    int rc = eng_filter_new(cf, kind, kind == HS_KIND_INVOICE ? NULL : map, resolve, ud, &f, err);
+    eng_filter_free(f);
+    return rc;
 }
 
 unsigned eng_filter_pair_sides(const struct eng_filter *f)

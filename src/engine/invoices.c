@@ -609,6 +609,42 @@ static int deal_linked(struct inv *v, const struct hs_record *deal, const char *
     return HS_OK;
 }
 
+/* Is the won deal in the flow's filter (besides dealstage)? why says which clause refused it. */
+static int in_filter(struct inv *v, const struct hs_record *deal, bool *in, char *why, size_t len,
+                     struct hs_error *err)
+{
+    const struct hs_record *recs[3] = {NULL, NULL, NULL};
+    recs[HS_SIDE_CRM] = deal;
+    int rc = eng_filter_check(eng_invoice_filter(v->e), recs, HS_SIDE_CRM, false, in, why, len);
+    return rc != HS_OK ? oom(err) : HS_OK;
+}
+
+/*
+ * A won deal outside the filter: not invoiced; one already invoiced keeps its invoice and its
+ * payment status (the invoice exists and is still paid or not), but deal edits no longer
+ * reach it. Reported as skipped, and anything it waited for is settled.
+ */
+static int outside_filter(struct inv *v, const struct hs_record *deal, const char *acc_id,
+                          int64_t link_id, const char *why, struct hs_error *err)
+{
+    char msg[MSG_LEN + 512];
+    if (acc_id != NULL)
+        snprintf(msg, sizeof msg,
+                 "deal '%.200s' is no longer synced to its invoice: it left the filter (%s); the "
+                 "invoice stays and its payment status is still written back",
+                 deal_label(deal), why);
+    else
+        snprintf(msg, sizeof msg, "deal '%.200s' skipped: outside the filter (%s)",
+                 deal_label(deal), why);
+    int rc = eng_action(v->e, HS_ENGINE_SKIPPED, v->flow, HS_KIND_INVOICE, HS_SIDE_CRM, deal->id,
+                        acc_id, NULL, msg, err);
+    if (rc == HS_OK)
+        rc = settle(v, deal->id, err);
+    if (rc == HS_OK && acc_id != NULL)
+        rc = status_add(v, acc_id, NULL, deal, link_id, err);
+    return rc;
+}
+
 static int classify(struct inv *v, const struct deal_ref *deals, size_t n, struct hs_error *err)
 {
     int rc = HS_OK;
@@ -618,10 +654,16 @@ static int classify(struct inv *v, const struct deal_ref *deals, size_t n, struc
             rc = settle(v, deal->id, err); /* nothing to invoice: nothing waits */
             continue;
         }
+        bool in = true;
+        char why[384];
+        rc = in_filter(v, deal, &in, why, sizeof why, err);
         char *acc_id = NULL;
         int64_t link_id = 0;
-        rc = linked(v, "invoice", HS_STORE_CRM, deal->id, &acc_id, &link_id, err);
-        if (rc == HS_OK && acc_id != NULL) {
+        if (rc == HS_OK)
+            rc = linked(v, "invoice", HS_STORE_CRM, deal->id, &acc_id, &link_id, err);
+        if (rc == HS_OK && !in) {
+            rc = outside_filter(v, deal, acc_id, link_id, why, err);
+        } else if (rc == HS_OK && acc_id != NULL) {
             rc = deal_linked(v, deal, acc_id, link_id, err);
         } else if (rc == HS_OK) {
             struct hs_record *rec = NULL;

@@ -157,6 +157,17 @@ run 0 "$bin" config check "$tmp/names.yaml" && ok "config check: provider and ca
 # keys an invoices flow would ignore are refused, saying what to use
 broken invmap.yaml "${conns}flows:\n  - name: invoices\n    objects: invoices\n    mappings:\n      - {crm: dealname, accounting: Reference}\n" \
   "10:5: 'mappings' in flow 'invoices' would be ignored on an 'objects: invoices' flow: invoices are built from their deals; use 'invoicing' (default_currency, default_item, payment_terms, taxes)"
+# filters are compiled as sync compiles them: a customers flow's and an invoices flow's (on the
+# deal: dealstage is the won stages, any other key a deal field); a payments flow has none
+broken filter.yaml "${conns}flows:\n  - name: customers\n    objects: customers\n    filter: {regoin: EMEA}\n" \
+  "8:5: flow 'customers': unknown field 'regoin' in 'filter' (expected a field of customer as in 'mappings': the crm or accounting name of a mapping, or a field path such as billing_address.country or custom.<property>)"
+broken invfilter.yaml "${conns}flows:\n  - name: invoices\n    objects: invoices\n    filter: {dealstage: closedwon, pipelin: default}\n" \
+  "8:5: flow 'invoices': unknown field 'pipelin' in 'filter' (expected a field of the deal: a property the crm connection reads, such as pipeline, or a path such as currency)"
+broken payfilter.yaml "${conns}flows:\n  - name: payments\n    objects: payments\n    filter: {pipeline: default}\n" \
+  "10:5: 'filter' in flow 'payments' would be ignored on an 'objects: payments' flow: payment status follows every invoice hoopsync made; to choose the deals, put the filter on the invoices flow"
+printf '%b' "${conns}flows:\n  - name: invoices\n    objects: invoices\n    filter: {dealstage: closedwon, pipeline: default, currency: EUR}\n" >"$tmp/invf.yaml"
+run 0 "$bin" config check "$tmp/invf.yaml" && ok "config check: an invoices flow's filter on deal fields" ||
+  fail "config check of an invoices flow's filter"
 # invoice_updates is the key (updates: its older spelling)
 broken updates.yaml "${conns}flows:\n  - name: invoices\n    objects: invoices\n    invoicing: {invoice_updates: sometimes}\n" \
   "10:34: invalid invoice_updates 'sometimes' in 'invoicing' of flow 'invoices' (expected one of: never, draft_only, unpaid)"

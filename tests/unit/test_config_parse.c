@@ -381,6 +381,11 @@ static const struct error_case error_cases[] = {
     {CONNS "flows:\n  - name: p\n    objects: payments\n    matching: {link: 0.9}\n", HS_EINVAL,
      "t.yaml:10:5: 'matching' in flow 'p' would be ignored on an 'objects: payments' flow: "
      "payments reach the deals through their invoices, nothing is matched"},
+    {CONNS "flows:\n  - name: p\n    objects: payments\n    filter: {pipeline: default}\n",
+     HS_EINVAL,
+     "t.yaml:10:5: 'filter' in flow 'p' would be ignored on an 'objects: payments' flow: payment "
+     "status follows every invoice hoopsync made; to choose the deals, put the filter on the "
+     "invoices flow"},
     {"version: 1\nstore: hoopsync.db\n", HS_EINVAL,
      "t.yaml:2:8: invalid store 'hoopsync.db' (expected sqlite:PATH or postgres://USER@HOST/DB)"},
     {"version: 2\n", HS_EUNSUPPORTED, "t.yaml:1:10: unsupported config version 2 (expected 1)"},

@@ -332,17 +332,21 @@ static uint64_t fake_rand(void *ud)
     return 4;
 }
 
-static const char YAML[] = "version: 1\n"
-                           "store: sqlite:hoopsync.db\n"
-                           "connections:\n"
-                           "  crm: {provider: hubspot}\n"
-                           "  accounting: {provider: quickbooks}\n"
-                           "flows:\n"
-                           "  - name: invoices\n"
-                           "    objects: invoices\n"
-                           "    direction: crm_to_accounting\n";
+#define YAML_HEAD                                                                                  \
+    "version: 1\n"                                                                                 \
+    "store: sqlite:hoopsync.db\n"                                                                  \
+    "connections:\n"                                                                               \
+    "  crm: {provider: hubspot}\n"                                                                 \
+    "  accounting: {provider: quickbooks}\n"                                                       \
+    "flows:\n"
+#define YAML_INVOICES YAML_HEAD "  - name: invoices\n    objects: invoices\n"
 
-static void open_engine(struct fx *x)
+static const char YAML[] = YAML_HEAD "  - name: invoices\n"
+                                     "    objects: invoices\n"
+                                     "    direction: crm_to_accounting\n";
+
+/* Opens the engine on the fixture's config (closing any open one). HS_OK or the error. */
+static int try_open(struct fx *x, struct hs_error *err)
 {
     hs_engine_close(x->e);
     x->e = NULL;
@@ -356,8 +360,13 @@ static void open_engine(struct fx *x)
         .invoicing = &x->iv,
         .slice = x->slice,
     };
+    return hs_engine_open(&ec, &x->e, err);
+}
+
+static void open_engine(struct fx *x)
+{
     struct hs_error err = {0};
-    if (hs_engine_open(&ec, &x->e, &err) != HS_OK)
+    if (try_open(x, &err) != HS_OK)
         fail_msg("engine: %s", err.msg);
 }
 
@@ -439,13 +448,20 @@ static void run(struct fx *x, struct hs_engine_report *rep)
         fail_msg("run: %s", err.msg);
 }
 
+/* The first action of kind k in the report (of record id when not NULL), or NULL. */
+static const struct hs_engine_action *action_of(const struct hs_engine_report *r,
+                                                enum hs_engine_action_kind k, const char *id)
+{
+    for (size_t i = 0; i < r->n_actions; i++)
+        if (r->actions[i].kind == k && (id == NULL || strcmp(r->actions[i].source_id, id) == 0))
+            return &r->actions[i];
+    return NULL;
+}
+
 static const struct hs_engine_action *action(const struct hs_engine_report *r,
                                              enum hs_engine_action_kind k)
 {
-    for (size_t i = 0; i < r->n_actions; i++)
-        if (r->actions[i].kind == k)
-            return &r->actions[i];
-    return NULL;
+    return action_of(r, k, NULL);
 }
 
 /* Field view value of the deal (into buf, "" when absent). */
@@ -1047,6 +1063,105 @@ static void chunked_run(struct fx *x, size_t slice, int calls)
     hs_engine_report_release(&rep);
 }
 
+/* Replaces the fixture's config by yaml and reopens the engine on it (HS_OK or the error). */
+static int reconfigure(struct fx *x, const char *yaml, struct hs_error *err)
+{
+    hs_engine_close(x->e);
+    x->e = NULL;
+    hs_config_free(x->cfg);
+    x->cfg = NULL;
+    if (hs_config_parse((const uint8_t *)yaml, strlen(yaml), "/tmp/hoopsync.yaml", &x->cfg, err) !=
+        HS_OK)
+        fail_msg("config: %s", err->msg);
+    return try_open(x, err);
+}
+
+static void set_region(struct fx *x, const char *deal, const char *region)
+{
+    int k = find(&x->crm, deal);
+    assert_true(k >= 0);
+    assert_int_equal(hs_fields_set(&x->crm.recs[k]->custom, "region", region), HS_OK);
+}
+
+/* The skipped action of deal id in the report, or NULL. */
+static const struct hs_engine_action *skipped(const struct hs_engine_report *r, const char *id)
+{
+    return action_of(r, HS_ENGINE_SKIPPED, id);
+}
+
+static void test_filter_chooses_the_deals_invoiced(void **state)
+{
+    struct fx *x = *state;
+    struct hs_error err = {0};
+    if (reconfigure(
+            x, YAML_INVOICES "    filter: {dealstage: closedwon, custom.region: [EMEA, APAC]}\n",
+            &err) != HS_OK)
+        fail_msg("engine: %s", err.msg);
+    put_link(x, "customer", "C1", "Q1");
+    put_deal(&x->crm, "D1", "C1", "closedwon");
+    set_region(x, "D1", "EMEA");
+    put_deal(&x->crm, "D2", "C1", "closedwon");
+    set_region(x, "D2", "AMER");
+    put_deal(&x->crm, "D3", "C1", "closedwon"); /* no region at all */
+    struct hs_engine_report rep;
+    char buf[64];
+    run(x, &rep);
+    assert_int_equal(x->acc.n, 1);
+    assert_int_equal(rep.n_created, 1);
+    assert_string_equal(deal_field(x, "D1", "number", buf, sizeof buf), "1001");
+    assert_string_equal(deal_field(x, "D2", "number", buf, sizeof buf), "");
+    const struct hs_engine_action *a = skipped(&rep, "D2");
+    assert_non_null(a);
+    assert_non_null(strstr(a->reason, "skipped: outside the filter"));
+    assert_non_null(strstr(a->reason, "'custom.region' is 'AMER', not one of {EMEA, APAC}"));
+    a = skipped(&rep, "D3");
+    assert_non_null(a);
+    assert_non_null(strstr(a->reason, "'custom.region' is empty"));
+    assert_int_equal(n_open_errors(x), 0); /* outside the filter is not an error */
+    hs_engine_report_release(&rep);
+
+    /* D1 leaves the filter and its lines change: its invoice is not touched and no conflict
+     * is raised, but its payment status still reaches the deal */
+    set_region(x, "D1", "AMER");
+    assert_int_equal(hs_decimal_from_int(5, &x->crm.recs[0]->invoice.lines[0].quantity, &err),
+                     HS_OK);
+    pay(x, 4000);
+    run(x, &rep);
+    assert_int_equal(x->acc.n, 1);
+    assert_int_equal(x->acc.updates, 0);
+    assert_int_equal(x->acc.recs[0]->invoice.total.minor, 13000);
+    assert_int_equal(
+        hs_store_item_count(x->s, HS_STORE_ITEM_CONFLICT, NULL, HS_STORE_ITEM_OPEN, &err), 0);
+    assert_string_equal(deal_field(x, "D1", "status", buf, sizeof buf), "partially_paid");
+    a = skipped(&rep, "D1");
+    assert_non_null(a);
+    assert_non_null(strstr(a->reason, "left the filter"));
+    hs_engine_report_release(&rep);
+
+    /* D2 joins the filter (values compare without case): it is invoiced */
+    set_region(x, "D2", " apac ");
+    run(x, &rep);
+    assert_int_equal(x->acc.n, 2);
+    assert_int_equal(rep.n_created, 1);
+    assert_string_equal(deal_field(x, "D2", "number", buf, sizeof buf), "1002");
+    assert_null(skipped(&rep, "D2"));
+    hs_engine_report_release(&rep);
+}
+
+static void test_filter_on_an_unknown_deal_field_is_refused(void **state)
+{
+    struct fx *x = *state;
+    struct hs_error err = {0};
+    assert_int_equal(reconfigure(x, YAML_INVOICES "    filter: {regoin: EMEA}\n", &err), HS_EINVAL);
+    assert_null(x->e);
+    assert_non_null(strstr(err.msg, "cannot start sync engine: flow 'invoices': unknown field "
+                                    "'regoin' in 'filter' (expected a field of the deal"));
+    /* dealstage alone is the won stages: nothing else to compile */
+    assert_int_equal(
+        reconfigure(x, YAML_INVOICES "    filter: {dealstage: [closedwon, signed]}\n", &err),
+        HS_OK);
+}
+
 static void test_deals_in_chunks_of_one(void **state)
 {
     chunked_run(*state, 1, 5);
@@ -1084,6 +1199,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invoice_updates_unpaid_updates_until_paid, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_deals_in_chunks_of_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_filter_chooses_the_deals_invoiced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_filter_on_an_unknown_deal_field_is_refused, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_day_limit_keeps_created_invoices_and_write_backs,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_deals_in_chunks_of_the_batch_size_cost_no_extra_calls,
