@@ -84,6 +84,18 @@ deals = json.load(open(sys.argv[2]))["results"]
 assert inv == [] and len(deals) > 0, (len(inv), len(deals))
 EOF
 
+# a filter on a deal property chooses among the won deals: the seed's are in pipeline
+# 'default', so with 'nope' every won deal is skipped (no invoice, no error) and says why
+sed 's/^      dealstage: closedwon$/      dealstage: closedwon\n      pipeline: nope/' "$ws/hoopsync.yaml" >"$ws/nope.yaml"
+"$bin" -c "$ws/nope.yaml" plan >"$tmp/plan0" 2>"$tmp/err" || fail "plan with a pipeline filter: $(cat "$tmp/err")"
+n_won=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["results"]))' "$tmp/deals0.json")
+n_skip=$(grep -cE "^skip.* invoices .*outside the filter \('pipeline' is 'default', not one of \{nope\}\)" "$tmp/plan0")
+if [ "$n_skip" = "$n_won" ] && ! grep -qE '^(create|error) +invoices ' "$tmp/plan0"; then
+  ok "plan: a pipeline filter skips the $n_won won deals outside it, with the reason"
+else
+  fail "plan with pipeline: nope: $n_skip of $n_won skipped: $(grep invoices "$tmp/plan0" | head -3)"
+fi
+
 # plan shows the invoices and creates none
 "$bin" "${cfg[@]}" plan >"$tmp/plan" 2>"$tmp/err" || fail "plan: $(cat "$tmp/err")"
 n_planned=$(grep -cE '^create +invoices +invoice +crm:[0-9]+ .*an invoice of .* would be created' "$tmp/plan")

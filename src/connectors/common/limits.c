@@ -85,7 +85,7 @@ void hs_conn_rate_limits_apply(struct hs_connector_limits *lim,
 
 int64_t hs_conn_limiter_window_ms(int64_t window_ms)
 {
-    int64_t m = window_ms / 100 + 5;
+    int64_t m = window_ms / 100 + 15;
     return window_ms + (m < 1000 ? m : 1000);
 }
 
