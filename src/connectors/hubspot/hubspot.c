@@ -287,20 +287,28 @@ static int contacts_start(struct hs_connector *c, struct hs_hubspot_cursor *cur,
 /* One page of the contacts search: the companies of the contacts modified since the contacts
  * position (all their associated companies: a contact may be the primary contact of a company
  * other than its own primary one). */
+/* One search page of obj (for kind's properties) after (ms, id) into *page. */
+static int search_page(struct hs_connector *c, enum hs_kind kind, enum hs_hubspot_obj obj,
+                       int64_t ms, int64_t id, struct hs_hubspot_page *page, struct hs_error *err)
+{
+    json_t *body = search_body(c, kind, obj, ms, id);
+    if (body == NULL)
+        return hs_error_set(err, HS_ENOMEM, "%s: cannot build HubSpot search: out of memory",
+                            conn_name(c));
+    int rc = hs_hubspot_client_search(&c->cfg, obj, body, page, err);
+    json_decref(body);
+    return rc;
+}
+
 static int contacts_page(struct hs_connector *c, struct hs_hubspot_cursor *cur,
                          struct hs_changes *out, bool *more, struct hs_error *err)
 {
     struct hs_hubspot_assocs assocs;
     memset(&assocs, 0, sizeof assocs);
     const char **found = NULL;
-    json_t *body =
-        search_body(c, HS_KIND_CUSTOMER, HS_HUBSPOT_CONTACTS, cur->contact_ms, cur->contact_id);
-    if (body == NULL)
-        return hs_error_set(err, HS_ENOMEM, "%s: cannot build HubSpot search: out of memory",
-                            conn_name(c));
     struct hs_hubspot_page page;
-    int rc = hs_hubspot_client_search(&c->cfg, HS_HUBSPOT_CONTACTS, body, &page, err);
-    json_decref(body);
+    int rc = search_page(c, HS_KIND_CUSTOMER, HS_HUBSPOT_CONTACTS, cur->contact_ms, cur->contact_id,
+                         &page, err);
     if (rc != HS_OK)
         return rc;
     if (page.n_objs > 0) {
@@ -341,13 +349,8 @@ static int main_page(struct hs_connector *c, enum hs_kind kind, enum hs_hubspot_
                      struct hs_hubspot_cursor *cur, struct hs_changes *out, bool *more,
                      struct hs_error *err)
 {
-    json_t *body = search_body(c, kind, obj, cur->ms, cur->id);
-    if (body == NULL)
-        return hs_error_set(err, HS_ENOMEM, "%s: cannot build HubSpot search: out of memory",
-                            conn_name(c));
     struct hs_hubspot_page page;
-    int rc = hs_hubspot_client_search(&c->cfg, obj, body, &page, err);
-    json_decref(body);
+    int rc = search_page(c, kind, obj, cur->ms, cur->id, &page, err);
     if (rc != HS_OK)
         return rc;
     if (page.n_objs > 0) {
