@@ -291,6 +291,7 @@ static int contacts_start(struct hs_connector *c, struct hs_hubspot_cursor *cur,
 static int search_page(struct hs_connector *c, enum hs_kind kind, enum hs_hubspot_obj obj,
                        int64_t ms, int64_t id, struct hs_hubspot_page *page, struct hs_error *err)
 {
+    memset(page, 0, sizeof *page);
     json_t *body = search_body(c, kind, obj, ms, id);
     if (body == NULL)
         return hs_error_set(err, HS_ENOMEM, "%s: cannot build HubSpot search: out of memory",
