@@ -56,14 +56,12 @@ const char *hs_field_names_find(const struct hs_field_names *f, const char *name
 }
 
 int hs_conn_fields_add_rows(struct hs_field_names *out, const struct hs_conn_field_row *rows,
-                            size_t n, enum hs_kind kind)
+                            size_t n, enum hs_kind kind, const char *provider, struct hs_error *err)
 {
     for (size_t i = 0; i < n; i++) {
-        if (rows[i].kind != kind)
-            continue;
-        int rc = hs_field_names_add(out, rows[i].name, rows[i].path);
-        if (rc != HS_OK)
-            return rc;
+        if (rows[i].kind == kind && hs_field_names_add(out, rows[i].name, rows[i].path) != HS_OK)
+            return hs_error_set(err, HS_ENOMEM, "cannot describe %s fields: out of memory",
+                                provider);
     }
     return HS_OK;
 }

@@ -48,10 +48,12 @@ struct hs_conn_field_row {
     const char *path; /* the canonical path the parser fills from it */
 };
 
-/* describe_fields from a static table: appends the rows of kind to out. HS_OK or HS_ENOMEM. */
+/* describe_fields from a static table: appends the rows of kind to out. HS_OK or HS_ENOMEM
+ * ("cannot describe <provider> fields: out of memory"). */
 HS_API HS_MUST_CHECK int hs_conn_fields_add_rows(struct hs_field_names *out,
                                                  const struct hs_conn_field_row *rows, size_t n,
-                                                 enum hs_kind kind);
+                                                 enum hs_kind kind, const char *provider,
+                                                 struct hs_error *err);
 
 /* hs_mapping_resolve_fn over ud (a struct hs_conn_fields *): the canonical path of name on
  * side for kind, or NULL when that side's connector has no field of that name. */

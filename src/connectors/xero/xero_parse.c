@@ -357,10 +357,8 @@ int hs_xero_conn_describe_fields(const void *settings, enum hs_kind kind,
                                  struct hs_field_names *out, struct hs_error *err)
 {
     (void)settings; /* no setting renames a field */
-    if (hs_conn_fields_add_rows(out, field_rows, sizeof field_rows / sizeof field_rows[0], kind) !=
-        HS_OK)
-        return hs_error_set(err, HS_ENOMEM, "cannot describe Xero fields: out of memory");
-    return HS_OK;
+    return hs_conn_fields_add_rows(out, field_rows, sizeof field_rows / sizeof field_rows[0], kind,
+                                   "Xero", err);
 }
 
 /* ---- records ------------------------------------------------------------------------------ */
